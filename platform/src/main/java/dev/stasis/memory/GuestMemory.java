@@ -1,0 +1,96 @@
+package dev.stasis.memory;
+
+import com.sun.jna.Pointer;
+import dev.stasis.os.Mapping;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Guest RAM: one host mapping per {@link MemoryRange} of a validated {@link MemoryLayout}. All accessors
+ * take guest-physical addresses, are little-endian, and throw {@link GuestMemoryAccessException} naming
+ * the address when an access falls outside RAM (or straddles two ranges).
+ */
+public final class GuestMemory implements AutoCloseable {
+    private final MemoryLayout layout;
+    private final List<Mapping> mappings = new ArrayList<>();
+
+    public GuestMemory(MemoryLayout layout) {
+        this.layout = layout;
+        try {
+            for (MemoryRange r : layout.ranges()) {
+                mappings.add(Mapping.anonymous(r.size()));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public MemoryLayout layout() {
+        return layout;
+    }
+
+    public long size() {
+        return layout.totalSize();
+    }
+
+    /** The host mapping of range {@code index} of the layout (for KVM memory slots). */
+    public Mapping mapping(int index) {
+        return mappings.get(index);
+    }
+
+    /** A host pointer to {@code [gpa, gpa + length)}, which must lie in one range. */
+    public Pointer pointer(long gpa, long length) {
+        List<MemoryRange> ranges = layout.ranges();
+        for (int i = 0; i < ranges.size(); i++) {
+            MemoryRange r = ranges.get(i);
+            if (r.contains(gpa, length)) {
+                return mappings.get(i).address().share(gpa - r.gpa());
+            }
+        }
+        throw new GuestMemoryAccessException(gpa, length);
+    }
+
+    /** A zero-copy little-endian view of {@code [gpa, gpa + length)}; length must be under 2 GiB. */
+    public ByteBuffer buffer(long gpa, int length) {
+        return pointer(gpa, length).getByteBuffer(0, length).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    public void write(long gpa, byte[] data) {
+        write(gpa, data, 0, data.length);
+    }
+
+    public void write(long gpa, byte[] data, int offset, int length) {
+        pointer(gpa, length).write(0, data, offset, length);
+    }
+
+    public byte[] read(long gpa, int length) {
+        byte[] out = new byte[length];
+        pointer(gpa, length).read(0, out, 0, length);
+        return out;
+    }
+
+    /** Sets {@code [gpa, gpa + length)} to zero. */
+    public void zero(long gpa, long length) {
+        pointer(gpa, length).setMemory(0, length, (byte) 0);
+    }
+
+    public byte getByte(long gpa) { return pointer(gpa, 1).getByte(0); }
+    public short getShort(long gpa) { return pointer(gpa, 2).getShort(0); }
+    public int getInt(long gpa) { return pointer(gpa, 4).getInt(0); }
+    public long getLong(long gpa) { return pointer(gpa, 8).getLong(0); }
+    public void putByte(long gpa, byte v) { pointer(gpa, 1).setByte(0, v); }
+    public void putShort(long gpa, short v) { pointer(gpa, 2).setShort(0, v); }
+    public void putInt(long gpa, int v) { pointer(gpa, 4).setInt(0, v); }
+    public void putLong(long gpa, long v) { pointer(gpa, 8).setLong(0, v); }
+
+    @Override
+    public void close() {
+        for (Mapping m : mappings) {
+            m.close();
+        }
+        mappings.clear();
+    }
+}

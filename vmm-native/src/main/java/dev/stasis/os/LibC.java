@@ -1,0 +1,64 @@
+package dev.stasis.os;
+
+import com.sun.jna.Native;
+import com.sun.jna.NativeLong;
+import com.sun.jna.Pointer;
+
+/**
+ * The libc calls a VMM needs, bound once by JNA direct mapping.
+ *
+ * <p>{@code ioctl} is variadic in C; on x86-64 a fixed third argument (pointer or integer) is passed
+ * exactly as the variadic one would be, so we declare one overload per argument kind. Errors come back
+ * as -1 with the errno in {@link Native#getLastError()}: callers turn that into an exception with context
+ * (see {@link Errno}).
+ */
+public final class LibC {
+    static {
+        Native.register(com.sun.jna.NativeLibrary.getInstance("c"));
+    }
+
+    private LibC() {}
+
+    public static final int O_RDWR = 0x2;
+    public static final int O_CLOEXEC = 0x80000;
+
+    public static final int PROT_NONE = 0x0;
+    public static final int PROT_READ = 0x1;
+    public static final int PROT_WRITE = 0x2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final long MAP_FAILED = -1L;
+
+    public static final int MADV_DONTNEED = 4;
+    public static final int MADV_HUGEPAGE = 14;
+    public static final int MADV_DONTDUMP = 16;
+
+    public static final int SIG_BLOCK = 0;
+    public static final int SIG_UNBLOCK = 1;
+    public static final int SIG_SETMASK = 2;
+    public static final int SIGUSR1 = 10;
+
+    public static final long SYS_GETTID = 186;
+    public static final long SYS_TGKILL = 234;
+    public static final long SYS_MEMFD_CREATE = 319;
+
+    public static native int open(String path, int flags);
+    public static native int close(int fd);
+
+    public static native int ioctl(int fd, NativeLong request, Pointer arg);
+    public static native int ioctl(int fd, NativeLong request, long arg);
+
+    public static native Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
+    public static native int munmap(Pointer addr, long length);
+    public static native int madvise(Pointer addr, long length, int advice);
+    public static native int ftruncate(int fd, long length);
+
+    public static native long syscall(long number, long a, long b, long c);
+    public static native int getpid();
+
+    public static native int pthread_sigmask(int how, Pointer set, Pointer oldset);
+    public static native int sigaction(int signum, Pointer act, Pointer oldact);
+    public static native String strerror(int errnum);
+}
