@@ -27,7 +27,7 @@ public final class BiosMemoryMap {
     public static List<Entry> of(MemoryLayout layout) {
         MemoryRange low = layout.ranges().get(0);
         if (low.gpa() != 0 || low.end() <= HIGH_MEMORY) {
-            throw new InvalidImageException("a kernel needs RAM from address 0 to beyond 1 MiB; guest RAM is " + layout.ranges());
+            throw new IllegalArgumentException("a kernel needs RAM from address 0 to beyond 1 MiB; guest RAM is " + layout.ranges());
         }
         List<Entry> entries = new ArrayList<>();
         entries.add(new Entry(0, EBDA_START, TYPE_RAM));
