@@ -4,10 +4,7 @@ import dev.stasis.devices.debugexit.ExitPort;
 import dev.stasis.devices.i8042.I8042;
 import dev.stasis.devices.rtc.CmosRtc;
 import dev.stasis.devices.uart.Uart16550;
-import dev.stasis.loader.EntryPoint;
-import dev.stasis.loader.FlatLoader;
 import dev.stasis.loader.InvalidImageException;
-import dev.stasis.loader.ParameterBlock;
 import dev.stasis.memory.GuestMemory;
 import dev.stasis.memory.MemoryRange;
 import dev.stasis.vm.Vm;
@@ -18,7 +15,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * A small PC: a {@link Vm} with KVM's in-kernel irqchip and PIT, a 16550A on COM1 (IRQ 4), an i8042
@@ -66,11 +62,9 @@ public final class Machine implements AutoCloseable {
     public CmosRtc rtc() { return rtc; }
     public GuestMemory memory() { return vm.memory(); }
 
-    /** Loads a flat test-guest image and its parameter block, and points every vCPU at it. */
-    public void bootFlat(byte[] image, List<Long> parameters) {
-        EntryPoint entry = FlatLoader.load(vm.memory(), image);
-        ParameterBlock.write(vm.memory(), vm.config().vcpus(), vm.tscKhz(), parameters);
-        vm.boot(entry);
+    /** Places the guest in memory and points the boot vCPU(s) at its entry. */
+    public void boot(BootSource source) {
+        vm.boot(source.place(vm));
     }
 
     /** Copies {@code file} into guest RAM at {@code gpa} (QEMU's generic loader), in 64 MiB steps. */
