@@ -1,7 +1,6 @@
 package dev.stasis.os;
 
 import com.sun.jna.Native;
-import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
 
 /**
@@ -47,8 +46,8 @@ public final class LibC {
     public static native int open(String path, int flags);
     public static native int close(int fd);
 
-    public static native int ioctl(int fd, NativeLong request, Pointer arg);
-    public static native int ioctl(int fd, NativeLong request, long arg);
+    public static native int ioctl(int fd, long request, Pointer arg);
+    public static native int ioctl(int fd, long request, long arg);
 
     public static native Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
     public static native int munmap(Pointer addr, long length);
@@ -60,5 +59,6 @@ public final class LibC {
 
     public static native int pthread_sigmask(int how, Pointer set, Pointer oldset);
     public static native int sigaction(int signum, Pointer act, Pointer oldact);
+    public static native int sigtimedwait(Pointer set, Pointer info, Pointer timeout);
     public static native String strerror(int errnum);
 }

@@ -1,0 +1,162 @@
+package dev.stasis.vcpu;
+
+import dev.stasis.os.VcpuKick;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Pause, resume and stop of all vCPU threads. {@link #pauseAll} returns only when every running vCPU
+ * thread is parked outside KVM_RUN, so the caller may then read or write any vCPU and device state.
+ */
+public final class RunControl {
+    private final List<Vcpu> vcpus;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private volatile boolean pauseRequested;
+    private volatile boolean stopRequested;
+    private int parked;
+    private int active;
+
+    public RunControl(List<Vcpu> vcpus) {
+        this.vcpus = List.copyOf(vcpus);
+    }
+
+    void enter() {
+        lock.lock();
+        try {
+            active++;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void leave() {
+        lock.lock();
+        try {
+            active--;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Called by a vCPU thread before each KVM_RUN: parks while a pause is requested. Returns false when the
+     * thread must end.
+     */
+    boolean awaitRunnable() {
+        if (!pauseRequested && !stopRequested) { // racy fast path; a missed pause is caught by the pending kick
+            return true;
+        }
+        lock.lock();
+        try {
+            if (pauseRequested && !stopRequested) {
+                parked++;
+                changed.signalAll();
+                while (pauseRequested && !stopRequested) {
+                    changed.awaitUninterruptibly();
+                }
+                parked--;
+                changed.signalAll();
+            }
+            return !stopRequested;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops every vCPU at its next exit and waits until all running vCPU threads are parked. */
+    public void pauseAll() {
+        lock.lock();
+        try {
+            pauseRequested = true;
+        } finally {
+            lock.unlock();
+        }
+        kickAll();
+        lock.lock();
+        try {
+            while (parked < active && !stopRequested) {
+                if (!changed.await(100, TimeUnit.MILLISECONDS)) {
+                    kickAll(); // a thread that was between its check and KVM_RUN has a pending kick; re-kick is harmless
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while pausing vCPUs", e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void resumeAll() {
+        lock.lock();
+        try {
+            pauseRequested = false;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean isPaused() {
+        lock.lock();
+        try {
+            return pauseRequested && parked >= active;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Ends every vCPU thread at its next exit. */
+    public void stopAll() {
+        lock.lock();
+        try {
+            stopRequested = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        kickAll();
+    }
+
+    boolean stopRequested() {
+        return stopRequested;
+    }
+
+    /** Waits until no vCPU thread is in its loop any more. */
+    public boolean awaitAllLeft(long timeoutMillis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        lock.lock();
+        try {
+            while (active > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                if (!changed.await(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)), TimeUnit.NANOSECONDS)) {
+                    kickAll();
+                }
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void kickAll() {
+        for (Vcpu v : vcpus) {
+            int tid = v.tid();
+            if (tid != 0) {
+                try {
+                    VcpuKick.kick(tid);
+                } catch (RuntimeException ignored) {
+                    // The thread already ended (ESRCH): nothing to kick.
+                }
+            }
+        }
+    }
+}

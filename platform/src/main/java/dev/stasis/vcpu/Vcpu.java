@@ -1,0 +1,47 @@
+package dev.stasis.vcpu;
+
+import dev.stasis.kvm.VcpuFd;
+
+/**
+ * The opaque handle of one vCPU (libvmmapi's {@code struct vcpu}): every per-vCPU operation takes it.
+ * It owns the KVM descriptor and knows the host thread that runs it, so it can be kicked out of KVM_RUN.
+ * Register access through {@link #fd()} is valid only while the vCPU is paused or not yet started.
+ */
+public final class Vcpu implements AutoCloseable {
+    private final int id;
+    private final VcpuFd fd;
+    private volatile int tid;
+
+    public Vcpu(int id, VcpuFd fd) {
+        this.id = id;
+        this.fd = fd;
+    }
+
+    public int id() {
+        return id;
+    }
+
+    /** The KVM descriptor, for state access while the vCPU is out of KVM_RUN. */
+    public VcpuFd fd() {
+        return fd;
+    }
+
+    /** The Linux thread id running this vCPU, 0 while no thread runs it. */
+    public int tid() {
+        return tid;
+    }
+
+    void bindToCurrentThread(int tid) {
+        this.tid = tid;
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return "vcpu " + id;
+    }
+}

@@ -1,0 +1,250 @@
+package dev.stasis.vm;
+
+import dev.stasis.arch.x86.BootRegisters;
+import dev.stasis.arch.x86.CpuidPolicy;
+import dev.stasis.bus.MmioBus;
+import dev.stasis.bus.PioBus;
+import dev.stasis.devices.IrqLine;
+import dev.stasis.kvm.Capability;
+import dev.stasis.kvm.Kvm;
+import dev.stasis.kvm.KvmRun;
+import dev.stasis.kvm.VcpuFd;
+import dev.stasis.kvm.VmFd;
+import dev.stasis.kvm.x86.CpuidEntry;
+import dev.stasis.loader.EntryPoint;
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.memory.MemoryRange;
+import dev.stasis.vcpu.ExitHandler;
+import dev.stasis.vcpu.GuestStop;
+import dev.stasis.vcpu.RunControl;
+import dev.stasis.vcpu.Vcpu;
+import dev.stasis.vcpu.VcpuLoop;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A KVM virtual machine: guest RAM in memory slots, the in-kernel irqchip and PIT, vCPUs on platform
+ * threads, and the port-I/O and MMIO buses their exits go to.
+ *
+ * <p>Life cycle: {@link #create} builds everything (irqchip before vCPUs, as KVM requires); the caller
+ * attaches devices to {@link #pio()}/{@link #mmio()}, places a guest in {@link #memory()} and calls
+ * {@link #boot}; {@link #start} runs the vCPUs; {@link #awaitExit} returns when the guest or the host ended
+ * the run; {@link #close} frees everything.
+ */
+public final class Vm implements AutoCloseable {
+    /** KVM on Intel needs three pages for the real-mode TSS and one for the identity map, out of RAM's way. */
+    private static final long TSS_ADDRESS = 0xfffbd000L;
+    private static final long IDENTITY_MAP_ADDRESS = 0xfffbc000L;
+
+    private final VmConfig config;
+    private final Kvm kvm;
+    private final VmFd vmFd;
+    private final GuestMemory memory;
+    private final List<Vcpu> vcpus = new ArrayList<>();
+    private final PioBus pio = new PioBus();
+    private final MmioBus mmio = new MmioBus();
+    private final RunControl control;
+    private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final int tscKhz;
+
+    private Vm(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory) {
+        this.config = config;
+        this.kvm = kvm;
+        this.vmFd = vmFd;
+        this.memory = memory;
+        try {
+            vmFd.setTssAddr(TSS_ADDRESS);
+            vmFd.setIdentityMapAddr(IDENTITY_MAP_ADDRESS);
+            vmFd.createIrqchip();
+            vmFd.createPit2();
+            List<MemoryRange> ranges = memory.layout().ranges();
+            for (int slot = 0; slot < ranges.size(); slot++) {
+                MemoryRange r = ranges.get(slot);
+                vmFd.setUserMemoryRegion(slot, VmFd.MEM_LOG_DIRTY_PAGES, r.gpa(), r.size(), memory.mapping(slot).address());
+            }
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            for (int id = 0; id < config.vcpus(); id++) {
+                VcpuFd fd = vmFd.createVcpu(id);
+                vcpus.add(new Vcpu(id, fd));
+                fd.setCpuid2(CpuidPolicy.forVcpu(supported, id, config.vcpus(), config.maskedFeatures()));
+            }
+            this.tscKhz = vcpus.get(0).fd().getTscKhz();
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        this.control = new RunControl(vcpus);
+    }
+
+    /** Opens KVM and builds the VM described by {@code config}; nothing runs yet. */
+    public static Vm create(VmConfig config) {
+        Kvm kvm = Kvm.open();
+        VmFd vmFd = null;
+        GuestMemory memory = null;
+        try {
+            kvm.require(Capability.IRQCHIP, Capability.PIT2, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
+                    Capability.EXT_CPUID, Capability.MP_STATE, Capability.VCPU_EVENTS);
+            int maxVcpus = kvm.checkExtension(Capability.MAX_VCPUS);
+            if (maxVcpus > 0 && config.vcpus() > maxVcpus) {
+                throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs, asked for " + config.vcpus());
+            }
+            vmFd = kvm.createVm();
+            memory = new GuestMemory(config.layout());
+            return new Vm(config, kvm, vmFd, memory);
+        } catch (RuntimeException e) {
+            if (memory != null) {
+                memory.close();
+            }
+            if (vmFd != null) {
+                vmFd.close();
+            }
+            kvm.close();
+            throw e;
+        }
+    }
+
+    public VmConfig config() { return config; }
+    public Kvm kvm() { return kvm; }
+    public VmFd vmFd() { return vmFd; }
+    public GuestMemory memory() { return memory; }
+    public PioBus pio() { return pio; }
+    public MmioBus mmio() { return mmio; }
+    public List<Vcpu> vcpus() { return Collections.unmodifiableList(vcpus); }
+    public RunControl runControl() { return control; }
+
+    /** The guest TSC frequency in kHz. */
+    public int tscKhz() {
+        return tscKhz;
+    }
+
+    /** A level-triggered line into GSI {@code gsi} of the in-kernel IOAPIC (and PIC for 0-15). */
+    public IrqLine irqLine(int gsi) {
+        return level -> vmFd.irqLine(gsi, level);
+    }
+
+    /**
+     * Sets the vCPUs' registers for a loader's entry point. vCPUs that do not start at the entry are
+     * left waiting for INIT/SIPI, as KVM created them.
+     */
+    public void boot(EntryPoint entry) {
+        for (Vcpu v : vcpus) {
+            if (v.id() != 0 && !entry.allVcpus()) {
+                continue;
+            }
+            VcpuFd fd = v.fd();
+            fd.setSregs(BootRegisters.sregs(fd.getSregs(), entry));
+            fd.setRegs(BootRegisters.regs(entry, v.id()));
+            if (v.id() != 0) {
+                fd.setMpState(VcpuFd.MP_STATE_RUNNABLE);
+            }
+        }
+    }
+
+    /** Starts one platform thread per vCPU. */
+    public synchronized void start() {
+        if (!threads.isEmpty()) {
+            throw new IllegalStateException("the VM is already running");
+        }
+        ExitHandler handler = new StopOnGuestExit();
+        for (Vcpu v : vcpus) {
+            Thread t = new Thread(new VcpuLoop(v, control, pio, mmio, handler), "vcpu-" + v.id());
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+    }
+
+    public void pauseAll() {
+        control.pauseAll();
+    }
+
+    public void resumeAll() {
+        control.resumeAll();
+    }
+
+    /** Ends the run with {@code why}, unless it already ended; every vCPU leaves KVM_RUN. */
+    public void stop(VmExit why) {
+        exit.complete(why);
+        if (control != null) { // null only while the constructor is failing
+            control.stopAll();
+        }
+    }
+
+    public boolean isStopped() {
+        return exit.isDone();
+    }
+
+    public VmExit awaitExit() throws InterruptedException {
+        try {
+            return exit.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** The exit, or null if the VM is still running after {@code timeoutMillis}. */
+    public VmExit awaitExit(long timeoutMillis) throws InterruptedException {
+        try {
+            return exit.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            return null;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        stop(VmExit.hostStop("VM closed"));
+        if (control != null) {
+            try {
+                control.awaitAllLeft(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Thread t : threads) {
+            try {
+                t.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Vcpu v : vcpus) {
+            v.close();
+        }
+        vmFd.close();
+        memory.close();
+        kvm.close();
+    }
+
+    /** Guest-caused stops end the run with a report; a reset request ends it as {@link VmExit.Kind#RESET}. */
+    private final class StopOnGuestExit implements ExitHandler {
+        @Override
+        public void guestStopped(Vcpu vcpu, GuestStop stop, KvmRun run) {
+            Vm.this.stop(GuestStopReport.of(vcpu, stop, run));
+        }
+
+        @Override
+        public void resetRequested(Vcpu vcpu) {
+            Vm.this.stop(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset on " + vcpu, ""));
+        }
+
+        @Override
+        public void hostFailure(Vcpu vcpu, Throwable error) {
+            Vm.this.stop(new VmExit(VmExit.Kind.HOST_FAILURE, 0, "VMM failure on " + vcpu + ": " + error, stackTrace(error)));
+        }
+    }
+
+    private static String stackTrace(Throwable t) {
+        java.io.StringWriter w = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(w));
+        return w.toString();
+    }
+}

@@ -1,0 +1,166 @@
+package dev.stasis.cli;
+
+import dev.stasis.arch.x86.CpuFeature;
+import dev.stasis.fixtures.Guests;
+import dev.stasis.machine.BootSource;
+import dev.stasis.machine.Machine;
+import dev.stasis.memory.MemoryLayout;
+import dev.stasis.vm.VmConfig;
+import dev.stasis.vm.VmExit;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code stasis run}: boots a fixture guest or an image file with the UART on the terminal, and exits
+ * with the guest's status. Ctrl-C stops the VM cleanly (status 130).
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Run a test guest by name (@|bold hello|@, @|bold ticker|@, @|bold dirtier|@, ...) or an image file:",
+                "an ELF64 executable, a Linux vmlinux or bzImage (booted through PVH), or a flat .bin image.",
+                "The guest's serial console (COM1) is joined to this terminal."})
+final class RunCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "GUEST|FILE", description = "a fixture guest name or an image file")
+    String guest;
+
+    @Parameters(index = "1..*", paramLabel = "KEY=VALUE", description = "guest parameters (fixture guests)")
+    List<String> guestParams = new ArrayList<>();
+
+    @Option(names = "--mem", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "128M",
+            description = "guest RAM (default ${DEFAULT-VALUE}); RAM above 3 GiB is placed above 4 GiB")
+    long memory;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE})")
+    int cpus;
+
+    @Option(names = "--load", paramLabel = "FILE@GPA",
+            description = "copy FILE into guest RAM at guest-physical address GPA (repeatable)")
+    List<String> loads = new ArrayList<>();
+
+    @Option(names = "--boot", paramLabel = "KIND", defaultValue = "AUTO",
+            description = "how to boot a file: ${COMPLETION-CANDIDATES} (default: by its contents)")
+    BootSource.Kind boot;
+
+    @Option(names = "--cmdline", paramLabel = "TEXT", defaultValue = "console=ttyS0",
+            description = "Linux kernel command line (default: ${DEFAULT-VALUE})")
+    String cmdline;
+
+    @Option(names = "--initrd", paramLabel = "FILE", description = "Linux initial ramdisk")
+    Path initrd;
+
+    @Option(names = "--cpuid-mask", paramLabel = "FEATURE", split = ",",
+            description = "hide CPU features from the guest, e.g. cx16,xsave")
+    List<String> masked = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, maskedFeatures());
+        BootSource source = bootSource();
+        List<Load> preloads = new ArrayList<>();
+        for (String spec : loads) {
+            preloads.add(Load.parse(spec));
+        }
+        OutputStream console = new FileOutputStream(FileDescriptor.out);
+        VmExit exit;
+        do {
+            exit = runOnce(config, source, preloads, console);
+        } while (exit.kind() == VmExit.Kind.RESET);
+        report(exit);
+        return exit.processStatus();
+    }
+
+    private VmExit runOnce(VmConfig config, BootSource source, List<Load> preloads, OutputStream console) throws Exception {
+        CountDownLatch closed = new CountDownLatch(1);
+        try (Machine machine = Machine.create(config, console)) {
+            for (Load l : preloads) {
+                machine.loadFile(l.file(), l.gpa());
+            }
+            machine.boot(source);
+            Thread onCtrlC = new Thread(() -> {
+                machine.vm().stop(VmExit.hostStop("stopped by signal"));
+                try {
+                    closed.await(3, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "stop-on-signal");
+            Runtime.getRuntime().addShutdownHook(onCtrlC);
+            machine.attachConsoleInput(System.in);
+            machine.start();
+            VmExit exit = machine.awaitExit();
+            if (exit.kind() != VmExit.Kind.HOST_STOP) {
+                Runtime.getRuntime().removeShutdownHook(onCtrlC);
+            }
+            return exit;
+        } finally {
+            closed.countDown();
+        }
+    }
+
+    private BootSource bootSource() throws Exception {
+        Map<String, String> params = Guests.parseAssignments(guestParams);
+        if (Guests.exists(guest) && !Files.exists(Path.of(guest))) {
+            return new BootSource.Flat(Guests.flatImage(guest), Guests.slotValues(guest, params));
+        }
+        Path file = Path.of(guest);
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(guest + ": no such file, and not a test guest (known: " + String.join(", ", Guests.names()) + ")");
+        }
+        if (!params.isEmpty() && boot != BootSource.Kind.FLAT && boot != BootSource.Kind.ELF && !guest.endsWith(".bin")) {
+            // Parameters only make sense for flat/ELF test guests; refuse them rather than ignore them.
+            throw new IllegalArgumentException("guest parameters " + params.keySet() + " apply only to flat and ELF test guests");
+        }
+        List<Long> values = params.values().stream().map(Long::decode).toList();
+        byte[] initrdBytes = initrd == null ? null : Files.readAllBytes(initrd);
+        return BootSource.of(guest, Files.readAllBytes(file), boot, cmdline, initrdBytes, values);
+    }
+
+    private Set<CpuFeature> maskedFeatures() {
+        Set<CpuFeature> set = EnumSet.noneOf(CpuFeature.class);
+        for (String m : masked) {
+            set.add(CpuFeature.parse(m));
+        }
+        return set;
+    }
+
+    private static void report(VmExit exit) {
+        switch (exit.kind()) {
+            case GUEST_EXIT, POWER_OFF -> { }
+            case HOST_STOP -> System.err.println("stasis: " + exit.description());
+            default -> {
+                System.err.println("stasis: " + exit.description());
+                if (!exit.report().isEmpty()) {
+                    System.err.println(exit.report());
+                }
+            }
+        }
+    }
+
+    /** {@code --load FILE@GPA}. */
+    record Load(Path file, long gpa) {
+        static Load parse(String spec) {
+            int at = spec.lastIndexOf('@');
+            if (at <= 0 || at == spec.length() - 1) {
+                throw new IllegalArgumentException("--load expects FILE@GPA (e.g. data.img@0x10000000), got '" + spec + "'");
+            }
+            Path file = Path.of(spec.substring(0, at));
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("--load: " + file + ": no such file");
+            }
+            return new Load(file, SizeConverter.parse(spec.substring(at + 1)));
+        }
+    }
+}

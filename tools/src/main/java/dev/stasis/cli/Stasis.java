@@ -1,0 +1,31 @@
+package dev.stasis.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code stasis}: the command line of the VMM. Errors are one line on stderr and a non-zero status. */
+@Command(name = "stasis", mixinStandardHelpOptions = true, version = "stasis 0.1.0",
+        description = "A KVM virtual machine monitor built for moving guest state.",
+        subcommands = {RunCommand.class, CommandLine.HelpCommand.class})
+public final class Stasis {
+    /** Exit status for a command the user got wrong or input that is not usable. */
+    public static final int USAGE_ERROR = 2;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Stasis());
+        cli.setExecutionExceptionHandler((e, line, parsed) -> {
+            line.getErr().println("stasis: error: " + OneLine.of(e));
+            return USAGE_ERROR;
+        });
+        cli.setParameterExceptionHandler((e, args) -> {
+            e.getCommandLine().getErr().println("stasis: error: " + e.getMessage());
+            e.getCommandLine().getErr().println("(see 'stasis " + e.getCommandLine().getCommandName() + " --help')");
+            return USAGE_ERROR;
+        });
+        return cli;
+    }
+}
