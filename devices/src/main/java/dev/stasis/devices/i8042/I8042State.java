@@ -1,5 +1,6 @@
 package dev.stasis.devices.i8042;
 
+import dev.stasis.snapshot.state.StateDescription;
 /**
  * Everything an {@link I8042} holds. The status register is not here: it is derived from these fields.
  *
@@ -14,6 +15,19 @@ package dev.stasis.devices.i8042;
  */
 public record I8042State(int commandByte, int outputPort, int pendingCommand, boolean outputFull,
                          int outputByte, boolean outputFromAux, boolean lastWriteWasCommand) {
+
+    /** The {@code i8042} snapshot section. */
+    public static final StateDescription<I8042State> DESCRIPTION = StateDescription.of("i8042", I8042State.class, 1)
+            .u8("command_byte", I8042State::commandByte)
+            .u8("output_port", I8042State::outputPort)
+            .u8("pending_command", I8042State::pendingCommand)
+            .bool("output_full", I8042State::outputFull)
+            .u8("output_byte", I8042State::outputByte)
+            .bool("output_from_aux", I8042State::outputFromAux)
+            .bool("last_write_was_command", I8042State::lastWriteWasCommand)
+            .build(r -> new I8042State(r.getInt("command_byte"), r.getInt("output_port"), r.getInt("pending_command"),
+                    r.getBool("output_full"), r.getInt("output_byte"), r.getBool("output_from_aux"), r.getBool("last_write_was_command")));
+
 
     /**
      * As firmware leaves it: keyboard interrupt on, POST passed (the system flag), reset line high,

@@ -1,5 +1,6 @@
 package dev.stasis.devices.rtc;
 
+import dev.stasis.snapshot.state.StateDescription;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -18,6 +19,17 @@ import java.util.Objects;
  * @param nanoOfSecond  how far into that second the clock is (0..999 999 999); it places the next tick and UIP
  */
 public record CmosRtcState(byte[] cmos, int index, boolean nmiDisabled, long epochSeconds, int nanoOfSecond) {
+
+    /** The {@code rtc} snapshot section: guest wall-clock time, never a host reading. */
+    public static final StateDescription<CmosRtcState> DESCRIPTION = StateDescription.of("rtc", CmosRtcState.class, 1)
+            .bytes("cmos", CmosRtcState::cmos)
+            .u8("index", CmosRtcState::index)
+            .bool("nmi_disabled", CmosRtcState::nmiDisabled)
+            .i64("epoch_seconds", CmosRtcState::epochSeconds)
+            .u32("nano_of_second", CmosRtcState::nanoOfSecond)
+            .build(r -> new CmosRtcState(r.getBytes("cmos"), r.getInt("index"), r.getBool("nmi_disabled"),
+                    r.getLong("epoch_seconds"), r.getInt("nano_of_second")));
+
 
     public CmosRtcState {
         cmos = cmos == null ? null : cmos.clone();

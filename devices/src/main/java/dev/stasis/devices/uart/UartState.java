@@ -1,5 +1,6 @@
 package dev.stasis.devices.uart;
 
+import dev.stasis.snapshot.state.StateDescription;
 import java.util.Arrays;
 
 /**
@@ -21,6 +22,22 @@ import java.util.Arrays;
  */
 public record UartState(int divisor, int ier, int lcr, int mcr, int lsr, int msr, int scr, int fcr,
                         boolean thrInterruptPending, byte[] rxFifo) {
+
+    /** The {@code uart} snapshot section. */
+    public static final StateDescription<UartState> DESCRIPTION = StateDescription.of("uart", UartState.class, 1)
+            .u16("divisor", UartState::divisor)
+            .u8("ier", UartState::ier)
+            .u8("lcr", UartState::lcr)
+            .u8("mcr", UartState::mcr)
+            .u8("lsr", UartState::lsr)
+            .u8("msr", UartState::msr)
+            .u8("scr", UartState::scr)
+            .u8("fcr", UartState::fcr)
+            .bool("thr_interrupt_pending", UartState::thrInterruptPending)
+            .bytes("rx_fifo", UartState::rxFifo)
+            .build(r -> new UartState(r.getInt("divisor"), r.getInt("ier"), r.getInt("lcr"), r.getInt("mcr"), r.getInt("lsr"),
+                    r.getInt("msr"), r.getInt("scr"), r.getInt("fcr"), r.getBool("thr_interrupt_pending"), r.getBytes("rx_fifo")));
+
 
     /** The state after power-on or reset, as QEMU's serial_reset: 9600 baud, OUT2 set, carrier present. */
     public static final UartState POWER_ON = new UartState(

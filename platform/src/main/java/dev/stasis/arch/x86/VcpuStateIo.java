@@ -1,0 +1,95 @@
+package dev.stasis.arch.x86;
+
+import dev.stasis.devices.kvm.LapicSection;
+import dev.stasis.kvm.KvmException;
+import dev.stasis.kvm.VcpuFd;
+import dev.stasis.kvm.x86.LapicState;
+import dev.stasis.kvm.x86.MsrEntry;
+import dev.stasis.os.Errno;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads and writes a vCPU's whole state in the order KVM needs.
+ *
+ * <p>Ordering requirements (ARCHITECTURE.md; QEMU and Firecracker learned them the hard way):
+ * <ul>
+ *   <li>Save: KVM_GET_MP_STATE first (it can change LAPIC state), KVM_GET_VCPU_EVENTS last.</li>
+ *   <li>Restore: CPUID2, MP_STATE, REGS, SREGS, XSAVE, XCRS, DEBUGREGS, LAPIC, MSRS, VCPU_EVENTS, then
+ *       KVMCLOCK_CTRL. IA32_TSC_DEADLINE is ignored unless LVTT is already in TSC-deadline mode, so it goes
+ *       after KVM_SET_LAPIC, and after IA32_TSC (it is an absolute guest TSC value).</li>
+ * </ul>
+ * Every step that fails says which one (the {@link KvmException} names the ioctl).
+ */
+public final class VcpuStateIo {
+    private VcpuStateIo() {}
+
+    /** One vCPU's state: its registers and its vLAPIC. */
+    public record Saved(VcpuState vcpu, LapicState lapic) {}
+
+    /** Reads the state of a vCPU that is out of KVM_RUN. {@code msrs} from {@link #readableMsrs}. */
+    public static Saved save(VcpuFd fd, int[] msrs, int xsaveSize, boolean hasXcrs) {
+        int mpState = fd.getMpState();
+        var regs = fd.getRegs();
+        var sregs = fd.getSregs();
+        byte[] xsave = fd.getXsave(xsaveSize).region();
+        var xcrs = hasXcrs ? fd.getXcrs() : List.<dev.stasis.kvm.x86.Xcr>of();
+        var debugRegs = fd.getDebugRegs();
+        LapicState lapic = fd.getLapic();
+        List<MsrEntry> msrValues = fd.getMsrs(msrs);
+        var cpuid = fd.getCpuid2();
+        int tscKhz = fd.getTscKhz();
+        var events = fd.getVcpuEvents();
+        return new Saved(new VcpuState(mpState, regs, sregs, xsave, xcrs, debugRegs, msrValues, events, cpuid, tscKhz), lapic);
+    }
+
+    /** Writes a saved state into a vCPU that has not run since it was created (or is paused). */
+    public static void restore(VcpuFd fd, Saved saved, boolean hasXcrs) {
+        VcpuState s = saved.vcpu();
+        int hostKhz = fd.getTscKhz();
+        if (s.tscKhz() != hostKhz) {
+            fd.setTscKhz((int) s.tscKhz()); // needs KVM_CAP_TSC_CONTROL; the error names the ioctl if absent
+        }
+        fd.setCpuid2(s.cpuid());
+        fd.setMpState(s.mpState());
+        fd.setRegs(s.regs());
+        fd.setSregs(s.sregs());
+        fd.setXsave(new dev.stasis.kvm.x86.XsaveState(s.xsave()));
+        if (hasXcrs && !s.xcrs().isEmpty()) {
+            fd.setXcrs(s.xcrs());
+        }
+        fd.setDebugRegs(s.debugRegs());
+        fd.setLapic(LapicSection.forRestore(saved.lapic()));
+        fd.setMsrs(tscFirstDeadlineLast(s.msrs()));
+        fd.setVcpuEvents(s.events());
+        try {
+            fd.kvmclockCtrl();
+        } catch (KvmException e) {
+            if (e.errno() != Errno.EINVAL) { // EINVAL: the guest has not enabled kvmclock; nothing to tell it
+                throw e;
+            }
+        }
+    }
+
+    /** The MSRs KVM lists for saving that this vCPU can actually read, in the order restore needs. */
+    public static int[] readableMsrs(VcpuFd fd, int[] listed) {
+        List<Integer> ok = new ArrayList<>();
+        for (int index : listed) {
+            try {
+                fd.getMsrs(new int[] {index});
+                ok.add(index);
+            } catch (KvmException e) {
+                // Listed but not readable here (feature absent for this guest's CPUID): not part of its state.
+            }
+        }
+        return tscFirstDeadlineLast(ok.stream().map(i -> new MsrEntry(i, 0)).toList()).stream().mapToInt(MsrEntry::index).toArray();
+    }
+
+    static List<MsrEntry> tscFirstDeadlineLast(List<MsrEntry> msrs) {
+        List<MsrEntry> out = new ArrayList<>(msrs.size());
+        msrs.stream().filter(m -> m.index() == MsrEntry.IA32_TSC).forEach(out::add);
+        msrs.stream().filter(m -> m.index() != MsrEntry.IA32_TSC && m.index() != MsrEntry.IA32_TSC_DEADLINE).forEach(out::add);
+        msrs.stream().filter(m -> m.index() == MsrEntry.IA32_TSC_DEADLINE).forEach(out::add);
+        return out;
+    }
+}
