@@ -2,6 +2,7 @@ package dev.stasis.kvm;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
+import dev.stasis.os.Errno;
 import dev.stasis.os.LibC;
 
 /** A KVM file descriptor: the one place ioctls are issued and their failures turned into {@link KvmException}s. */
@@ -17,7 +18,18 @@ abstract class Fd implements AutoCloseable {
         return fd;
     }
 
+    /**
+     * Refuses calls on a closed descriptor: its number may already belong to another file (even another VM),
+     * which the ioctl would then act on.
+     */
+    final void checkOpen(KvmIoctl ioctl, String context) {
+        if (closed) {
+            throw new KvmException(ioctl, Errno.EBADF, context + (context.isEmpty() ? "" : ", ") + "descriptor closed");
+        }
+    }
+
     final int ioctl(KvmIoctl ioctl, Pointer arg, String context) {
+        checkOpen(ioctl, context);
         int r = LibC.ioctl(fd, ioctl.request, arg);
         if (r < 0) {
             throw new KvmException(ioctl, Native.getLastError(), context);
@@ -26,6 +38,7 @@ abstract class Fd implements AutoCloseable {
     }
 
     final int ioctl(KvmIoctl ioctl, long arg, String context) {
+        checkOpen(ioctl, context);
         int r = LibC.ioctl(fd, ioctl.request, arg);
         if (r < 0) {
             throw new KvmException(ioctl, Native.getLastError(), context);

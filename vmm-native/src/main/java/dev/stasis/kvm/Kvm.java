@@ -136,6 +136,7 @@ public final class Kvm extends Fd {
 
     private int[] msrList(KvmIoctl ioctl) {
         // First call with room for none: KVM answers E2BIG and writes the count it needs.
+        checkOpen(ioctl, "MSR count");
         Memory probe = new Memory(MSR_LIST_HEADER_SIZE);
         probe.setInt(0, 0);
         int r = LibC.ioctl(fd(), ioctl.request, probe);

@@ -64,6 +64,7 @@ public final class VcpuFd extends Fd {
      * a signal (a kick) interrupted it (EINTR) or KVM asked to be called again (EAGAIN).
      */
     public boolean run() {
+        checkOpen(KvmIoctl.KVM_RUN, ctx());
         int r = LibC.ioctl(fd(), KvmIoctl.KVM_RUN.request, 0L);
         if (r < 0) {
             int errno = Native.getLastError();
