@@ -1,6 +1,20 @@
 package dev.stasis.machine;
 
+import dev.stasis.arch.x86.VcpuState;
+import dev.stasis.arch.x86.VcpuStateIo;
 import dev.stasis.devices.debugexit.ExitPort;
+import dev.stasis.devices.i8042.I8042State;
+import dev.stasis.devices.kvm.ClockSection;
+import dev.stasis.devices.kvm.IrqchipSection;
+import dev.stasis.devices.kvm.LapicSection;
+import dev.stasis.devices.kvm.PitSection;
+import dev.stasis.devices.rtc.CmosRtcState;
+import dev.stasis.devices.uart.UartState;
+import dev.stasis.kvm.VmFd;
+import dev.stasis.kvm.x86.IrqchipState;
+import dev.stasis.snapshot.state.StateException;
+import dev.stasis.vcpu.Vcpu;
+import dev.stasis.vm.VmConfigSection;
 import dev.stasis.devices.i8042.I8042;
 import dev.stasis.devices.rtc.CmosRtc;
 import dev.stasis.devices.uart.Uart16550;
@@ -90,6 +104,64 @@ public final class Machine implements AutoCloseable {
         if (consoleInput == null) {
             consoleInput = ConsoleInput.start(in, uart, vm::isStopped);
         }
+    }
+
+    /**
+     * Writes every section of this machine to {@code sink}: the VM configuration, kvmclock, the irqchips and
+     * PIT, each vCPU and its vLAPIC (in KVM's save order), then the devices. The vCPUs must be paused or not
+     * yet started; guest memory is not a section and is saved by the caller.
+     */
+    public void saveState(StateSink sink) {
+        VmFd fd = vm.vmFd();
+        sink.section(VmConfigSection.DESCRIPTION, 0, vm.config());
+        sink.section(ClockSection.DESCRIPTION, 0, fd.getClock());
+        for (int chip = IrqchipState.PIC_MASTER; chip <= IrqchipState.IOAPIC; chip++) {
+            sink.section(IrqchipSection.DESCRIPTION, chip, fd.getIrqchip(chip));
+        }
+        sink.section(PitSection.DESCRIPTION, 0, fd.getPit2());
+        int[] msrs = vm.stateMsrs();
+        for (Vcpu v : vm.vcpus()) {
+            VcpuStateIo.Saved saved = VcpuStateIo.save(v.fd(), msrs, vm.xsaveSize(), vm.hasXcrs());
+            sink.section(VcpuState.DESCRIPTION, v.id(), saved.vcpu());
+            sink.section(LapicSection.DESCRIPTION, v.id(), saved.lapic());
+        }
+        sink.section(UartState.DESCRIPTION, 0, uart.save());
+        sink.section(I8042State.DESCRIPTION, 0, i8042.save());
+        sink.section(CmosRtcState.DESCRIPTION, 0, rtc.save());
+    }
+
+    /**
+     * Puts back every section {@link #saveState} wrote into this machine, which must have been created from
+     * the same configuration and not started. Guest memory is restored by the caller.
+     */
+    public void restoreState(StateSource source) {
+        VmConfig savedConfig = source.section(VmConfigSection.DESCRIPTION, 0);
+        if (!savedConfig.equals(vm.config())) {
+            throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
+        }
+        VmFd fd = vm.vmFd();
+        for (int chip = IrqchipState.PIC_MASTER; chip <= IrqchipState.IOAPIC; chip++) {
+            IrqchipState state = source.section(IrqchipSection.DESCRIPTION, chip);
+            if (state.chipId() != chip) {
+                throw new StateException("irqchip[" + chip + "] holds the state of chip " + state.chipId());
+            }
+            fd.setIrqchip(state);
+        }
+        fd.setPit2(source.section(PitSection.DESCRIPTION, 0));
+        for (Vcpu v : vm.vcpus()) {
+            VcpuStateIo.Saved saved = new VcpuStateIo.Saved(source.section(VcpuState.DESCRIPTION, v.id()),
+                    source.section(LapicSection.DESCRIPTION, v.id()));
+            VcpuStateIo.restore(v.fd(), saved, vm.hasXcrs());
+        }
+        fd.setClock(source.section(ClockSection.DESCRIPTION, 0));
+        uart.restore(source.section(UartState.DESCRIPTION, 0));
+        i8042.restore(source.section(I8042State.DESCRIPTION, 0));
+        rtc.restore(source.section(CmosRtcState.DESCRIPTION, 0));
+    }
+
+    private static String describe(VmConfig c) {
+        return c.vcpus() + " vCPUs, " + c.layout().totalSize() + " bytes of RAM " + c.layout().ranges()
+                + (c.maskedFeatures().isEmpty() ? "" : ", CPUID masked " + c.maskedFeatures());
     }
 
     public void start() {

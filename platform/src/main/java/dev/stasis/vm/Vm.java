@@ -2,6 +2,7 @@ package dev.stasis.vm;
 
 import dev.stasis.arch.x86.BootRegisters;
 import dev.stasis.arch.x86.CpuidPolicy;
+import dev.stasis.arch.x86.VcpuStateIo;
 import dev.stasis.bus.MmioBus;
 import dev.stasis.bus.PioBus;
 import dev.stasis.devices.IrqLine;
@@ -52,6 +53,9 @@ public final class Vm implements AutoCloseable {
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
     private final int tscKhz;
+    private final int xsaveSize;
+    private final boolean hasXcrs;
+    private int[] stateMsrs;
 
     private Vm(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory) {
         this.config = config;
@@ -75,6 +79,8 @@ public final class Vm implements AutoCloseable {
                 fd.setCpuid2(CpuidPolicy.forVcpu(supported, id, config.vcpus(), config.maskedFeatures()));
             }
             this.tscKhz = vcpus.get(0).fd().getTscKhz();
+            this.xsaveSize = Math.max(kvm.checkExtension(Capability.XSAVE2), 0);
+            this.hasXcrs = kvm.has(Capability.XCRS);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -121,6 +127,23 @@ public final class Vm implements AutoCloseable {
     /** The guest TSC frequency in kHz. */
     public int tscKhz() {
         return tscKhz;
+    }
+
+    /** Bytes of a vCPU's XSAVE area (KVM_CAP_XSAVE2), or 0 for the 4 KiB legacy size. */
+    public int xsaveSize() {
+        return xsaveSize;
+    }
+
+    public boolean hasXcrs() {
+        return hasXcrs;
+    }
+
+    /** The MSRs that make up a vCPU's state: those KVM lists that this VM's vCPUs can read, probed once. */
+    public synchronized int[] stateMsrs() {
+        if (stateMsrs == null) {
+            stateMsrs = VcpuStateIo.readableMsrs(vcpus.get(0).fd(), kvm.msrIndexList());
+        }
+        return stateMsrs.clone();
     }
 
     /** A level-triggered line into GSI {@code gsi} of the in-kernel IOAPIC (and PIC for 0-15). */

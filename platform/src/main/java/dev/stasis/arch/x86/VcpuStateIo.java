@@ -60,7 +60,9 @@ public final class VcpuStateIo {
         }
         fd.setDebugRegs(s.debugRegs());
         fd.setLapic(LapicSection.forRestore(saved.lapic()));
-        fd.setMsrs(tscFirstDeadlineLast(s.msrs()));
+        List<MsrEntry> msrs = tscFirstDeadlineLast(s.msrs());
+        fd.setMsrs(msrs);
+        keepDeadlineRemaining(fd, msrs);
         fd.setVcpuEvents(s.events());
         try {
             fd.kvmclockCtrl();
@@ -69,6 +71,31 @@ public final class VcpuStateIo {
                 throw e;
             }
         }
+    }
+
+    /**
+     * Some KVMs (this machine's among them) ignore a VMM's write of IA32_TSC, so the guest TSC after
+     * restore is not the saved one. A TSC deadline is absolute guest TSC; to keep the time it had left, it
+     * moves by the same distance as the TSC did. On a KVM that restores the TSC, the distance is ~0.
+     */
+    private static void keepDeadlineRemaining(VcpuFd fd, List<MsrEntry> restored) {
+        MsrEntry savedTsc = find(restored, MsrEntry.IA32_TSC);
+        MsrEntry savedDeadline = find(restored, MsrEntry.IA32_TSC_DEADLINE);
+        if (savedTsc == null || savedDeadline == null || savedDeadline.data() == 0) {
+            return;
+        }
+        long tscNow = fd.getMsrs(new int[] {MsrEntry.IA32_TSC}).get(0).data();
+        long shift = tscNow - savedTsc.data();
+        if (Math.abs(shift) > TSC_RESTORE_SLACK) {
+            fd.setMsrs(List.of(new MsrEntry(MsrEntry.IA32_TSC_DEADLINE, savedDeadline.data() + shift)));
+        }
+    }
+
+    /** TSC ticks that may pass between writing IA32_TSC and reading it back (well under a millisecond). */
+    private static final long TSC_RESTORE_SLACK = 10_000_000;
+
+    private static MsrEntry find(List<MsrEntry> msrs, int index) {
+        return msrs.stream().filter(m -> m.index() == index).findFirst().orElse(null);
     }
 
     /** The MSRs KVM lists for saving that this vCPU can actually read, in the order restore needs. */

@@ -1,0 +1,12 @@
+package dev.stasis.machine;
+
+import dev.stasis.snapshot.state.StateDescription;
+
+/**
+ * Where a machine's sections come from when it is restored. Implementations decode by the stored schema
+ * and load through {@code description.load(record, storedVersion)}, and throw a
+ * {@link dev.stasis.snapshot.state.StateException} naming the section when it is missing or refused.
+ */
+public interface StateSource {
+    <S> S section(StateDescription<S> description, int instance);
+}
