@@ -3,6 +3,8 @@ package dev.stasis.kvm;
 import static dev.stasis.kvm.x86.KvmLayout.*;
 
 import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * Fixed-offset accessors over a vCPU's mapped {@code kvm_run} page. This is the hot path of every exit, so
@@ -15,18 +17,21 @@ public final class KvmRun {
     public static final int IO_IN = 0, IO_OUT = 1;
     public static final int SYSTEM_EVENT_SHUTDOWN = 1, SYSTEM_EVENT_RESET = 2, SYSTEM_EVENT_CRASH = 3;
 
-    private final Pointer page;
+    /** A direct view of the mapping: its reads compile to plain loads, where a JNA Pointer call costs ~0.1 µs each. */
+    private final ByteBuffer page;
+    private final Pointer address;
 
-    KvmRun(Pointer page) {
-        this.page = page;
+    KvmRun(Pointer address, int size) {
+        this.address = address;
+        this.page = address.getByteBuffer(0, size).order(ByteOrder.nativeOrder());
     }
 
     public int exitReason() { return page.getInt(RUN_EXIT_REASON); }
 
-    public void setImmediateExit(boolean on) { page.setByte(RUN_IMMEDIATE_EXIT, (byte) (on ? 1 : 0)); }
+    public void setImmediateExit(boolean on) { page.put(RUN_IMMEDIATE_EXIT, (byte) (on ? 1 : 0)); }
 
-    public int ioDirection() { return page.getByte(RUN_IO_DIRECTION); }
-    public int ioSize() { return page.getByte(RUN_IO_SIZE); }
+    public int ioDirection() { return page.get(RUN_IO_DIRECTION); }
+    public int ioSize() { return page.get(RUN_IO_SIZE); }
     public int ioPort() { return page.getShort(RUN_IO_PORT) & 0xffff; }
     public int ioCount() { return page.getInt(RUN_IO_COUNT); }
     public long ioDataOffset() { return page.getLong(RUN_IO_DATA_OFFSET); }
@@ -34,31 +39,31 @@ public final class KvmRun {
     /** Reads {@code size} bytes (1, 2 or 4) of I/O data at {@code offset} in the page, zero-extended. */
     public int ioData(long offset, int size) {
         return switch (size) {
-            case 1 -> page.getByte(offset) & 0xff;
-            case 2 -> page.getShort(offset) & 0xffff;
-            default -> page.getInt(offset);
+            case 1 -> page.get((int) offset) & 0xff;
+            case 2 -> page.getShort((int) offset) & 0xffff;
+            default -> page.getInt((int) offset);
         };
     }
 
     public void setIoData(long offset, int size, int value) {
         switch (size) {
-            case 1 -> page.setByte(offset, (byte) value);
-            case 2 -> page.setShort(offset, (short) value);
-            default -> page.setInt(offset, value);
+            case 1 -> page.put((int) offset, (byte) value);
+            case 2 -> page.putShort((int) offset, (short) value);
+            default -> page.putInt((int) offset, value);
         }
     }
 
     public long mmioAddress() { return page.getLong(RUN_MMIO_PHYS_ADDR); }
     public int mmioLength() { return page.getInt(RUN_MMIO_LEN); }
-    public boolean mmioIsWrite() { return page.getByte(RUN_MMIO_IS_WRITE) != 0; }
+    public boolean mmioIsWrite() { return page.get(RUN_MMIO_IS_WRITE) != 0; }
     public long mmioData() { return page.getLong(RUN_MMIO_DATA); }
-    public void setMmioData(long value) { page.setLong(RUN_MMIO_DATA, value); }
+    public void setMmioData(long value) { page.putLong(RUN_MMIO_DATA, value); }
 
     public int internalSuberror() { return page.getInt(RUN_INTERNAL_SUBERROR); }
 
     public long[] internalData() {
         int n = Math.min(page.getInt(RUN_INTERNAL_NDATA), 16);
-        return page.getLongArray(RUN_INTERNAL_DATA, n);
+        return address.getLongArray(RUN_INTERNAL_DATA, n);
     }
 
     public long failEntryReason() { return page.getLong(RUN_FAIL_ENTRY_REASON); }

@@ -47,7 +47,7 @@ public final class VcpuFd extends Fd {
             super.close();
             throw e;
         }
-        this.run = new KvmRun(runMapping.address());
+        this.run = new KvmRun(runMapping.address(), mmapSize);
     }
 
     public int id() {

@@ -1,0 +1,152 @@
+package dev.stasis.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+
+/**
+ * The control socket of a running VM ({@code --api-socket PATH}): a Unix stream socket, mode 0600, that
+ * takes one JSON request per line, {@code {"command":"snapshot","path":"/tmp/a.stasis"}}, and answers each
+ * with one JSON line, {@code {"ok":true,"result":{...}}} or {@code {"ok":false,"error":"..."}}.
+ * Requests are served one at a time, in order of arrival.
+ */
+public final class ControlServer implements AutoCloseable {
+    /** One command: takes the request object, returns the result object (or throws with a message). */
+    public interface Handler {
+        ObjectNode handle(JsonNode request) throws Exception;
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path path;
+    private final ServerSocketChannel server;
+    private final Map<String, Handler> handlers;
+    private final Thread acceptor;
+    private volatile boolean closed;
+
+    private ControlServer(Path path, ServerSocketChannel server, Map<String, Handler> handlers) {
+        this.path = path;
+        this.server = server;
+        this.handlers = Map.copyOf(handlers);
+        this.acceptor = new Thread(this::acceptLoop, "control-socket");
+        this.acceptor.setDaemon(true);
+    }
+
+    /**
+     * Binds {@code path}. A stale socket file left by a dead VMM is replaced; a live one (something answers)
+     * or any other file there is refused.
+     */
+    public static ControlServer start(Path path, Map<String, Handler> handlers) throws IOException {
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!isStaleSocket(path)) {
+                throw new IOException(path + " is in use (another VM's control socket, or not a socket)");
+            }
+            Files.delete(path);
+        }
+        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            server.bind(UnixDomainSocketAddress.of(path));
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            server.close();
+            throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
+        }
+        ControlServer s = new ControlServer(path, server, handlers);
+        s.acceptor.start();
+        return s;
+    }
+
+    private static boolean isStaleSocket(Path path) {
+        try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+            return false;
+        } catch (IOException e) {
+            return !Files.isRegularFile(path) && !Files.isDirectory(path);
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try (SocketChannel client = server.accept()) {
+                serve(client);
+            } catch (IOException e) {
+                if (closed) {
+                    return;
+                }
+                // One client's broken connection must not stop the socket.
+            }
+        }
+    }
+
+    private void serve(SocketChannel client) throws IOException {
+        BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.UTF_8));
+        OutputStream out = Channels.newOutputStream(client);
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.isBlank()) {
+                continue;
+            }
+            ObjectNode reply = answer(line);
+            out.write((JSON.writeValueAsString(reply) + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            if (reply.path("close").asBoolean(false)) {
+                return;
+            }
+        }
+    }
+
+    private ObjectNode answer(String line) {
+        ObjectNode reply = JSON.createObjectNode();
+        try {
+            JsonNode request = JSON.readTree(line);
+            String command = request.path("command").asText("");
+            Handler h = handlers.get(command);
+            if (h == null) {
+                throw new IllegalArgumentException("unknown command '" + command + "'; known: " + String.join(", ", handlers.keySet().stream().sorted().toList()));
+            }
+            reply.put("ok", true);
+            reply.set("result", h.handle(request));
+        } catch (Exception e) {
+            reply.removeAll();
+            reply.put("ok", false);
+            reply.put("error", e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+        return reply;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // Closing a listening socket does not fail in a way we can act on.
+        }
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // A socket file we cannot delete is replaced by the next VM as stale.
+        }
+    }
+
+    static ObjectMapper json() {
+        return JSON;
+    }
+}
