@@ -1,0 +1,19 @@
+package dev.stasis.snapshot.container;
+
+/**
+ * The container's version. A new major means old readers cannot read the file and must refuse it; a new
+ * minor only adds what old readers may skip (new block types, trailing reserved fields), so a reader
+ * accepts any minor of its own major.
+ */
+public record FormatVersion(int major, int minor) {
+    public static final FormatVersion CURRENT = new FormatVersion(1, 0);
+
+    public boolean readable() {
+        return major == CURRENT.major;
+    }
+
+    @Override
+    public String toString() {
+        return major + "." + minor;
+    }
+}

@@ -1,0 +1,380 @@
+package dev.stasis.snapshot.container;
+
+import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.SnapshotFormatException.Kind;
+import dev.stasis.snapshot.codec.Decoder;
+import dev.stasis.snapshot.state.StateDescription;
+import dev.stasis.snapshot.state.StateException;
+import dev.stasis.snapshot.state.StateRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads a snapshot file, treating it as untrusted. {@link #open} checks header, trailer, index,
+ * manifest, section heads and memory map (bounds of every offset and length, every CRC); section
+ * records are decoded on demand by the file's own schemas, memory chunks when {@link #readMemory} runs.
+ * Every problem with the file is a {@link SnapshotFormatException}. Safe for concurrent reads once open.
+ */
+public final class SnapshotReader implements AutoCloseable {
+    private static final int MAX_INDEX = 256 << 20;
+
+    private final Path path;
+    private final FileChannel channel;
+    private final FileBlocks file;
+    private FormatVersion version;
+    private final List<SnapshotWriter.IndexEntry> entries = new ArrayList<>();
+    private Manifest manifest;
+    private final List<SectionBlock> sections = new ArrayList<>();
+    private final Map<String, SectionBlock> byKey = new HashMap<>();
+    private MemoryMap memoryMap;
+    private int[] chunkBlocks = new int[0];
+
+    private SnapshotReader(Path path, FileChannel channel) throws IOException {
+        this.path = path;
+        this.channel = channel;
+        this.file = new FileBlocks(channel, channel.size());
+    }
+
+    public static SnapshotReader open(Path path) throws IOException {
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
+        try {
+            SnapshotReader r = new SnapshotReader(path, ch);
+            r.load();
+            return r;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    /** Everything wrong with the file at {@code path}; empty when it is sound. */
+    public static List<Problem> verify(Path path) throws IOException {
+        try (SnapshotReader r = open(path)) {
+            return r.verify();
+        } catch (SnapshotFormatException e) {
+            return List.of(Problem.of(e));
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public long size() {
+        return file.size();
+    }
+
+    public FormatVersion formatVersion() {
+        return version;
+    }
+
+    public Manifest manifest() {
+        return manifest;
+    }
+
+    /** Sections in file order. */
+    public List<SectionInfo> sections() {
+        return sections.stream().map(SectionBlock::info).toList();
+    }
+
+    /** The memory map, or null when the file holds no guest memory. */
+    public MemoryMap memoryMap() {
+        return memoryMap;
+    }
+
+    /** Number of blocks between header and trailer, index excluded. */
+    public int blockCount() {
+        return entries.size();
+    }
+
+    /** The section's record, decoded by the file's schema alone. */
+    public StateRecord record(String name, int instance) {
+        return section(name, instance).record();
+    }
+
+    /** The section {@code description.name()} at {@code instance}, loaded through the description from the file's version. */
+    public <S> S load(StateDescription<S> description, int instance) {
+        SectionBlock s = section(description.name(), instance);
+        StateRecord r = s.record();
+        try {
+            return description.load(r, s.info().version());
+        } catch (StateException e) {
+            throw new SnapshotFormatException(Kind.INCOMPATIBLE_STATE, s.where() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Fills guest memory, decompressing on one thread per core (up to 4). */
+    public MemoryStats readMemory(GuestRamSink sink, boolean sinkIsZeroed) throws IOException {
+        return readMemory(sink, sinkIsZeroed, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    }
+
+    /**
+     * Fills guest memory from the chunks on {@code threads} threads, straight into the sink's windows.
+     * With {@code sinkIsZeroed} zero pages are skipped; otherwise they are written as zeros. On failure the
+     * sink holds partial contents and must not run.
+     */
+    public MemoryStats readMemory(GuestRamSink sink, boolean sinkIsZeroed, int threads) throws IOException {
+        if (memoryMap == null) {
+            throw new SnapshotFormatException(Kind.NOT_FOUND, path + " holds no guest memory");
+        }
+        return memoryReader().run(sink, sinkIsZeroed, threads, null);
+    }
+
+    /**
+     * Checks every block's CRC and every structure: section records by their schemas, every chunk
+     * decoded. Returns what is wrong, each naming block, section or chunk and offset; empty when sound.
+     */
+    public List<Problem> verify() throws IOException {
+        List<Problem> problems = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            SnapshotWriter.IndexEntry e = entries.get(i);
+            if (e.type() == BlockType.CHUNK.code) {
+                continue;
+            }
+            try {
+                file.payload(e.offset(), e.length(), e.type(), Layout.MAX_SECTION, where(i));
+            } catch (SnapshotFormatException x) {
+                problems.add(Problem.of(x));
+            }
+        }
+        for (SectionBlock s : sections) {
+            try {
+                s.record();
+            } catch (SnapshotFormatException x) {
+                problems.add(Problem.of(x));
+            }
+        }
+        if (memoryMap != null) {
+            memoryReader().run(null, true, Math.min(4, Runtime.getRuntime().availableProcessors()), problems);
+        }
+        return problems;
+    }
+
+    /** Per chunk, without decompressing: stored pages and block size (for inspect). */
+    public List<ChunkSummary> chunkSummaries() throws IOException {
+        List<ChunkSummary> out = new ArrayList<>();
+        if (memoryMap == null) {
+            return out;
+        }
+        MemoryMap.Chunk[] chunks = memoryMap.chunks();
+        for (MemoryMap.Chunk c : chunks) {
+            SnapshotWriter.IndexEntry e = entries.get(chunkBlocks[c.index()]);
+            int head = Layout.FRAME_HEAD + ChunkFormat.HEAD + ChunkFormat.bitmapBytes(c.pages());
+            String what = "chunk " + c.index() + " (block " + chunkBlocks[c.index()] + " at offset " + e.offset() + ")";
+            if (e.length() < head + 4) {
+                throw new SnapshotFormatException(Kind.MALFORMED, what + ": block of " + e.length() + " bytes is shorter than its header");
+            }
+            ByteBuffer b = ByteBuffer.wrap(file.read(e.offset(), head, what)).order(ByteOrder.LITTLE_ENDIAN);
+            int stored = 0;
+            for (int i = Layout.FRAME_HEAD + ChunkFormat.HEAD; i < head; i++) {
+                stored += Integer.bitCount(b.get(i) & 0xff);
+            }
+            out.add(new ChunkSummary(c.gpa(), c.pages(), stored, b.get(20) == ChunkFormat.CODEC_ZSTD, e.length()));
+        }
+        return out;
+    }
+
+    /** One chunk as inspect shows it. */
+    public record ChunkSummary(long gpa, int pages, int storedPages, boolean compressed, long blockBytes) {}
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+
+    private SectionBlock section(String name, int instance) {
+        SectionBlock s = byKey.get(name + "#" + instance);
+        if (s == null) {
+            throw new SnapshotFormatException(Kind.NOT_FOUND, path + " has no section " + name + "#" + instance);
+        }
+        return s;
+    }
+
+    private MemoryReader memoryReader() {
+        long[] offsets = new long[chunkBlocks.length];
+        long[] lengths = new long[chunkBlocks.length];
+        for (int i = 0; i < chunkBlocks.length; i++) {
+            offsets[i] = entries.get(chunkBlocks[i]).offset();
+            lengths[i] = entries.get(chunkBlocks[i]).length();
+        }
+        return new MemoryReader(file, memoryMap, chunkBlocks, offsets, lengths);
+    }
+
+    private String where(int block) {
+        SnapshotWriter.IndexEntry e = entries.get(block);
+        BlockType t = BlockType.of(e.type());
+        return "block " + block + " (" + (t == null ? "type " + e.type() : t) + " at offset " + e.offset() + ")";
+    }
+
+    // ---- open: every check before anything is believed ----
+
+    private void load() throws IOException {
+        long size = file.size();
+        if (size < Layout.HEADER_SIZE) {
+            throw new SnapshotFormatException(size >= Layout.MAGIC.length && Arrays.equals(head(size), Layout.MAGIC) ? Kind.TRUNCATED : Kind.BAD_MAGIC,
+                    path + ": " + size + " bytes, too short for a stasis snapshot");
+        }
+        readHeader();
+        if (size < Layout.HEADER_SIZE + Layout.TRAILER_SIZE) {
+            throw new SnapshotFormatException(Kind.TRUNCATED, path + ": " + size + " bytes, the file ends before its trailer");
+        }
+        long[] trailer = readTrailer(size);
+        readIndex(trailer[0], trailer[1]);
+        readBlocks();
+    }
+
+    private byte[] head(long size) throws IOException {
+        return file.read(0, Layout.MAGIC.length, "header");
+    }
+
+    private void readHeader() throws IOException {
+        ByteBuffer h = ByteBuffer.wrap(file.read(0, Layout.HEADER_SIZE, "header")).order(ByteOrder.LITTLE_ENDIAN);
+        if (!Arrays.equals(h.array(), 0, 8, Layout.MAGIC, 0, 8)) {
+            throw new SnapshotFormatException(Kind.BAD_MAGIC, path + " is not a stasis snapshot (bad magic at offset 0)");
+        }
+        version = new FormatVersion(Short.toUnsignedInt(h.getShort(8)), Short.toUnsignedInt(h.getShort(10)));
+        boolean crcOk = h.getInt(28) == Layout.crc(h.array(), 0, 28);
+        if (!version.readable()) {
+            throw new SnapshotFormatException(Kind.UNSUPPORTED_VERSION, path + ": format version " + version
+                    + (version.major() > FormatVersion.CURRENT.major() ? " is newer than" : " is not one") + " this build reads ("
+                    + FormatVersion.CURRENT.major() + ".x)" + (crcOk ? "" : "; the header checksum does not match either, the file may be damaged"));
+        }
+        if (!crcOk) {
+            throw new SnapshotFormatException(Kind.CHECKSUM, path + ": header checksum mismatch (offset 0, 32 bytes)");
+        }
+    }
+
+    private long[] readTrailer(long size) throws IOException {
+        long at = size - Layout.TRAILER_SIZE;
+        ByteBuffer t = ByteBuffer.wrap(file.read(at, Layout.TRAILER_SIZE, "trailer")).order(ByteOrder.LITTLE_ENDIAN);
+        if (!Arrays.equals(t.array(), 24, 32, Layout.TRAILER_MAGIC, 0, 8)) {
+            throw new SnapshotFormatException(Kind.TRUNCATED, path + ": no trailer at the end of the file (offset " + at
+                    + "): it is truncated or was not completely written");
+        }
+        if (t.getInt(20) != Layout.crc(t.array(), 0, 20)) {
+            throw new SnapshotFormatException(Kind.CHECKSUM, path + ": trailer checksum mismatch (offset " + at + ")");
+        }
+        long indexOffset = t.getLong(0);
+        long indexLength = t.getLong(8);
+        if (indexOffset < Layout.HEADER_SIZE || indexLength < Layout.FRAME_OVERHEAD + 4 || indexOffset > at || indexLength != at - indexOffset) {
+            throw new SnapshotFormatException(Kind.MALFORMED, path + ": the trailer (offset " + at + ") points at an index at offset "
+                    + indexOffset + " of " + indexLength + " bytes, which is not the space between the blocks and the trailer"
+                    + (indexOffset < 0 || indexLength < 0 || indexOffset > size - indexLength ? " (past the end of the file, size " + size + ")" : ""));
+        }
+        return new long[] {indexOffset, indexLength};
+    }
+
+    private void readIndex(long offset, long length) throws IOException {
+        String what = "index (offset " + offset + ")";
+        byte[] payload = file.payload(offset, length, BlockType.INDEX.code, MAX_INDEX, what);
+        Decoder in = new Decoder(payload, 0, payload.length, offset + Layout.FRAME_HEAD, what);
+        long count = Integer.toUnsignedLong(in.u32("entry count"));
+        if (count * Layout.INDEX_ENTRY_SIZE != in.remaining()) {
+            throw in.malformed("entry count " + count + " does not fit the index's " + payload.length + " bytes");
+        }
+        long expected = Layout.HEADER_SIZE;
+        for (int i = 0; i < count; i++) {
+            int type = in.u32("entry " + i + " type");
+            long len = Integer.toUnsignedLong(in.u32("entry " + i + " length"));
+            long off = in.u64("entry " + i + " offset");
+            String block = "index entry " + i + " (block at offset " + off + ", length " + len + ")";
+            if (off != expected) {
+                throw new SnapshotFormatException(Kind.MALFORMED, block + ": expected the block at offset " + expected + ", right after the previous one");
+            }
+            if (len > offset - off) {
+                throw new SnapshotFormatException(Kind.MALFORMED, block + ": runs past the index at offset " + offset
+                        + (off + len > file.size() ? ", past the end of the file (size " + file.size() + ")" : ""));
+            }
+            if (len < Layout.FRAME_OVERHEAD) {
+                throw new SnapshotFormatException(Kind.MALFORMED, block + ": shorter than a block frame");
+            }
+            if (type == 0 || type == BlockType.INDEX.code) {
+                throw new SnapshotFormatException(Kind.MALFORMED, block + ": block type " + type + " cannot appear here");
+            }
+            entries.add(new SnapshotWriter.IndexEntry(type, off, len));
+            expected = off + len;
+        }
+        if (expected != offset) {
+            throw new SnapshotFormatException(Kind.MALFORMED, what + ": the blocks end at offset " + expected + ", not at the index");
+        }
+    }
+
+    private void readBlocks() throws IOException {
+        ManifestCodec.Decoded decoded = null;
+        List<Integer> chunks = new ArrayList<>();
+        long sectionBytes = 0;
+        for (int i = 0; i < entries.size(); i++) {
+            SnapshotWriter.IndexEntry e = entries.get(i);
+            BlockType t = BlockType.of(e.type());
+            if (t == null) {
+                continue; // a newer minor's block: skipped, as the format promises
+            }
+            switch (t) {
+                case MANIFEST -> {
+                    if (decoded != null) {
+                        throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a second manifest");
+                    }
+                    byte[] p = file.payload(e.offset(), e.length(), t.code, Layout.MAX_MANIFEST, where(i));
+                    decoded = ManifestCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)));
+                }
+                case SECTION -> {
+                    if (sections.size() >= Layout.MAX_SECTIONS || (sectionBytes += e.length()) > Layout.MAX_SECTIONS_TOTAL) {
+                        throw new SnapshotFormatException(Kind.LIMIT, where(i) + ": more sections than the limit (" + Layout.MAX_SECTIONS
+                                + " sections, " + Layout.MAX_SECTIONS_TOTAL + " bytes)");
+                    }
+                    byte[] p = file.payload(e.offset(), e.length(), t.code, Layout.MAX_SECTION, where(i));
+                    SectionBlock s = SectionBlock.parse(p, i, e.offset());
+                    if (byKey.putIfAbsent(s.info().label(), s) != null) {
+                        throw new SnapshotFormatException(Kind.MALFORMED, s.where() + ": section " + s.info().label() + " appears twice");
+                    }
+                    sections.add(s);
+                }
+                case MEMORY_MAP -> {
+                    if (memoryMap != null) {
+                        throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a second memory map");
+                    }
+                    byte[] p = file.payload(e.offset(), e.length(), t.code, Layout.MAX_MEMORY_MAP, where(i));
+                    memoryMap = MemoryMapCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)));
+                }
+                case CHUNK -> {
+                    if (memoryMap == null) {
+                        throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a memory chunk before the memory map");
+                    }
+                    chunks.add(i);
+                }
+                case INDEX -> throw new AssertionError("refused while reading the index");
+            }
+        }
+        if (decoded == null) {
+            throw new SnapshotFormatException(Kind.MALFORMED, path + ": the index lists no manifest");
+        }
+        manifest = decoded.manifest();
+        checkSectionList(decoded.sections());
+        if (memoryMap != null && memoryMap.chunkCount() != chunks.size()) {
+            throw new SnapshotFormatException(Kind.MALFORMED, path + ": the memory map needs " + memoryMap.chunkCount()
+                    + " chunks, the index lists " + chunks.size());
+        }
+        chunkBlocks = chunks.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private void checkSectionList(List<ManifestCodec.Entry> listed) {
+        for (int i = 0; i < Math.max(listed.size(), sections.size()); i++) {
+            ManifestCodec.Entry l = i < listed.size() ? listed.get(i) : null;
+            SectionInfo s = i < sections.size() ? sections.get(i).info() : null;
+            if (l == null || s == null || !l.name().equals(s.name()) || l.instance() != s.instance() || l.version() != s.version()) {
+                throw new SnapshotFormatException(Kind.MALFORMED, path + ": section " + i + " is "
+                        + (s == null ? "missing" : s.label() + " v" + s.version()) + " in the file but "
+                        + (l == null ? "missing" : l.name() + "#" + l.instance() + " v" + l.version()) + " in the manifest");
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+package dev.stasis.snapshot.container;
+
+import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.SnapshotFormatException.Kind;
+import dev.stasis.snapshot.codec.Encoder;
+import dev.stasis.snapshot.state.StateDescription;
+import dev.stasis.snapshot.state.StateRecord;
+import dev.stasis.snapshot.state.StructSchema;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Writes one snapshot file. Everything goes to a temporary file beside the target; {@link #commit}
+ * appends manifest, index and trailer, forces the file to disk, renames it over the target atomically
+ * and forces the directory. Until then the target is untouched: {@link #close} without commit (or any
+ * failure) deletes the temporary file, so no crash leaves a half file under the real name.
+ *
+ * <pre>{@code
+ * try (SnapshotWriter w = SnapshotWriter.create(path, WriterOptions.defaults())) {
+ *     w.manifest(Manifest.of("0.1.0", Map.of("vcpus", "2")));
+ *     w.section("uart", 0, UartState.DESCRIPTION, uart.save());
+ *     w.memory(ram);
+ *     w.commit();
+ * }
+ * }</pre>
+ *
+ * Not thread-safe: one thread calls it (memory compression runs on its own threads inside).
+ */
+public final class SnapshotWriter implements AutoCloseable {
+    private final Path target;
+    private final Path temp;
+    private final WriterOptions options;
+    private final FileChannel channel;
+    private final List<IndexEntry> index = new ArrayList<>();
+    private final List<ManifestCodec.Entry> sections = new ArrayList<>();
+    private final Set<String> sectionKeys = new HashSet<>();
+    private final long started = System.nanoTime();
+    private long position;
+    private long sectionNanos;
+    private Manifest manifest;
+    private MemoryStats memory;
+    private boolean memoryWritten;
+    private boolean failed;
+    private boolean committed;
+    private boolean closed;
+
+    /** A block as the index lists it. */
+    record IndexEntry(int type, long offset, long length) {}
+
+    private SnapshotWriter(Path target, WriterOptions options) throws IOException {
+        this.target = target.toAbsolutePath();
+        this.options = Objects.requireNonNull(options, "options");
+        Path dir = this.target.getParent();
+        this.temp = Files.createTempFile(dir, "." + this.target.getFileName() + ".", ".tmp");
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+            this.channel = ch;
+            writeFully(Layout.header(FormatVersion.CURRENT));
+        } catch (IOException | RuntimeException e) {
+            if (ch != null) {
+                ch.close();
+            }
+            Files.deleteIfExists(temp);
+            throw e;
+        }
+    }
+
+    public static SnapshotWriter create(Path target, WriterOptions options) throws IOException {
+        return new SnapshotWriter(target, options);
+    }
+
+    /** The manifest; written at commit, with the list of sections added. Required before commit. */
+    public SnapshotWriter manifest(Manifest manifest) {
+        checkOpen();
+        this.manifest = Objects.requireNonNull(manifest, "manifest");
+        return this;
+    }
+
+    /** A section saved through its description, at the description's version and schema. */
+    public <S> SnapshotWriter section(String name, int instance, StateDescription<S> description, S state) throws IOException {
+        StateRecord record;
+        try {
+            record = description.save(state);
+        } catch (RuntimeException e) {
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, "section " + name + "#" + instance + ": " + e.getMessage(), e);
+        }
+        return section(name, instance, description.version(), description.schema(), record);
+    }
+
+    /** A section from a record that must match {@code schema} exactly (every field, right types and ranges). */
+    public SnapshotWriter section(String name, int instance, int version, StructSchema schema, StateRecord record) throws IOException {
+        checkOpen();
+        long t0 = System.nanoTime();
+        if (!SectionInfo.validName(name)) {
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, "section name '" + name + "' must match [A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}");
+        }
+        if (instance < 0 || version < 1) {
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, "section " + name + ": instance must be >= 0 and version >= 1");
+        }
+        if (sectionKeys.contains(name + "#" + instance)) {
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, "section " + name + "#" + instance + " written twice");
+        }
+        byte[] payload = SectionBlock.encode(name, instance, version, schema, record);
+        sectionKeys.add(name + "#" + instance);
+        if (payload.length > Layout.MAX_SECTION) {
+            throw new SnapshotFormatException(Kind.LIMIT, "section " + name + "#" + instance + " is " + payload.length + " bytes, over the limit " + Layout.MAX_SECTION);
+        }
+        append(BlockType.SECTION, Layout.frame(BlockType.SECTION, payload));
+        sections.add(new ManifestCodec.Entry(name, instance, version));
+        sectionNanos += System.nanoTime() - t0;
+        return this;
+    }
+
+    /** All of guest memory; at most once. Zero pages are left out, the others compressed on several threads. */
+    public MemoryStats memory(GuestRam ram) throws IOException {
+        checkOpen();
+        if (memoryWritten) {
+            throw new IllegalStateException("memory already written");
+        }
+        memoryWritten = true;
+        MemoryMap map = MemoryMap.checked(Layout.PAGE_SIZE, options.chunkSize(), ram.ranges(), Kind.INVALID_INPUT);
+        boolean ok = false;
+        try {
+            append(BlockType.MEMORY_MAP, Layout.frame(BlockType.MEMORY_MAP, MemoryMapCodec.encode(map)));
+            memory = new MemoryWriter(options).write(ram, map, this::append);
+            ok = true;
+            return memory;
+        } finally {
+            failed |= !ok;
+        }
+    }
+
+    /** Manifest, index and trailer; fsync; atomic rename over the target; fsync of the directory. */
+    public WriteReport commit() throws IOException {
+        checkOpen();
+        if (manifest == null) {
+            throw new IllegalStateException("no manifest: call manifest(...) before commit()");
+        }
+        long t0 = System.nanoTime();
+        boolean ok = false;
+        try {
+            append(BlockType.MANIFEST, Layout.frame(BlockType.MANIFEST, ManifestCodec.encode(manifest, sections)));
+            Encoder idx = new Encoder();
+            idx.u32(index.size());
+            for (IndexEntry e : index) {
+                idx.u32(e.type()).u32((int) e.length()).u64(e.offset());
+            }
+            ByteBuffer indexBlock = Layout.frame(BlockType.INDEX, idx.toBytes());
+            long indexOffset = position;
+            long indexLength = indexBlock.remaining();
+            writeFully(indexBlock);
+            writeFully(Layout.trailer(indexOffset, indexLength));
+            channel.force(true);
+            channel.close();
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            committed = true;
+            forceDirectory(target.getParent());
+            ok = true;
+        } finally {
+            failed |= !ok;
+        }
+        long now = System.nanoTime();
+        return new WriteReport(position, sections.size(), memory, Duration.ofNanos(sectionNanos), Duration.ofNanos(now - t0), Duration.ofNanos(now - started));
+    }
+
+    /** Without a commit, deletes the temporary file; the target stays as it was. */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            channel.close();
+        } finally {
+            if (!committed) {
+                Files.deleteIfExists(temp);
+            }
+        }
+    }
+
+    /** Bytes written so far. */
+    public long position() {
+        return position;
+    }
+
+    private void append(BlockType type, ByteBuffer block) throws IOException {
+        long offset = position;
+        long length = block.remaining();
+        writeFully(block);
+        index.add(new IndexEntry(type.code, offset, length));
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+        boolean ok = false;
+        try {
+            while (b.hasRemaining()) {
+                position += channel.write(b);
+            }
+            ok = true;
+        } finally {
+            failed |= !ok;
+        }
+    }
+
+    private void checkOpen() {
+        if (closed || committed) {
+            throw new IllegalStateException("snapshot writer for " + target + " is " + (committed ? "committed" : "closed"));
+        }
+        if (failed) {
+            throw new IllegalStateException("snapshot writer for " + target + " failed earlier; close it");
+        }
+    }
+
+    private static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+}
