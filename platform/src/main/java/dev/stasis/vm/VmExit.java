@@ -20,6 +20,8 @@ public record VmExit(Kind kind, int status, String description, String report) {
         GUEST_FAILURE,
         /** Stopped from the host side (Ctrl-C, the API). */
         HOST_STOP,
+        /** Saved to a snapshot and stopped on request: it goes on from the file. */
+        SAVED,
         /** The VMM itself failed. */
         HOST_FAILURE
     }
@@ -36,7 +38,7 @@ public record VmExit(Kind kind, int status, String description, String report) {
     public int processStatus() {
         return switch (kind) {
             case GUEST_EXIT -> status & 0xff;
-            case POWER_OFF, RESET -> 0;
+            case POWER_OFF, RESET, SAVED -> 0;
             case HOST_STOP -> 130;
             case GUEST_FAILURE -> 125;
             case HOST_FAILURE -> 126;

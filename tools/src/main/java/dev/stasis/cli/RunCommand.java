@@ -18,8 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -61,6 +59,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--initrd", paramLabel = "FILE", description = "Linux initial ramdisk")
     Path initrd;
 
+    @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control socket (snapshot, pause, resume, status, stop) at PATH")
+    Path apiSocket;
+
     @Option(names = "--cpuid-mask", paramLabel = "FEATURE", split = ",",
             description = "hide CPU features from the guest, e.g. cx16,xsave")
     List<String> masked = new ArrayList<>();
@@ -78,36 +79,22 @@ final class RunCommand implements Callable<Integer> {
         do {
             exit = runOnce(config, source, preloads, console);
         } while (exit.kind() == VmExit.Kind.RESET);
-        report(exit);
+        ForegroundVm.report(exit);
         return exit.processStatus();
     }
 
     private VmExit runOnce(VmConfig config, BootSource source, List<Load> preloads, OutputStream console) throws Exception {
-        CountDownLatch closed = new CountDownLatch(1);
-        try (Machine machine = Machine.create(config, console)) {
+        Machine machine = Machine.create(config, console);
+        try {
             for (Load l : preloads) {
                 machine.loadFile(l.file(), l.gpa());
             }
             machine.boot(source);
-            Thread onCtrlC = new Thread(() -> {
-                machine.vm().stop(VmExit.hostStop("stopped by signal"));
-                try {
-                    closed.await(3, TimeUnit.SECONDS);
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "stop-on-signal");
-            Runtime.getRuntime().addShutdownHook(onCtrlC);
-            machine.attachConsoleInput(System.in);
-            machine.start();
-            VmExit exit = machine.awaitExit();
-            if (exit.kind() != VmExit.Kind.HOST_STOP) {
-                Runtime.getRuntime().removeShutdownHook(onCtrlC);
-            }
-            return exit;
-        } finally {
-            closed.countDown();
+        } catch (Exception e) {
+            machine.close();
+            throw e;
         }
+        return ForegroundVm.run(machine, apiSocket);
     }
 
     private BootSource bootSource() throws Exception {
@@ -134,19 +121,6 @@ final class RunCommand implements Callable<Integer> {
             set.add(CpuFeature.parse(m));
         }
         return set;
-    }
-
-    private static void report(VmExit exit) {
-        switch (exit.kind()) {
-            case GUEST_EXIT, POWER_OFF -> { }
-            case HOST_STOP -> System.err.println("stasis: " + exit.description());
-            default -> {
-                System.err.println("stasis: " + exit.description());
-                if (!exit.report().isEmpty()) {
-                    System.err.println(exit.report());
-                }
-            }
-        }
     }
 
     /** {@code --load FILE@GPA}. */

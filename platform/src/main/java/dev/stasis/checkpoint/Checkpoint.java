@@ -1,0 +1,104 @@
+package dev.stasis.checkpoint;
+
+import dev.stasis.machine.Machine;
+import dev.stasis.machine.StateSink;
+import dev.stasis.machine.StateSource;
+import dev.stasis.snapshot.container.Manifest;
+import dev.stasis.snapshot.container.SnapshotReader;
+import dev.stasis.snapshot.container.SnapshotWriter;
+import dev.stasis.snapshot.container.WriteReport;
+import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.snapshot.state.StateDescription;
+import dev.stasis.snapshot.state.StateException;
+import dev.stasis.vm.VmConfig;
+import dev.stasis.vm.VmConfigSection;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Snapshot files of a {@link Machine}: {@link #save} writes every section and all guest RAM to one file
+ * (atomically: a temporary file, fsynced, renamed); {@link #restore} builds a new machine from a file and
+ * puts everything back before a single vCPU runs, so a file that fails to load never leaves a half-restored
+ * guest running.
+ */
+public final class Checkpoint {
+    private Checkpoint() {}
+
+    public static final String STASIS_VERSION = "0.1.0";
+
+    /** Writes {@code machine}, whose vCPUs must be paused, to {@code file}. */
+    public static WriteReport save(Machine machine, Path file, WriterOptions options) throws IOException {
+        try (SnapshotWriter writer = SnapshotWriter.create(file, options)) {
+            writer.manifest(Manifest.of(STASIS_VERSION, properties(machine)));
+            try {
+                machine.saveState(new StateSink() {
+                    @Override
+                    public <S> void section(StateDescription<S> description, int instance, S state) {
+                        try {
+                            writer.section(description.name(), instance, description, state);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    }
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+            writer.memory(new GuestMemoryRam(machine.memory()));
+            return writer.commit();
+        }
+    }
+
+    /** What to check a file against before restoring it: the vCPUs and RAM the user asked for, or null. */
+    public record Expect(Integer vcpus, Long memorySize) {
+        public static final Expect ANY = new Expect(null, null);
+    }
+
+    /**
+     * A new machine holding the guest in {@code file}, not yet started. Refuses, naming what differs, a file
+     * whose vCPU count or memory size is not what {@code expect} asks, or whose memory map disagrees with its
+     * own VM section.
+     */
+    public static Machine restore(Path file, OutputStream console, Expect expect) throws IOException {
+        try (SnapshotReader reader = SnapshotReader.open(file)) {
+            VmConfig config = reader.load(VmConfigSection.DESCRIPTION, 0);
+            if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
+                throw new StateException(file + " holds a guest with " + config.vcpus() + " vCPUs, not " + expect.vcpus());
+            }
+            if (expect.memorySize() != null && expect.memorySize() != config.layout().totalSize()) {
+                throw new StateException(file + " holds a guest with " + config.layout().totalSize() + " bytes of RAM, not " + expect.memorySize());
+            }
+            var fileRanges = GuestMemoryRam.asLayoutRanges(reader.memoryMap().ranges());
+            if (!fileRanges.equals(config.layout().ranges())) {
+                throw new StateException(file + ": its memory map " + fileRanges + " differs from its VM section " + config.layout().ranges());
+            }
+            Machine machine = Machine.create(config, console);
+            try {
+                reader.readMemory(new GuestMemoryRam(machine.memory()), true);
+                machine.restoreState(new StateSource() {
+                    @Override
+                    public <S> S section(StateDescription<S> description, int instance) {
+                        return reader.load(description, instance);
+                    }
+                });
+                return machine;
+            } catch (IOException | RuntimeException e) {
+                machine.close();
+                throw e;
+            }
+        }
+    }
+
+    private static Map<String, String> properties(Machine machine) {
+        Map<String, String> p = new LinkedHashMap<>();
+        VmConfig c = machine.vm().config();
+        p.put("vcpus", String.valueOf(c.vcpus()));
+        p.put("memory_bytes", String.valueOf(c.layout().totalSize()));
+        p.put("tsc_khz", String.valueOf(machine.vm().tscKhz()));
+        return p;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.stasis.cli;
+
+import dev.stasis.control.ControlServer;
+import dev.stasis.control.VmControl;
+import dev.stasis.machine.Machine;
+import dev.stasis.vm.VmExit;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a built machine in the foreground: console input from stdin, the control socket if asked for,
+ * Ctrl-C as a clean stop; returns how the VM ended. Closes the machine.
+ */
+final class ForegroundVm {
+    private ForegroundVm() {}
+
+    static VmExit run(Machine machine, Path apiSocket) throws Exception {
+        CountDownLatch closed = new CountDownLatch(1);
+        Thread onSignal = new Thread(() -> {
+            machine.vm().stop(VmExit.hostStop("stopped by signal"));
+            try {
+                closed.await(3, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "stop-on-signal");
+        ControlServer control = null;
+        try (machine) {
+            if (apiSocket != null) {
+                control = ControlServer.start(apiSocket, VmControl.handlers(machine));
+            }
+            Runtime.getRuntime().addShutdownHook(onSignal);
+            machine.attachConsoleInput(System.in);
+            machine.start();
+            VmExit exit = machine.awaitExit();
+            if (exit.kind() != VmExit.Kind.HOST_STOP || !exit.description().equals("stopped by signal")) {
+                Runtime.getRuntime().removeShutdownHook(onSignal);
+            }
+            return exit;
+        } finally {
+            if (control != null) {
+                control.close();
+            }
+            closed.countDown();
+        }
+    }
+
+    /** Says how the VM ended on stderr when it was not the guest's own choice. */
+    static void report(VmExit exit) {
+        switch (exit.kind()) {
+            case GUEST_EXIT, POWER_OFF -> { }
+            case HOST_STOP, SAVED -> System.err.println("stasis: " + exit.description());
+            default -> {
+                System.err.println("stasis: " + exit.description());
+                if (!exit.report().isEmpty()) {
+                    System.err.println(exit.report());
+                }
+            }
+        }
+    }
+}

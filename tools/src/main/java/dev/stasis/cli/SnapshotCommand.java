@@ -1,0 +1,45 @@
+package dev.stasis.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.stasis.control.ControlClient;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code stasis snapshot}: asks a running VM to write itself to a file, then go on (or exit). */
+@Command(name = "snapshot", mixinStandardHelpOptions = true,
+        description = "Pause a running VM, write its snapshot to FILE, and resume it (or stop it with --exit).")
+final class SnapshotCommand implements Callable<Integer> {
+    @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the VM's control socket")
+    Path apiSocket;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "the snapshot file to write (replaced atomically)")
+    Path out;
+
+    @Option(names = "--exit", description = "stop the VM once the snapshot is written")
+    boolean exit;
+
+    @Option(names = "--level", paramLabel = "N", description = "zstd level for memory (default: the writer's)")
+    Integer level;
+
+    @Option(names = "--threads", paramLabel = "N", description = "compression threads (default: the writer's)")
+    Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        ObjectNode request = ControlClient.request("snapshot").put("path", out.toAbsolutePath().toString()).put("exit", exit);
+        if (level != null) {
+            request.put("level", level);
+        }
+        if (threads != null) {
+            request.put("threads", threads);
+        }
+        JsonNode r = ControlClient.call(apiSocket, request);
+        System.out.printf("snapshot %s: %d bytes (%d pages stored, %d zero), paused %.1f ms%s%n", r.path("path").asText(),
+                r.path("bytes").asLong(), r.path("stored_pages").asLong(), r.path("zero_pages").asLong(),
+                r.path("paused_ms").asDouble(), exit ? ", VM stopped" : "");
+        return 0;
+    }
+}

@@ -1,0 +1,93 @@
+package dev.stasis.control;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.machine.Machine;
+import dev.stasis.snapshot.container.WriteReport;
+import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.vm.VmExit;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The commands a running VM answers on its control socket:
+ * <ul>
+ *   <li>{@code snapshot} {path, exit?, level?, threads?}: pause, write the file, then resume (or stop, with
+ *       exit=true); answers bytes, paused_ms and the memory figures;</li>
+ *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop}.</li>
+ * </ul>
+ */
+public final class VmControl {
+    private VmControl() {}
+
+    public static Map<String, ControlServer.Handler> handlers(Machine machine) {
+        return Map.of(
+                "snapshot", request -> snapshot(machine, request),
+                "pause", request -> {
+                    machine.vm().pauseAll();
+                    return status(machine);
+                },
+                "resume", request -> {
+                    machine.vm().resumeAll();
+                    return status(machine);
+                },
+                "status", request -> status(machine),
+                "stop", request -> {
+                    machine.vm().stop(VmExit.hostStop("stopped through the control socket"));
+                    return status(machine);
+                });
+    }
+
+    private static ObjectNode snapshot(Machine machine, com.fasterxml.jackson.databind.JsonNode request) throws Exception {
+        String path = request.path("path").asText("");
+        if (path.isEmpty()) {
+            throw new IllegalArgumentException("snapshot needs a \"path\"");
+        }
+        boolean exit = request.path("exit").asBoolean(false);
+        WriterOptions options = WriterOptions.defaults();
+        if (request.has("level")) {
+            options = options.withLevel(request.path("level").asInt());
+        }
+        if (request.has("threads")) {
+            options = options.withThreads(request.path("threads").asInt());
+        }
+        if (machine.vm().isStopped()) {
+            throw new IllegalStateException("the VM has stopped; nothing to snapshot");
+        }
+        long start = System.nanoTime();
+        machine.vm().pauseAll();
+        WriteReport report;
+        try {
+            report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options);
+        } catch (Exception e) {
+            machine.vm().resumeAll(); // a failed snapshot leaves the guest running as it was
+            throw e;
+        }
+        long pausedNanos = System.nanoTime() - start;
+        if (exit) {
+            machine.vm().stop(new VmExit(VmExit.Kind.SAVED, 0, "saved to " + path + " and stopped", ""));
+        } else {
+            machine.vm().resumeAll();
+        }
+        ObjectNode result = ControlServer.json().createObjectNode();
+        result.put("path", Path.of(path).toAbsolutePath().toString());
+        result.put("bytes", report.bytes());
+        result.put("sections", report.sectionCount());
+        result.put("guest_bytes", report.memory().guestBytes());
+        result.put("zero_pages", report.memory().zeroPages());
+        result.put("stored_pages", report.memory().storedPages());
+        result.put("memory_ms", report.memory().elapsed().toNanos() / 1e6);
+        result.put("total_ms", report.total().toNanos() / 1e6);
+        result.put("paused_ms", pausedNanos / 1e6);
+        result.put("exited", exit);
+        return result;
+    }
+
+    private static ObjectNode status(Machine machine) {
+        ObjectNode s = ControlServer.json().createObjectNode();
+        s.put("state", machine.vm().isStopped() ? "stopped" : machine.vm().runControl().isPaused() ? "paused" : "running");
+        s.put("vcpus", machine.vm().config().vcpus());
+        s.put("memory_bytes", machine.vm().config().layout().totalSize());
+        return s;
+    }
+}
