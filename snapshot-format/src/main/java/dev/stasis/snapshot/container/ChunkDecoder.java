@@ -94,7 +94,7 @@ final class ChunkDecoder implements AutoCloseable {
         ByteBuffer src = block;
         int srcAt = dataAt;
         if (codec == ChunkFormat.CODEC_ZSTD) {
-            boolean direct = window != null && stored == pages;
+            boolean direct = window != null && stored == pages && window.isDirect();
             src = direct ? window : scratch;
             srcAt = direct ? base : 0;
             int n;
