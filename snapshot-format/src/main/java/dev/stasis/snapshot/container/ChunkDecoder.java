@@ -50,7 +50,7 @@ final class ChunkDecoder implements AutoCloseable {
         int codec = block.get(20);
         if (gpa != chunk.gpa() || pages != chunk.pages()) {
             throw malformed(what, "header says gpa " + Layout.hex(gpa) + " with " + Integer.toUnsignedString(pages)
-                    + " pages, the memory map says " + chunk.pages() + " pages here");
+                    + " pages, the memory map says gpa " + Layout.hex(chunk.gpa()) + " with " + chunk.pages() + " pages");
         }
         if (codec != ChunkFormat.CODEC_RAW && codec != ChunkFormat.CODEC_ZSTD) {
             throw malformed(what, "unknown codec " + codec);

@@ -50,6 +50,9 @@ public final class SnapshotReader implements AutoCloseable {
             SnapshotReader r = new SnapshotReader(path, ch);
             r.load();
             return r;
+        } catch (SnapshotFormatException e) {
+            ch.close();
+            throw e.getMessage().startsWith(path.toString()) ? e : e.within(path.toString());
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
