@@ -48,7 +48,9 @@ public final class Checkpoint {
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            writer.memory(new GuestMemoryRam(machine.memory()));
+            try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory())) {
+                writer.memory(ram);
+            }
             return writer.commit();
         }
     }
@@ -78,7 +80,9 @@ public final class Checkpoint {
             }
             Machine machine = Machine.create(config, console);
             try {
-                reader.readMemory(new GuestMemoryRam(machine.memory()), true);
+                try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory())) {
+                    reader.readMemory(ram, true);
+                }
                 machine.restoreState(new StateSource() {
                     @Override
                     public <S> S section(StateDescription<S> description, int instance) {
