@@ -34,7 +34,7 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "GUEST|FILE", description = "a fixture guest name or an image file")
     String guest;
 
-    @Parameters(index = "1..*", paramLabel = "KEY=VALUE", description = "guest parameters (fixture guests)")
+    @Parameters(index = "1..*", paramLabel = "KEY=VALUE", description = "guest parameters: by name for a fixture guest; for a flat or ELF image file, the values fill its parameter block in the order given")
     List<String> guestParams = new ArrayList<>();
 
     @Option(names = "--mem", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "128M",
