@@ -7,13 +7,16 @@ import dev.stasis.snapshot.container.GuestRamSink;
 import dev.stasis.snapshot.container.RamRange;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /** Guest RAM as the snapshot writer reads it and the reader fills it: zero-copy windows over the mapping. */
 final class GuestMemoryRam implements GuestRam, GuestRamSink {
     private final GuestMemory memory;
+    private final LongConsumer progress;
 
-    GuestMemoryRam(GuestMemory memory) {
+    GuestMemoryRam(GuestMemory memory, LongConsumer progress) {
         this.memory = memory;
+        this.progress = progress;
     }
 
     @Override
@@ -23,6 +26,7 @@ final class GuestMemoryRam implements GuestRam, GuestRamSink {
 
     @Override
     public ByteBuffer window(long gpa, int length) {
+        progress.accept(length);
         return memory.buffer(gpa, length);
     }
 
