@@ -37,10 +37,13 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CrashDump dump = crashDump.dump();
+        long start = System.nanoTime();
         Machine machine;
         try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
             machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), new Checkpoint.Expect(cpus, memory), progress);
         }
+        System.err.printf("stasis: restored %s (%d vCPUs, %d MiB) in %.0f ms%n", file, machine.vm().config().vcpus(),
+                machine.vm().config().layout().totalSize() >> 20, (System.nanoTime() - start) / 1e6);
         VmExit exit = ForegroundVm.run(machine, apiSocket, dump);
         if (exit.kind() == VmExit.Kind.RESET) {
             System.err.println("stasis: the restored guest asked for a reset; it has no boot image here to boot again");
