@@ -2,6 +2,7 @@ package dev.stasis.cli;
 
 import dev.stasis.control.ControlServer;
 import dev.stasis.control.VmControl;
+import dev.stasis.forensics.CrashDump;
 import dev.stasis.machine.Machine;
 import dev.stasis.vm.VmExit;
 import java.nio.file.Path;
@@ -16,6 +17,11 @@ final class ForegroundVm {
     private ForegroundVm() {}
 
     static VmExit run(Machine machine, Path apiSocket) throws Exception {
+        return run(machine, apiSocket, CrashDump.DISABLED);
+    }
+
+    /** {@link #run}, writing {@code crashDump} if the guest crashes, before the machine is closed. */
+    static VmExit run(Machine machine, Path apiSocket, CrashDump crashDump) throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
         Thread onSignal = new Thread(() -> {
             machine.vm().stop(VmExit.hostStop("stopped by signal"));
@@ -34,6 +40,7 @@ final class ForegroundVm {
             machine.attachConsoleInput(System.in);
             machine.start();
             VmExit exit = machine.awaitExit();
+            crashDump.afterExit(machine, exit, System.err);
             if (exit.kind() != VmExit.Kind.HOST_STOP || !exit.description().equals("stopped by signal")) {
                 Runtime.getRuntime().removeShutdownHook(onSignal);
             }

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -66,8 +67,12 @@ final class RunCommand implements Callable<Integer> {
             description = "hide CPU features from the guest, e.g. cx16,xsave")
     List<String> masked = new ArrayList<>();
 
+    @Mixin
+    CrashDumpOptions crashDump = new CrashDumpOptions();
+
     @Override
     public Integer call() throws Exception {
+        crashDump.dump(); // refuse conflicting options before booting
         VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, maskedFeatures());
         BootSource source = bootSource();
         List<Load> preloads = new ArrayList<>();
@@ -94,7 +99,7 @@ final class RunCommand implements Callable<Integer> {
             machine.close();
             throw e;
         }
-        return ForegroundVm.run(machine, apiSocket);
+        return ForegroundVm.run(machine, apiSocket, crashDump.dump());
     }
 
     private BootSource bootSource() throws Exception {
