@@ -4,6 +4,7 @@ import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.SnapshotFormatException.Kind;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.util.Arrays;
 
 /**
@@ -17,9 +18,10 @@ import java.util.Arrays;
  */
 final class PageDedup {
     private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Layout.PAGE_SIZE).asReadOnlyBuffer();
-    private static final long P1 = 0x9E3779B185EBCA87L;
-    private static final long P2 = 0xC2B2AE3D27D4EB4FL;
-    private static final long P3 = 0x165667B19E3779F9L;
+    private static final long K = 0x9E3779B97F4A7C15L;
+    private static final long M1 = 0xFF51AFD7ED558CCDL;
+    private static final long M2 = 0xC4CEB9FE1A85EC53L;
+    private static final int PAGE_LONGS = Layout.PAGE_SIZE / 8;
 
     private PageDedup() {}
 
@@ -52,8 +54,9 @@ final class PageDedup {
         if (ram.knownZero(chunk.gpa(), chunk.length())) {
             return new Scan(bitmap, null, 0);
         }
-        ByteBuffer w = window(ram, chunk.gpa(), chunk.length()).order(ByteOrder.nativeOrder());
+        ByteBuffer w = window(ram, chunk.gpa(), chunk.length());
         int base = w.position();
+        LongBuffer longs = w.slice(base, chunk.length()).order(ByteOrder.nativeOrder()).asLongBuffer();
         ByteBuffer zero = ZERO_PAGE.duplicate();
         long[] hashes = null;
         int n = 0;
@@ -64,7 +67,7 @@ final class PageDedup {
                     hashes = new long[pages];
                 }
                 bitmap[p >>> 3] |= (byte) (1 << (p & 7));
-                hashes[p] = hash(w, at);
+                hashes[p] = hash(longs, p * PAGE_LONGS);
                 n++;
             }
         }
@@ -81,24 +84,29 @@ final class PageDedup {
         return w;
     }
 
-    /** A 64-bit hash of the page at {@code at}: four xxHash64-style lanes over its 512 longs, then mixed. */
-    static long hash(ByteBuffer b, int at) {
-        long a = P1;
-        long c = P2;
-        long d = P3;
-        long e = P1 ^ P2;
-        for (int i = at, end = at + Layout.PAGE_SIZE; i < end; i += 32) {
-            a = Long.rotateLeft(a + b.getLong(i) * P2, 31) * P1;
-            c = Long.rotateLeft(c + b.getLong(i + 8) * P2, 31) * P1;
-            d = Long.rotateLeft(d + b.getLong(i + 16) * P2, 31) * P1;
-            e = Long.rotateLeft(e + b.getLong(i + 24) * P2, 31) * P1;
+    /**
+     * A 64-bit hash of the page of 512 longs at {@code at}: four independent FxHash-style lanes (rotate,
+     * xor, one multiply per long; loads and multiplies overlap), then the lanes combined and mixed with
+     * MurmurHash3's finalizer. It needs to be fast and to spread real page contents, not to resist an
+     * adversary: a collision only costs a missed duplicate.
+     */
+    static long hash(LongBuffer b, int at) {
+        long a = 1;
+        long c = 2;
+        long d = 3;
+        long e = 4;
+        for (int i = at, end = at + PAGE_LONGS; i < end; i += 4) {
+            a = (Long.rotateLeft(a, 23) ^ b.get(i)) * K;
+            c = (Long.rotateLeft(c, 23) ^ b.get(i + 1)) * K;
+            d = (Long.rotateLeft(d, 23) ^ b.get(i + 2)) * K;
+            e = (Long.rotateLeft(e, 23) ^ b.get(i + 3)) * K;
         }
-        long h = Long.rotateLeft(a, 1) + Long.rotateLeft(c, 7) + Long.rotateLeft(d, 12) + Long.rotateLeft(e, 18);
+        long h = a ^ Long.rotateLeft(c, 16) ^ Long.rotateLeft(d, 32) ^ Long.rotateLeft(e, 48);
         h ^= h >>> 33;
-        h *= P2;
-        h ^= h >>> 29;
-        h *= P3;
-        return h ^ h >>> 32;
+        h *= M1;
+        h ^= h >>> 33;
+        h *= M2;
+        return h ^ h >>> 33;
     }
 
     /** Chunks in address order: the first page with each hash is its source; later ones get it as candidate. */
