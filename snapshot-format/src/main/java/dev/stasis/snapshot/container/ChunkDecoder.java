@@ -28,12 +28,29 @@ final class ChunkDecoder implements AutoCloseable {
         this.scratch = ByteBuffer.allocateDirect(chunkSize);
     }
 
+    /** What one chunk held: which pages are stored (a copy of its bitmap) and its references, page order. */
+    record Decoded(byte[] storedBitmap, int storedPages, int[] refPages, long[] refSources) {
+        static final int[] NO_PAGES = new int[0];
+        static final long[] NO_SOURCES = new long[0];
+
+        boolean stored(int page) {
+            return (storedBitmap[page >>> 3] & 1 << (page & 7)) != 0;
+        }
+    }
+
+    /** How errors name a chunk. */
+    static String describe(MemoryMap.Chunk chunk, int blockIndex, long offset) {
+        return "chunk " + chunk.index() + " (gpa " + Layout.hex(chunk.gpa()) + ", block " + blockIndex + " at offset " + offset + ")";
+    }
+
     /**
+     * Checks the block and writes its stored pages (and, unless the sink is zeroed, its zero pages) into
+     * the sink. Reference pages are left alone: the caller resolves them once every chunk is decoded.
+     *
      * @param sink   null to check only (verify)
-     * @return the number of stored (non-zero) pages
      */
-    int decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed) throws IOException {
-        String what = "chunk " + chunk.index() + " (gpa " + Layout.hex(chunk.gpa()) + ", block " + blockIndex + " at offset " + offset + ")";
+    Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed) throws IOException {
+        String what = describe(chunk, blockIndex, offset);
         if (length > block.capacity()) {
             throw new SnapshotFormatException(Kind.MALFORMED, what + ": length " + length + " exceeds the largest possible chunk block " + block.capacity());
         }
@@ -52,31 +69,71 @@ final class ChunkDecoder implements AutoCloseable {
             throw malformed(what, "header says gpa " + Layout.hex(gpa) + " with " + Integer.toUnsignedString(pages)
                     + " pages, the memory map says gpa " + Layout.hex(chunk.gpa()) + " with " + chunk.pages() + " pages");
         }
-        if (codec != ChunkFormat.CODEC_RAW && codec != ChunkFormat.CODEC_ZSTD) {
+        if (codec < ChunkFormat.CODEC_RAW || codec > ChunkFormat.CODEC_ZSTD_REFS) {
             throw malformed(what, "unknown codec " + codec);
         }
         if (block.get(21) != 0 || block.getShort(22) != 0) {
             throw malformed(what, "reserved header bytes are not zero");
         }
+        boolean hasRefs = ChunkFormat.hasRefs(codec);
         int bitmapAt = Layout.FRAME_HEAD + ChunkFormat.HEAD;
         int bitmapLen = ChunkFormat.bitmapBytes(pages);
-        if (payload < ChunkFormat.HEAD + bitmapLen) {
-            throw malformed(what, "payload of " + payload + " bytes is shorter than its page bitmap");
+        int bitmaps = hasRefs ? 2 : 1;
+        if (payload < ChunkFormat.HEAD + bitmaps * bitmapLen) {
+            throw malformed(what, "payload of " + payload + " bytes is shorter than its page bitmap" + (hasRefs ? "s" : ""));
         }
         int stored = 0;
         for (int i = 0; i < bitmapLen; i++) {
             stored += Integer.bitCount(block.get(bitmapAt + i) & 0xff);
         }
-        if (pages % 8 != 0 && (block.get(bitmapAt + bitmapLen - 1) & 0xff) >>> (pages % 8) != 0) {
-            throw malformed(what, "bitmap has bits set past its " + pages + " pages");
+        for (int b = 0; b < bitmaps; b++) {
+            if (pages % 8 != 0 && (block.get(bitmapAt + b * bitmapLen + bitmapLen - 1) & 0xff) >>> (pages % 8) != 0) {
+                throw malformed(what, (b == 0 ? "bitmap" : "reference bitmap") + " has bits set past its " + pages + " pages");
+            }
         }
+        int refs = 0;
         int dataAt = bitmapAt + bitmapLen;
-        int dataLen = payload - ChunkFormat.HEAD - bitmapLen;
+        int[] refPages = Decoded.NO_PAGES;
+        long[] refSources = Decoded.NO_SOURCES;
+        if (hasRefs) {
+            int refBitmapAt = bitmapAt + bitmapLen;
+            for (int i = 0; i < bitmapLen; i++) {
+                int r = block.get(refBitmapAt + i) & 0xff;
+                int both = r & block.get(bitmapAt + i) & 0xff;
+                if (both != 0) {
+                    throw malformed(what, "page " + (i * 8 + Integer.numberOfTrailingZeros(both)) + " is marked both stored and a reference");
+                }
+                refs += Integer.bitCount(r);
+            }
+            if (refs == 0) {
+                throw malformed(what, "codec " + codec + " with no reference pages");
+            }
+            int listAt = refBitmapAt + bitmapLen;
+            if ((long) payload - (listAt - Layout.FRAME_HEAD) < refs * 8L) {
+                throw malformed(what, "payload of " + payload + " bytes is shorter than its " + refs + " references");
+            }
+            refPages = new int[refs];
+            refSources = new long[refs];
+            int k = 0;
+            for (int p = 0; p < pages; p++) {
+                if ((block.get(refBitmapAt + p / 8) & 1 << (p % 8)) != 0) {
+                    refPages[k] = p;
+                    refSources[k] = block.getLong(listAt + k * 8);
+                    k++;
+                }
+            }
+            dataAt = listAt + refs * 8;
+        }
+        byte[] storedBitmap = new byte[bitmapLen];
+        block.get(bitmapAt, storedBitmap);
+        Decoded decoded = new Decoded(storedBitmap, stored, refPages, refSources);
+        int dataLen = len - 4 - dataAt;
         int raw = stored * Layout.PAGE_SIZE;
-        if (codec == ChunkFormat.CODEC_RAW && dataLen != raw) {
+        boolean zstd = ChunkFormat.zstd(codec);
+        if (!zstd && dataLen != raw) {
             throw malformed(what, "holds " + dataLen + " bytes of raw data for " + stored + " stored pages (" + raw + " bytes)");
         }
-        if (codec == ChunkFormat.CODEC_ZSTD && (stored == 0 || dataLen == 0)) {
+        if (zstd && (stored == 0 || dataLen == 0)) {
             throw malformed(what, "zstd codec with " + stored + " stored pages and " + dataLen + " bytes of data");
         }
 
@@ -93,7 +150,7 @@ final class ChunkDecoder implements AutoCloseable {
         // Where the stored pages are now, contiguous.
         ByteBuffer src = block;
         int srcAt = dataAt;
-        if (codec == ChunkFormat.CODEC_ZSTD) {
+        if (zstd) {
             boolean direct = window != null && stored == pages && window.isDirect();
             src = direct ? window : scratch;
             srcAt = direct ? base : 0;
@@ -107,7 +164,7 @@ final class ChunkDecoder implements AutoCloseable {
                 throw malformed(what, "zstd data decodes to " + n + " bytes, expected " + raw);
             }
             if (direct) {
-                return stored;
+                return decoded;
             }
         }
         if (window != null) {
@@ -116,15 +173,15 @@ final class ChunkDecoder implements AutoCloseable {
                 int at = base + p * Layout.PAGE_SIZE;
                 if ((block.get(bitmapAt + p / 8) & 1 << (p % 8)) != 0) {
                     window.put(at, src, srcAt + k++ * Layout.PAGE_SIZE, Layout.PAGE_SIZE);
-                } else if (!sinkZeroed) {
+                } else if (!sinkZeroed && !(hasRefs && (block.get(bitmapAt + bitmapLen + p / 8) & 1 << (p % 8)) != 0)) {
                     window.put(at, zero, 0, Layout.PAGE_SIZE);
                 }
             }
         }
-        return stored;
+        return decoded;
     }
 
-    private static SnapshotFormatException malformed(String what, String message) {
+    static SnapshotFormatException malformed(String what, String message) {
         return new SnapshotFormatException(Kind.MALFORMED, what + ": " + message);
     }
 

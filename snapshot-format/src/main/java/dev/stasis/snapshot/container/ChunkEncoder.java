@@ -1,23 +1,19 @@
 package dev.stasis.snapshot.container;
 
 import com.github.luben.zstd.ZstdCompressCtx;
-import dev.stasis.snapshot.SnapshotFormatException;
-import dev.stasis.snapshot.SnapshotFormatException.Kind;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
  * Turns one chunk of guest memory into a whole CHUNK block (frame, payload, CRC). One per compression
  * thread at a time: it owns a zstd context and a gather buffer. The output depends only on the guest
- * bytes and the level, so any number of threads gives the same file.
+ * bytes, the chunk's scan (non-zero pages and duplicate candidates, {@link PageDedup}) and the level, so
+ * any number of threads gives the same file.
  */
 final class ChunkEncoder implements AutoCloseable {
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Layout.PAGE_SIZE).asReadOnlyBuffer();
-
     private final int level;
     private final ZstdCompressCtx ctx;
     private final ByteBuffer gather;
-    private final ByteBuffer zero = ZERO_PAGE.duplicate();
 
     ChunkEncoder(int level, int chunkSize) {
         this.level = level;
@@ -26,32 +22,59 @@ final class ChunkEncoder implements AutoCloseable {
     }
 
     /** Result of one chunk: the block (position 0, limit its length) and page counts. */
-    record Encoded(ByteBuffer block, int pages, int storedPages) {}
+    record Encoded(ByteBuffer block, int pages, int storedPages, int referencedPages) {}
 
-    Encoded encode(GuestRam ram, MemoryMap.Chunk chunk, ByteBuffer block) {
+    /**
+     * Each duplicate candidate of the scan is compared byte for byte with its source page (reading the
+     * source's window, which another thread may be reading too); equal ones become references, the rest
+     * are stored. Without references the block is a format 1.0 block (codec 0 or 1).
+     */
+    Encoded encode(GuestRam ram, MemoryMap.Chunk chunk, PageDedup.Scan scan, ByteBuffer block) {
         int pages = chunk.pages();
         int bitmapLen = ChunkFormat.bitmapBytes(pages);
-        int dataStart = Layout.FRAME_HEAD + ChunkFormat.HEAD + bitmapLen;
+        int bitmapAt = Layout.FRAME_HEAD + ChunkFormat.HEAD;
         block.clear().order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < bitmapLen; i++) {
-            block.put(Layout.FRAME_HEAD + ChunkFormat.HEAD + i, (byte) 0);
-        }
         int stored = 0;
+        int refs = 0;
         int codec = ChunkFormat.CODEC_RAW;
+        int dataStart = bitmapAt + bitmapLen;
         int dataLen = 0;
-        if (!ram.knownZero(chunk.gpa(), chunk.length())) {
-            ByteBuffer w = ram.window(chunk.gpa(), chunk.length());
-            if (w == null || w.remaining() < chunk.length()) {
-                throw new SnapshotFormatException(Kind.INVALID_INPUT, "guest RAM window at gpa " + Layout.hex(chunk.gpa())
-                        + " has " + (w == null ? 0 : w.remaining()) + " bytes, asked for " + chunk.length());
+        if (scan.nonZeroPages == 0) {
+            for (int i = 0; i < bitmapLen; i++) {
+                block.put(bitmapAt + i, (byte) 0);
             }
+        } else {
+            ByteBuffer w = PageDedup.window(ram, chunk.gpa(), chunk.length());
             int base = w.position();
-            for (int p = 0; p < pages; p++) {
-                if (w.slice(base + p * Layout.PAGE_SIZE, Layout.PAGE_SIZE).mismatch(zero) != -1) {
-                    int at = Layout.FRAME_HEAD + ChunkFormat.HEAD + p / 8;
-                    block.put(at, (byte) (block.get(at) | 1 << (p % 8)));
-                    stored++;
+            block.put(bitmapAt, scan.nonZero);
+            stored = scan.nonZeroPages;
+            // Confirm candidates: only byte-equal pages become references (their stored bit is cleared).
+            long[] sources = scan.refSources;
+            int[] refPages = new int[scan.refPages.length];
+            long[] refSources = new long[refPages.length];
+            for (int k = 0; k < scan.refPages.length; k++) {
+                int p = scan.refPages[k];
+                ByteBuffer src = PageDedup.window(ram, sources[k], Layout.PAGE_SIZE);
+                if (w.slice(base + p * Layout.PAGE_SIZE, Layout.PAGE_SIZE).mismatch(src.slice(src.position(), Layout.PAGE_SIZE)) == -1) {
+                    int at = bitmapAt + p / 8;
+                    block.put(at, (byte) (block.get(at) & ~(1 << (p % 8))));
+                    refPages[refs] = p;
+                    refSources[refs++] = sources[k];
                 }
+            }
+            stored -= refs;
+            if (refs > 0) {
+                int refBitmapAt = bitmapAt + bitmapLen;
+                for (int i = 0; i < bitmapLen; i++) {
+                    block.put(refBitmapAt + i, (byte) 0);
+                }
+                int listAt = refBitmapAt + bitmapLen;
+                for (int k = 0; k < refs; k++) {
+                    int p = refPages[k];
+                    block.put(refBitmapAt + p / 8, (byte) (block.get(refBitmapAt + p / 8) | 1 << (p % 8)));
+                    block.putLong(listAt + k * 8, refSources[k]);
+                }
+                dataStart = listAt + refs * 8;
             }
             int raw = stored * Layout.PAGE_SIZE;
             if (stored > 0) {
@@ -66,7 +89,7 @@ final class ChunkEncoder implements AutoCloseable {
                     srcOff = level == 0 ? dataStart : 0;
                     int i = 0;
                     for (int p = 0; p < pages; p++) {
-                        if ((block.get(Layout.FRAME_HEAD + ChunkFormat.HEAD + p / 8) & 1 << (p % 8)) != 0) {
+                        if ((block.get(bitmapAt + p / 8) & 1 << (p % 8)) != 0) {
                             src.put(srcOff + i++ * Layout.PAGE_SIZE, w, base + p * Layout.PAGE_SIZE, Layout.PAGE_SIZE);
                         }
                     }
@@ -82,13 +105,16 @@ final class ChunkEncoder implements AutoCloseable {
                     dataLen = raw;
                 }
             }
+            if (refs > 0) {
+                codec = codec == ChunkFormat.CODEC_ZSTD ? ChunkFormat.CODEC_ZSTD_REFS : ChunkFormat.CODEC_RAW_REFS;
+            }
         }
-        int payload = ChunkFormat.HEAD + bitmapLen + dataLen;
+        int payload = dataStart - Layout.FRAME_HEAD + dataLen;
         block.putInt(0, BlockType.CHUNK.code).putInt(4, payload);
         block.putLong(8, chunk.gpa()).putInt(16, pages).put(20, (byte) codec).put(21, (byte) 0).putShort(22, (short) 0);
         block.putInt(Layout.FRAME_HEAD + payload, Layout.crc(block, 0, Layout.FRAME_HEAD + payload));
         block.position(0).limit(Layout.FRAME_OVERHEAD + payload);
-        return new Encoded(block, pages, stored);
+        return new Encoded(block, pages, stored, refs);
     }
 
     @Override

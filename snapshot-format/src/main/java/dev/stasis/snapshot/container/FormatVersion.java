@@ -6,7 +6,8 @@ package dev.stasis.snapshot.container;
  * accepts any minor of its own major.
  */
 public record FormatVersion(int major, int minor) {
-    public static final FormatVersion CURRENT = new FormatVersion(1, 0);
+    /** 1.1 added chunk codecs 2 and 3 (page references); 1.0 files read unchanged. */
+    public static final FormatVersion CURRENT = new FormatVersion(1, 1);
 
     public boolean readable() {
         return major == CURRENT.major;

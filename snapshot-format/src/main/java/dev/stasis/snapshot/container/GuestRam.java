@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * Guest memory as the snapshot writer reads it; the platform implements this over its mapped RAM.
- * {@link #window} and {@link #knownZero} are called from several compression threads at once, for
- * disjoint ranges, while the guest is paused.
+ * {@link #window} and {@link #knownZero} are called from several compression threads at once while the
+ * guest is paused; ranges may overlap (a page is read again to compare it with a duplicate), only for reading.
  */
 public interface GuestRam {
     /** The RAM ranges, page aligned, ascending and non-overlapping. */

@@ -4,7 +4,8 @@ import java.nio.ByteBuffer;
 
 /**
  * Guest memory as the snapshot reader fills it; the platform implements this over its mapped RAM.
- * {@link #window} is called from several decompression threads at once, for disjoint ranges.
+ * {@link #window} is called from several decompression threads at once, for disjoint ranges when writing;
+ * a page already written may also be asked for again to be read (the source of a page reference).
  */
 public interface GuestRamSink {
     /**

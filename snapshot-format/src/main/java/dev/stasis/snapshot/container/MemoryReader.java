@@ -3,8 +3,10 @@ package dev.stasis.snapshot.container;
 import dev.stasis.snapshot.SnapshotFormatException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -15,13 +17,21 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Decodes every chunk on several threads, each taking the next chunk in file order. Reading stops at
- * the first bad chunk; checking (no sink) goes on and reports each bad chunk.
+ * Reads guest memory in two parallel passes, each thread taking the next chunk in file order:
+ * <ol>
+ * <li>decode: every chunk checked, its stored pages (and zero pages, for a sink not zeroed) written;
+ * <li>resolve (only when some chunk has references, format 1.1): every reference checked against what
+ *     pass 1 found (aligned, lower than its page, inside a chunk, pointing at a stored page) and its
+ *     source page copied. Sources are stored pages, which pass 2 never writes, so chunks resolve in any
+ *     order.
+ * </ol>
+ * Reading stops at the first bad chunk; checking (no sink) goes on and reports each bad chunk.
  */
 final class MemoryReader {
     private final FileBlocks file;
     private final MemoryMap map;
     private final MemoryMap.Chunk[] chunks;
+    private final long[] chunkGpas;
     private final int[] blockIndex;
     private final long[] offsets;
     private final long[] lengths;
@@ -30,9 +40,15 @@ final class MemoryReader {
         this.file = file;
         this.map = map;
         this.chunks = map.chunks();
+        this.chunkGpas = Arrays.stream(chunks).mapToLong(MemoryMap.Chunk::gpa).toArray();
         this.blockIndex = blockIndex;
         this.offsets = offsets;
         this.lengths = lengths;
+    }
+
+    /** One pass over the chunks on a pool: the task for chunk i; a format problem is about that chunk. */
+    private interface ChunkTask {
+        void run(int chunk, ChunkDecoder decoder) throws IOException;
     }
 
     /**
@@ -41,9 +57,9 @@ final class MemoryReader {
      */
     MemoryStats run(GuestRamSink sink, boolean sinkZeroed, int threads, List<Problem> problems) throws IOException {
         long t0 = System.nanoTime();
-        AtomicInteger next = new AtomicInteger();
         AtomicLong stored = new AtomicLong();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicLong referenced = new AtomicLong();
+        ChunkDecoder.Decoded[] decoded = new ChunkDecoder.Decoded[chunks.length];
         List<Found> found = new ArrayList<>();
         int n = Math.max(1, Math.min(threads, chunks.length));
         AtomicInteger threadNo = new AtomicInteger();
@@ -53,13 +69,87 @@ final class MemoryReader {
             return t;
         });
         try {
+            pass(pool, n, problems, found, true, (i, decoder) -> {
+                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], sink, sinkZeroed);
+                stored.addAndGet(d.storedPages());
+                referenced.addAndGet(d.refPages().length);
+                decoded[i] = d;
+            });
+            if (referenced.get() > 0) {
+                pass(pool, n, problems, found, false, (i, decoder) -> {
+                    if (decoded[i] != null && decoded[i].refPages().length > 0) {
+                        resolve(i, decoded, sink);
+                    }
+                });
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        if (problems != null) {
+            // Chunk order, whatever thread found them.
+            found.sort(java.util.Comparator.comparingInt(Found::chunk));
+            found.forEach(x -> problems.add(x.problem()));
+        }
+        long pages = map.totalBytes() / Layout.PAGE_SIZE;
+        return new MemoryStats(chunks.length, pages, pages - stored.get() - referenced.get(), stored.get(), referenced.get(),
+                Arrays.stream(lengths).sum(), Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /** Checks every reference of chunk {@code i} and, with a sink, copies each source page to its page. */
+    private void resolve(int i, ChunkDecoder.Decoded[] decoded, GuestRamSink sink) {
+        MemoryMap.Chunk chunk = chunks[i];
+        ChunkDecoder.Decoded d = decoded[i];
+        ByteBuffer window = sink == null ? null : sink.window(chunk.gpa(), chunk.length());
+        if (sink != null && (window == null || window.remaining() < chunk.length())) {
+            throw new SnapshotFormatException(SnapshotFormatException.Kind.INVALID_INPUT, ChunkDecoder.describe(chunk, blockIndex[i], offsets[i])
+                    + ": the guest RAM sink gave a window of " + (window == null ? 0 : window.remaining()) + " bytes for " + chunk.length());
+        }
+        int base = window == null ? 0 : window.position();
+        for (int k = 0; k < d.refPages().length; k++) {
+            int page = d.refPages()[k];
+            long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
+            long source = d.refSources()[k];
+            String problem = null;
+            int c = -1;
+            if (source % Layout.PAGE_SIZE != 0) {
+                problem = "which is not page aligned";
+            } else if (source == gpa) {
+                problem = "itself";
+            } else if (Long.compareUnsigned(source, gpa) > 0) {
+                problem = "a later page (references point to lower addresses)";
+            } else {
+                c = Arrays.binarySearch(chunkGpas, source);
+                c = c >= 0 ? c : -c - 2;
+                if (c < 0 || source - chunks[c].gpa() >= chunks[c].length()) {
+                    problem = "which is outside guest RAM";
+                } else if (decoded[c] == null) {
+                    continue; // its chunk is bad and reported already (check only)
+                } else if (!decoded[c].stored((int) ((source - chunks[c].gpa()) / Layout.PAGE_SIZE))) {
+                    problem = "which is not a stored page of chunk " + c + " (it is zero or a reference itself)";
+                }
+            }
+            if (problem != null) {
+                throw ChunkDecoder.malformed(ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]),
+                        "page " + page + " (gpa " + Layout.hex(gpa) + ") refers to gpa " + Layout.hex(source) + ", " + problem);
+            }
+            if (window != null) {
+                ByteBuffer from = sink.window(source, Layout.PAGE_SIZE);
+                window.put(base + page * Layout.PAGE_SIZE, from, from.position(), Layout.PAGE_SIZE);
+            }
+        }
+    }
+
+    private void pass(ExecutorService pool, int n, List<Problem> problems, List<Found> found, boolean decoder, ChunkTask task) throws IOException {
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        try {
             List<Future<?>> workers = new ArrayList<>();
             for (int w = 0; w < n; w++) {
                 workers.add(pool.submit(() -> {
-                    try (ChunkDecoder decoder = new ChunkDecoder(file, map.chunkSize())) {
+                    try (ChunkDecoder d = decoder ? new ChunkDecoder(file, map.chunkSize()) : null) {
                         for (int i = next.getAndIncrement(); i < chunks.length && failure.get() == null; i = next.getAndIncrement()) {
                             try {
-                                stored.addAndGet(decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], sink, sinkZeroed));
+                                task.run(i, d);
                             } catch (SnapshotFormatException e) {
                                 if (problems == null) {
                                     failure.compareAndSet(null, e);
@@ -84,8 +174,6 @@ final class MemoryReader {
             throw new java.io.InterruptedIOException("interrupted while reading guest memory");
         } catch (ExecutionException e) {
             failure.compareAndSet(null, e.getCause());
-        } finally {
-            pool.shutdownNow();
         }
         Throwable f = failure.get();
         if (f instanceof IOException io) {
@@ -100,14 +188,6 @@ final class MemoryReader {
         if (f != null) {
             throw new UncheckedIOException(new IOException(f));
         }
-        if (problems != null) {
-            // Chunk order, whatever thread found them.
-            found.sort(java.util.Comparator.comparingInt(Found::chunk));
-            found.forEach(x -> problems.add(x.problem()));
-        }
-        long pages = map.totalBytes() / Layout.PAGE_SIZE;
-        return new MemoryStats(chunks.length, pages, pages - stored.get(), stored.get(),
-                java.util.Arrays.stream(lengths).sum(), Duration.ofNanos(System.nanoTime() - t0));
     }
 
     private record Found(int chunk, Problem problem) {}

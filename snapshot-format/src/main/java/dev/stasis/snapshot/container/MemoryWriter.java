@@ -13,9 +13,14 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Writes the CHUNK blocks: chunks are encoded (zero detection, zstd) on a pool of threads, at most a
- * few ahead of the writer, and written strictly in order by the calling thread, so the file does not
- * depend on the thread count or scheduling.
+ * Writes the CHUNK blocks in three passes, so the file does not depend on the thread count or scheduling:
+ * <ol>
+ * <li>scan, on a pool of threads: per chunk, which pages are non-zero and a hash of each ({@link PageDedup#scan});
+ * <li>assign, on the calling thread, chunks in address order: each page whose hash an earlier page had
+ *     gets that page as its duplicate candidate ({@link PageDedup#assign});
+ * <li>encode, on the pool, at most a few chunks ahead of the writer: candidates confirmed byte for byte,
+ *     stored pages compressed; blocks written strictly in order by the calling thread.
+ * </ol>
  */
 final class MemoryWriter {
     /** Where a written block goes: appends it and records it in the index. */
@@ -45,13 +50,18 @@ final class MemoryWriter {
         });
         ArrayDeque<Future<ChunkEncoder.Encoded>> inFlight = new ArrayDeque<>();
         long stored = 0;
+        long referenced = 0;
         long pages = 0;
         long bytes = 0;
         try {
+            PageDedup.Scan[] scans = scan(ram, chunks, pool, threads);
+            PageDedup.assign(chunks, scans);
             int next = 0;
             while (next < chunks.length || !inFlight.isEmpty()) {
                 while (next < chunks.length && inFlight.size() < ahead) {
-                    MemoryMap.Chunk c = chunks[next++];
+                    MemoryMap.Chunk c = chunks[next];
+                    PageDedup.Scan scan = scans[next];
+                    scans[next++] = null;
                     inFlight.add(pool.submit(() -> {
                         ChunkEncoder e = encoders.poll();
                         if (e == null) {
@@ -59,7 +69,7 @@ final class MemoryWriter {
                         }
                         ByteBuffer b = buffers.poll();
                         try {
-                            return e.encode(ram, c, b != null ? b : ByteBuffer.allocateDirect(blockSize));
+                            return e.encode(ram, c, scan, b != null ? b : ByteBuffer.allocateDirect(blockSize));
                         } finally {
                             encoders.add(e);
                         }
@@ -69,6 +79,7 @@ final class MemoryWriter {
                 sink.append(BlockType.CHUNK, done.block());
                 pages += done.pages();
                 stored += done.storedPages();
+                referenced += done.referencedPages();
                 bytes += done.block().limit();
                 buffers.add(done.block());
             }
@@ -82,10 +93,30 @@ final class MemoryWriter {
             }
             encoders.forEach(ChunkEncoder::close);
         }
-        return new MemoryStats(chunks.length, pages, pages - stored, stored, bytes, Duration.ofNanos(System.nanoTime() - t0));
+        return new MemoryStats(chunks.length, pages, pages - stored - referenced, stored, referenced, bytes, Duration.ofNanos(System.nanoTime() - t0));
     }
 
-    private static ChunkEncoder.Encoded await(Future<ChunkEncoder.Encoded> f) throws IOException {
+    /** Pass 1: every chunk scanned on the pool, each thread taking the next chunk. */
+    private static PageDedup.Scan[] scan(GuestRam ram, MemoryMap.Chunk[] chunks, ExecutorService pool, int threads) throws IOException {
+        PageDedup.Scan[] scans = new PageDedup.Scan[chunks.length];
+        AtomicInteger next = new AtomicInteger();
+        int workers = Math.max(1, Math.min(chunks.length, threads));
+        java.util.List<Future<?>> futures = new java.util.ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            futures.add(pool.submit(() -> {
+                for (int i = next.getAndIncrement(); i < chunks.length; i = next.getAndIncrement()) {
+                    scans[i] = PageDedup.scan(ram, chunks[i]);
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : futures) {
+            await(f);
+        }
+        return scans;
+    }
+
+    private static <T> T await(Future<T> f) throws IOException {
         try {
             return f.get();
         } catch (InterruptedException e) {

@@ -171,23 +171,31 @@ public final class SnapshotReader implements AutoCloseable {
         MemoryMap.Chunk[] chunks = memoryMap.chunks();
         for (MemoryMap.Chunk c : chunks) {
             IndexEntry e = entries.get(chunkBlocks[c.index()]);
-            int head = Layout.FRAME_HEAD + ChunkFormat.HEAD + ChunkFormat.bitmapBytes(c.pages());
+            int bitmapLen = ChunkFormat.bitmapBytes(c.pages());
+            int head = Layout.FRAME_HEAD + ChunkFormat.HEAD + 2 * bitmapLen;
             String what = "chunk " + c.index() + " (block " + chunkBlocks[c.index()] + " at offset " + e.offset() + ")";
-            if (e.length() < head + 4) {
+            if (e.length() < head - bitmapLen + 4) {
                 throw new SnapshotFormatException(Kind.MALFORMED, what + ": block of " + e.length() + " bytes is shorter than its header");
             }
-            ByteBuffer b = ByteBuffer.wrap(file.read(e.offset(), head, what)).order(ByteOrder.LITTLE_ENDIAN);
-            int stored = 0;
-            for (int i = Layout.FRAME_HEAD + ChunkFormat.HEAD; i < head; i++) {
-                stored += Integer.bitCount(b.get(i) & 0xff);
+            ByteBuffer b = ByteBuffer.wrap(file.read(e.offset(), (int) Math.min(head, e.length()), what)).order(ByteOrder.LITTLE_ENDIAN);
+            int codec = b.get(20);
+            boolean refs = ChunkFormat.hasRefs(codec);
+            if (refs && e.length() < head + 4) {
+                throw new SnapshotFormatException(Kind.MALFORMED, what + ": block of " + e.length() + " bytes is shorter than its header");
             }
-            out.add(new ChunkSummary(c.gpa(), c.pages(), stored, b.get(20) == ChunkFormat.CODEC_ZSTD, e.length()));
+            int stored = 0;
+            int referenced = 0;
+            for (int i = 0; i < bitmapLen; i++) {
+                stored += Integer.bitCount(b.get(Layout.FRAME_HEAD + ChunkFormat.HEAD + i) & 0xff);
+                referenced += refs ? Integer.bitCount(b.get(Layout.FRAME_HEAD + ChunkFormat.HEAD + bitmapLen + i) & 0xff) : 0;
+            }
+            out.add(new ChunkSummary(c.gpa(), c.pages(), stored, referenced, ChunkFormat.zstd(codec), e.length()));
         }
         return out;
     }
 
-    /** One chunk as inspect shows it. */
-    public record ChunkSummary(long gpa, int pages, int storedPages, boolean compressed, long blockBytes) {}
+    /** One chunk as inspect shows it: pages are stored, referenced (a copy of an earlier page) or zero. */
+    public record ChunkSummary(long gpa, int pages, int storedPages, int referencedPages, boolean compressed, long blockBytes) {}
 
     @Override
     public void close() throws IOException {

@@ -9,7 +9,7 @@ import java.util.List;
 
 /** Guest memory in a file, per range: chunks, stored and zero pages, bytes in the file. */
 record MemorySummary(int pageSize, int chunkSize, List<Range> ranges) {
-    record Range(RamRange range, int chunks, long storedPages, long zeroPages, long compressedChunks, long fileBytes) {}
+    record Range(RamRange range, int chunks, long storedPages, long referencedPages, long zeroPages, long compressedChunks, long fileBytes) {}
 
     static MemorySummary of(SnapshotReader r) throws IOException {
         MemoryMap map = r.memoryMap();
@@ -22,23 +22,29 @@ record MemorySummary(int pageSize, int chunkSize, List<Range> ranges) {
         for (RamRange range : map.ranges()) {
             int n = 0;
             long stored = 0;
+            long referenced = 0;
             long zero = 0;
             long compressed = 0;
             long bytes = 0;
             for (; c < chunks.size() && chunks.get(c).gpa() < range.end(); c++, n++) {
                 SnapshotReader.ChunkSummary s = chunks.get(c);
                 stored += s.storedPages();
-                zero += s.pages() - s.storedPages();
+                referenced += s.referencedPages();
+                zero += s.pages() - s.storedPages() - s.referencedPages();
                 compressed += s.compressed() ? 1 : 0;
                 bytes += s.blockBytes();
             }
-            out.add(new Range(range, n, stored, zero, compressed, bytes));
+            out.add(new Range(range, n, stored, referenced, zero, compressed, bytes));
         }
         return new MemorySummary(map.pageSize(), map.chunkSize(), out);
     }
 
     long storedPages() {
         return ranges.stream().mapToLong(Range::storedPages).sum();
+    }
+
+    long referencedPages() {
+        return ranges.stream().mapToLong(Range::referencedPages).sum();
     }
 
     long zeroPages() {

@@ -61,16 +61,16 @@ public final class SnapshotInspector {
         if (mem == null) {
             line(out, 0, "memory: none");
         } else {
-            long total = (mem.storedPages() + mem.zeroPages()) * mem.pageSize();
+            long total = (mem.storedPages() + mem.referencedPages() + mem.zeroPages()) * mem.pageSize();
             line(out, 0, "memory (" + mem.ranges().size() + " ranges, " + Values.size(total) + ", page " + mem.pageSize()
                     + ", chunk " + Values.size(mem.chunkSize()) + ")");
             for (MemorySummary.Range r : mem.ranges()) {
                 line(out, 1, r.range() + "  " + Values.size(r.range().size()) + "  " + r.chunks() + " chunks  pages: "
-                        + r.storedPages() + " stored, " + r.zeroPages() + " zero  " + Values.size(r.fileBytes()) + " in the file");
+                        + r.storedPages() + " stored, " + (r.referencedPages() > 0 ? r.referencedPages() + " duplicate, " : "") + r.zeroPages() + " zero  " + Values.size(r.fileBytes()) + " in the file");
             }
             long stored = mem.storedPages() * mem.pageSize();
             line(out, 1, "total: " + mem.chunks() + " chunks, " + mem.storedPages() + " pages stored (" + Values.size(stored) + "), "
-                    + mem.zeroPages() + " zero; " + Values.size(mem.fileBytes()) + " in the file"
+                    + (mem.referencedPages() > 0 ? mem.referencedPages() + " duplicates of stored pages, " : "") + mem.zeroPages() + " zero; " + Values.size(mem.fileBytes()) + " in the file"
                     + (stored > 0 ? String.format(" (%.1f%% of the stored pages)", 100.0 * mem.fileBytes() / stored) : ""));
         }
         return out.toString();
@@ -150,6 +150,7 @@ public final class SnapshotInspector {
             n.put("chunk_size", mem.chunkSize());
             n.put("chunks", mem.chunks());
             n.put("stored_pages", mem.storedPages());
+            n.put("referenced_pages", mem.referencedPages());
             n.put("zero_pages", mem.zeroPages());
             n.put("file_bytes", mem.fileBytes());
             ArrayNode ranges = n.putArray("ranges");
@@ -159,6 +160,7 @@ public final class SnapshotInspector {
                 rn.put("size", r.range().size());
                 rn.put("chunks", r.chunks());
                 rn.put("stored_pages", r.storedPages());
+                rn.put("referenced_pages", r.referencedPages());
                 rn.put("zero_pages", r.zeroPages());
                 rn.put("compressed_chunks", r.compressedChunks());
                 rn.put("file_bytes", r.fileBytes());

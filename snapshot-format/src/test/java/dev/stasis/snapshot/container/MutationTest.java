@@ -33,7 +33,9 @@ class MutationTest {
     @BeforeAll
     static void writeRealSnapshot() throws Exception {
         Path f = dir.resolve("original.snap");
-        TestFiles.write(f, new FakeRam(FakeRam.layout(1024), true).fill(42), TestFiles.options());
+        // fill() repeats text and near-zero pages: the file has chunks with page references (format 1.1) and without.
+        WriteReport report = TestFiles.write(f, new FakeRam(FakeRam.layout(1024), true).fill(42), TestFiles.options());
+        assertTrue(report.memory().referencedPages() > 20, report.memory().toString());
         original = Files.readAllBytes(f);
         ByteBuffer b = le(original);
         indexOffset = b.getLong(original.length - 32);
@@ -88,7 +90,7 @@ class MutationTest {
         for (int major : new int[] {2, 7, 0xffff, 0}) {
             for (boolean fixCrc : new boolean[] {true, false}) {
                 byte[] m = original.clone();
-                le(m).putShort(8, (short) major);
+                le(m).putShort(8, (short) major).putShort(10, (short) 0);
                 if (fixCrc) {
                     le(m).putInt(28, crc(m, 0, 28));
                 }
@@ -165,7 +167,12 @@ class MutationTest {
                 case 0 -> { int v = rnd.nextBoolean() ? -1 - rnd.nextInt(3) : b.getInt(at + 4) + 1 + rnd.nextInt(1 << 20); b.putInt(at + 4, v); what = "payload length " + v; }
                 case 1 -> { b.putLong(at + 8, b.getLong(at + 8) + 4096L * (1 + rnd.nextInt(4))); what = "chunk gpa"; }
                 case 2 -> { b.putInt(at + 16, rnd.nextBoolean() ? -1 : b.getInt(at + 16) - 1); what = "chunk page count"; }
-                default -> { b.put(at + 20, (byte) (2 + rnd.nextInt(200))); what = "chunk codec"; }
+                default -> {
+                    int codec = b.get(at + 20);
+                    int v = 2 + rnd.nextInt(200);
+                    b.put(at + 20, (byte) (v == codec ? v + 1 : v));
+                    what = "chunk codec " + codec + " -> " + b.get(at + 20);
+                }
             }
             fixFrame(m, blk.offset(), blk.length());
             assertRefused(m, "block at " + at + " " + what);

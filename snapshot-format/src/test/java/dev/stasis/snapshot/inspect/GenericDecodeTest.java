@@ -108,10 +108,12 @@ class GenericDecodeTest {
             assertTrue(text.contains("msr_list: LIST (since v2)[3]"), text);
             assertTrue(text.contains("regs_page: BYTES[1024] = 00000000000000000000000000000000..."), text);
             assertTrue(text.contains("0x100000000..0x100100000"), text);
-            assertTrue(text.contains("5 pages stored"), text);
+            // The 5 pages repeat a 256-byte pattern: one is stored, four are references to it.
+            assertTrue(text.contains("1 pages stored (4 KiB), 4 duplicates of stored pages, 251 zero"), text);
             assertTrue(text.contains("vcpus = 2"), text);
             assertEquals("18446744073709551615", json.at("/sections/0/fields/remaining_count").asText());
-            assertEquals(5, json.at("/memory/stored_pages").asInt());
+            assertEquals(1, json.at("/memory/stored_pages").asInt());
+            assertEquals(4, json.at("/memory/referenced_pages").asInt());
             assertEquals(251, json.at("/memory/zero_pages").asInt());
             assertEquals("U64", json.at("/sections/0/schema/6/type").asText());
             assertEquals(1024, json.at("/sections/0/fields/regs_page/length").asInt());
