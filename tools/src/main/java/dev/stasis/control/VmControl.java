@@ -65,7 +65,8 @@ public final class VmControl {
         }
         long pausedNanos = System.nanoTime() - start;
         if (exit) {
-            machine.vm().stop(new VmExit(VmExit.Kind.SAVED, 0, "saved to " + path + " and stopped", ""));
+            // Still paused; it stops once the answer is out, or the process could end before answering.
+            ControlServer.afterReply(() -> machine.vm().stop(new VmExit(VmExit.Kind.SAVED, 0, "saved to " + path + " and stopped", "")));
         } else {
             machine.vm().resumeAll();
         }
