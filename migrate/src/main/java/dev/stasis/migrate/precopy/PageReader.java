@@ -1,0 +1,97 @@
+package dev.stasis.migrate.precopy;
+
+import com.github.luben.zstd.Zstd;
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.migrate.protocol.Frame;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.snapshot.codec.Decoder;
+import java.nio.ByteBuffer;
+
+/**
+ * Applies PAGES messages to the destination's guest memory, treating every field as untrusted: the span
+ * must lie inside one RAM range, the bitmaps must not claim pages outside the span, the zero pages must be
+ * among those carried, and the data must decompress to exactly the pages that are not zero.
+ * One per receiving thread (it owns a 16 MiB buffer).
+ */
+public final class PageReader {
+    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Protocol.PAGE_SIZE);
+
+    private final GuestMemory memory;
+    private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
+    private long pages;
+
+    public PageReader(GuestMemory memory) {
+        this.memory = memory;
+    }
+
+    public long pages() {
+        return pages;
+    }
+
+    /** Throws {@link dev.stasis.snapshot.SnapshotFormatException} for a message that breaks the rules. */
+    public void apply(Frame f) {
+        Decoder d = f.decoder();
+        long gpa = d.u64("base address");
+        int span = d.varInt("span", Protocol.MAX_SPAN);
+        if (span == 0 || gpa % Protocol.PAGE_SIZE != 0 || memory.layout().find(gpa, (long) span * Protocol.PAGE_SIZE) == null) {
+            throw d.malformed(String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
+        }
+        int words = (span + 63) / 64;
+        long[] sent = new long[words];
+        long[] zero = new long[words];
+        for (int w = 0; w < words; w++) {
+            sent[w] = d.u64("page bitmap");
+        }
+        int dataPages = 0;
+        for (int w = 0; w < words; w++) {
+            zero[w] = d.u64("zero bitmap");
+            if ((zero[w] & ~sent[w]) != 0) {
+                throw d.malformed("a zero page is not among the pages carried");
+            }
+            dataPages += Long.bitCount(sent[w] & ~zero[w]);
+        }
+        if (span % 64 != 0 && (sent[words - 1] >>> (span % 64)) != 0) {
+            throw d.malformed("the page bitmap claims pages beyond the span");
+        }
+        int codec = d.u8("codec");
+        int length = d.varInt("data length", d.remaining());
+        int rawLength = dataPages * Protocol.PAGE_SIZE;
+        int at = d.position();
+        switch (codec) {
+            case PageWriter.CODEC_RAW -> {
+                if (length != rawLength) {
+                    throw d.malformed("raw data of " + length + " bytes for " + dataPages + " pages");
+                }
+                System.arraycopy(f.data(), at, raw, 0, length);
+            }
+            case PageWriter.CODEC_ZSTD -> {
+                long n = Zstd.decompressByteArray(raw, 0, rawLength, f.data(), at, length);
+                if (Zstd.isError(n) || n != rawLength) {
+                    throw d.malformed("compressed data does not expand to " + dataPages + " pages"
+                            + (Zstd.isError(n) ? " (" + Zstd.getErrorName(n) + ")" : " (" + n + " bytes)"));
+                }
+            }
+            default -> throw d.malformed("unknown page codec " + codec);
+        }
+        d.raw(length, "page data");
+        d.end("PAGES");
+        ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
+        int from = 0;
+        for (int w = 0; w < words; w++) {
+            for (long v = sent[w]; v != 0; v &= v - 1) {
+                int bit = Long.numberOfTrailingZeros(v);
+                int page = w * 64 + bit;
+                ByteBuffer p = ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
+                if ((zero[w] & (1L << bit)) != 0) {
+                    if (p.mismatch(ZERO_PAGE) >= 0) { // reading a never-written page costs nothing; writing would allocate it
+                        p.put(ZERO_PAGE.duplicate());
+                    }
+                } else {
+                    p.put(raw, from, Protocol.PAGE_SIZE);
+                    from += Protocol.PAGE_SIZE;
+                }
+                pages++;
+            }
+        }
+    }
+}
