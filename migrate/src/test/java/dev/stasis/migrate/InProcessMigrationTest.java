@@ -51,6 +51,10 @@ class InProcessMigrationTest {
         }
     }
 
+    static MigrationSender.Options options() {
+        return MigrationSender.Options.of(KEY);
+    }
+
     static int maxRound(String out) {
         int max = 0;
         for (String line : out.split("\n")) {
