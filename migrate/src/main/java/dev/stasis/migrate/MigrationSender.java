@@ -77,7 +77,7 @@ public final class MigrationSender {
     }
 
     /** What it took: rounds of pre-copy (the first sends all pages), pages and bytes, total time and pause. */
-    public record Result(int rounds, long pages, long zeroPages, long bytes, Duration total, Duration downtime, int maxThrottle) {}
+    public record Result(String destination, int rounds, long pages, long zeroPages, long bytes, Duration total, Duration downtime, int maxThrottle) {}
 
     private final Machine machine;
     private final Vm vm;
@@ -100,10 +100,24 @@ public final class MigrationSender {
 
     /** Moves the running {@code machine} to the destination at {@code to}; on success it has stopped as MIGRATED. */
     public static Result migrate(Machine machine, InetSocketAddress to, Options options, Consumer<String> log) {
+        Result r = migrateAndHold(machine, to, options, log);
+        machine.vm().stop(migrated(r));
+        return r;
+    }
+
+    /**
+     * Like {@link #migrate}, but on success leaves the guest paused here (it runs at the destination now) for
+     * the caller to stop with {@link #migrated}, e.g. once it has told whoever asked.
+     */
+    public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, Consumer<String> log) {
         if (machine.vm().isStopped()) {
             throw new MigrationException(Kind.LOCAL, "the VM has stopped; nothing to migrate");
         }
         return new MigrationSender(machine, options, log).run(to);
+    }
+
+    public static VmExit migrated(Result r) {
+        return new VmExit(VmExit.Kind.MIGRATED, 0, "migrated to " + r.destination(), "");
     }
 
     private Result run(InetSocketAddress to) {
@@ -163,11 +177,10 @@ public final class MigrationSender {
             control.expect(MessageType.STARTED);
             long end = System.nanoTime();
             vm.runControl().setThrottle(0);
-            vm.stop(new VmExit(VmExit.Kind.MIGRATED, 0, "migrated to " + control.peer(), ""));
             long bytes = channels.stream().mapToLong(Channel::bytesSent).sum();
             long zero = writers.stream().mapToLong(PageWriter::zeroPages).sum();
             log.accept(String.format("stop-and-copy: %d pages, %d sections; paused %.1f ms", sent[0], sections.payloads().size(), (end - pauseStart) / 1e6));
-            return new Result(rounds + 1, totalPages, zero, bytes, Duration.ofNanos(end - start), Duration.ofNanos(end - pauseStart), maxThrottle);
+            return new Result(control.peer(), rounds + 1, totalPages, zero, bytes, Duration.ofNanos(end - start), Duration.ofNanos(end - pauseStart), maxThrottle);
         } catch (MigrationException e) {
             throw giveUp(e, paused, committed);
         } catch (RuntimeException e) {

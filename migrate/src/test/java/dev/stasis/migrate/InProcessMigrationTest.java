@@ -33,6 +33,7 @@ class InProcessMigrationTest {
             var incoming = dest.receive(console, MigrationReceiver.Options.of(KEY));
             var result = MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(KEY).withConnections(connections), l -> { });
             assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
+            assertTrue(result.destination().contains("127.0.0.1"), result.destination());
             int before = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
             try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

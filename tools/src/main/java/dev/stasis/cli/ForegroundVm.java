@@ -16,6 +16,11 @@ final class ForegroundVm {
     private ForegroundVm() {}
 
     static VmExit run(Machine machine, Path apiSocket) throws Exception {
+        return run(machine, apiSocket, false);
+    }
+
+    /** As {@link #run(Machine, Path)}, for a machine whose vCPUs {@code started} already (a migrated-in guest). */
+    static VmExit run(Machine machine, Path apiSocket, boolean started) throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
         Thread onSignal = new Thread(() -> {
             machine.vm().stop(VmExit.hostStop("stopped by signal"));
@@ -32,7 +37,9 @@ final class ForegroundVm {
             }
             Runtime.getRuntime().addShutdownHook(onSignal);
             machine.attachConsoleInput(System.in);
-            machine.start();
+            if (!started) {
+                machine.start();
+            }
             VmExit exit = machine.awaitExit();
             if (exit.kind() != VmExit.Kind.HOST_STOP || !exit.description().equals("stopped by signal")) {
                 Runtime.getRuntime().removeShutdownHook(onSignal);

@@ -31,6 +31,13 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Something a handler wants done once its reply is on the wire (e.g. ending the VM it reports on). */
+    private static final ThreadLocal<Runnable> AFTER_REPLY = new ThreadLocal<>();
+
+    /** Called from a handler: runs {@code action} after this request's reply is written (or failed to be). */
+    public static void afterReply(Runnable action) {
+        AFTER_REPLY.set(action);
+    }
 
     private final Path path;
     private final ServerSocketChannel server;
@@ -104,8 +111,16 @@ public final class ControlServer implements AutoCloseable {
                 continue;
             }
             ObjectNode reply = answer(line);
-            out.write((JSON.writeValueAsString(reply) + "\n").getBytes(StandardCharsets.UTF_8));
-            out.flush();
+            try {
+                out.write((JSON.writeValueAsString(reply) + "\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            } finally {
+                Runnable after = AFTER_REPLY.get();
+                AFTER_REPLY.remove();
+                if (after != null) {
+                    after.run();
+                }
+            }
             if (reply.path("close").asBoolean(false)) {
                 return;
             }
