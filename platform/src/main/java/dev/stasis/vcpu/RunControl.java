@@ -47,12 +47,15 @@ public final class RunControl {
     }
 
     /**
-     * Called by a vCPU thread before each KVM_RUN: parks while a pause is requested. Returns false when the
-     * thread must end.
+     * Called by a vCPU thread before each KVM_RUN: parks while a pause is requested, after running
+     * {@code beforeParking} on its own thread. Returns false when the thread must end.
      */
-    boolean awaitRunnable() {
+    boolean awaitRunnable(Runnable beforeParking) {
         if (!pauseRequested && !stopRequested) { // racy fast path; a missed pause is caught by the pending kick
             return true;
+        }
+        if (pauseRequested && !stopRequested) {
+            beforeParking.run();
         }
         lock.lock();
         try {

@@ -36,7 +36,8 @@ public final class VcpuLoop implements Runnable {
         try {
             fd.setSignalMask(VcpuKick.runMask());
             long sliceStart = 0;
-            while (control.awaitRunnable()) {
+            Runnable completePendingIo = () -> completePendingIo(fd, page);
+            while (control.awaitRunnable(completePendingIo)) {
                 int throttle = control.throttlePercent(); // auto-converge; one volatile read when off
                 if (throttle != 0) {
                     long now = System.nanoTime();
@@ -64,6 +65,22 @@ public final class VcpuLoop implements Runnable {
             vcpu.bindToCurrentThread(0); // no more kicks to this thread
             VcpuKick.drainPending();
             control.leave();
+        }
+    }
+
+    /**
+     * KVM finishes a port-I/O or MMIO instruction (the IN's register, the RIP past an OUT) only when the
+     * vCPU enters KVM_RUN again; until then the state userspace reads is mid-instruction, and a snapshot of
+     * it would repeat the I/O after restore. Re-entering with immediate_exit finishes the instruction and
+     * returns at once without running the guest (KVM API, "immediate_exit"; QEMU does the same).
+     */
+    private static void completePendingIo(VcpuFd fd, KvmRun page) {
+        page.setImmediateExit(true);
+        try {
+            fd.run();
+        } finally {
+            page.setImmediateExit(false);
+            VcpuKick.drainPending();
         }
     }
 

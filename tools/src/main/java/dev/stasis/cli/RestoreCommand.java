@@ -30,7 +30,10 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        long start = System.nanoTime();
         Machine machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), new Checkpoint.Expect(cpus, memory));
+        System.err.printf("stasis: restored %s (%d vCPUs, %d MiB) in %.0f ms%n", file, machine.vm().config().vcpus(),
+                machine.vm().config().layout().totalSize() >> 20, (System.nanoTime() - start) / 1e6);
         VmExit exit = ForegroundVm.run(machine, apiSocket);
         if (exit.kind() == VmExit.Kind.RESET) {
             System.err.println("stasis: the restored guest asked for a reset; it has no boot image here to boot again");

@@ -50,7 +50,7 @@ final class ChunkDecoder implements AutoCloseable {
         int codec = block.get(20);
         if (gpa != chunk.gpa() || pages != chunk.pages()) {
             throw malformed(what, "header says gpa " + Layout.hex(gpa) + " with " + Integer.toUnsignedString(pages)
-                    + " pages, the memory map says " + chunk.pages() + " pages here");
+                    + " pages, the memory map says gpa " + Layout.hex(chunk.gpa()) + " with " + chunk.pages() + " pages");
         }
         if (codec != ChunkFormat.CODEC_RAW && codec != ChunkFormat.CODEC_ZSTD) {
             throw malformed(what, "unknown codec " + codec);
@@ -94,7 +94,7 @@ final class ChunkDecoder implements AutoCloseable {
         ByteBuffer src = block;
         int srcAt = dataAt;
         if (codec == ChunkFormat.CODEC_ZSTD) {
-            boolean direct = window != null && stored == pages;
+            boolean direct = window != null && stored == pages && window.isDirect();
             src = direct ? window : scratch;
             srcAt = direct ? base : 0;
             int n;

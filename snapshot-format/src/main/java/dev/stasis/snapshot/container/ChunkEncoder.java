@@ -55,10 +55,10 @@ final class ChunkEncoder implements AutoCloseable {
             }
             int raw = stored * Layout.PAGE_SIZE;
             if (stored > 0) {
-                // Pages to compress, contiguous: the window itself when every page is stored.
+                // Pages to compress, contiguous: the window itself when every page is stored (zstd needs direct memory).
                 ByteBuffer src;
                 int srcOff;
-                if (stored == pages) {
+                if (stored == pages && (w.isDirect() || level == 0)) {
                     src = w;
                     srcOff = base;
                 } else {

@@ -59,6 +59,33 @@ final class FileBlocks {
         return payload;
     }
 
+    /** Checks a block's frame and CRC reading it in pieces, for blocks of any size (e.g. types of a newer minor). */
+    void checkStreaming(long offset, long length, int expectedType, String what) throws IOException {
+        ByteBuffer head = ByteBuffer.allocate(Layout.FRAME_HEAD).order(ByteOrder.LITTLE_ENDIAN);
+        read(head, offset, what);
+        int type = head.getInt(0);
+        long payload = Integer.toUnsignedLong(head.getInt(4));
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(head.array());
+        ByteBuffer piece = ByteBuffer.allocate(1 << 20);
+        for (long at = offset + Layout.FRAME_HEAD; at < offset + length - 4; ) {
+            piece.clear().limit((int) Math.min(piece.capacity(), offset + length - 4 - at));
+            read(piece, at, what);
+            crc.update(piece.flip());
+            at += piece.limit();
+        }
+        ByteBuffer stored = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        read(stored, offset + length - 4, what);
+        if (stored.getInt(0) != (int) crc.getValue()) {
+            throw new SnapshotFormatException(Kind.CHECKSUM, what + ": checksum mismatch (stored " + Integer.toHexString(stored.getInt(0))
+                    + ", computed " + Integer.toHexString((int) crc.getValue()) + ")");
+        }
+        if (type != expectedType || payload != length - Layout.FRAME_OVERHEAD) {
+            throw new SnapshotFormatException(Kind.MALFORMED, what + ": frame says type " + type + " and payload length " + payload
+                    + ", the index says type " + expectedType + " and " + (length - Layout.FRAME_OVERHEAD));
+        }
+    }
+
     /** Checks the frame of a whole block held in {@code b} (absolute positions from 0). */
     static void checkFrame(ByteBuffer b, int length, int expectedType, String what) {
         int crc = b.getInt(length - 4);

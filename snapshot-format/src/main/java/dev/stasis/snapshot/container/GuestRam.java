@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * Guest memory as the snapshot writer reads it; the platform implements this over its mapped RAM.
- * {@link #window} is called from several compression threads at once, for disjoint ranges, while the
- * guest is paused.
+ * {@link #window} and {@link #knownZero} are called from several compression threads at once, for
+ * disjoint ranges, while the guest is paused.
  */
 public interface GuestRam {
     /** The RAM ranges, page aligned, ascending and non-overlapping. */

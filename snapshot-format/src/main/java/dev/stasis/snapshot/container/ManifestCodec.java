@@ -38,7 +38,8 @@ final class ManifestCodec {
         return out.toBytes();
     }
 
-    static Decoded decode(Decoder in) {
+    /** @param tolerateTrailing bytes after the known fields are a newer minor's additions */
+    static Decoded decode(Decoder in, boolean tolerateTrailing) {
         long millis = in.u64("creation time");
         String version = in.string("stasis version", MAX_STRING);
         HostIdentity host = new HostIdentity(in.string("hostname", MAX_STRING), in.string("kernel release", MAX_STRING),
@@ -58,7 +59,9 @@ final class ManifestCodec {
                     in.varInt("section " + i + " instance", Integer.MAX_VALUE),
                     in.varInt("section " + i + " version", Integer.MAX_VALUE)));
         }
-        in.end("the manifest");
+        if (!tolerateTrailing) {
+            in.end("the manifest");
+        }
         Instant created;
         try {
             created = Instant.ofEpochMilli(millis);

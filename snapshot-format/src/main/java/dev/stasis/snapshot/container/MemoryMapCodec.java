@@ -20,7 +20,8 @@ final class MemoryMapCodec {
         return out.toBytes();
     }
 
-    static MemoryMap decode(Decoder in) {
+    /** @param tolerateTrailing bytes after the known fields are a newer minor's additions */
+    static MemoryMap decode(Decoder in, boolean tolerateTrailing) {
         int pageSize = in.u32("page size");
         int chunkSize = in.u32("chunk size");
         int n = in.count("range count", 16, MemoryMap.MAX_RANGES);
@@ -28,7 +29,9 @@ final class MemoryMapCodec {
         for (int i = 0; i < n; i++) {
             ranges.add(new RamRange(in.u64("range " + i + " gpa"), in.u64("range " + i + " size")));
         }
-        in.end("the memory map");
+        if (!tolerateTrailing) {
+            in.end("the memory map");
+        }
         try {
             return MemoryMap.checked(pageSize, chunkSize, ranges, Kind.MALFORMED);
         } catch (SnapshotFormatException e) {

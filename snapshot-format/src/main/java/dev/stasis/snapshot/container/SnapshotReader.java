@@ -31,7 +31,7 @@ public final class SnapshotReader implements AutoCloseable {
     private final FileChannel channel;
     private final FileBlocks file;
     private FormatVersion version;
-    private final List<SnapshotWriter.IndexEntry> entries = new ArrayList<>();
+    private final List<IndexEntry> entries = new ArrayList<>();
     private Manifest manifest;
     private final List<SectionBlock> sections = new ArrayList<>();
     private final Map<String, SectionBlock> byKey = new HashMap<>();
@@ -50,6 +50,9 @@ public final class SnapshotReader implements AutoCloseable {
             SnapshotReader r = new SnapshotReader(path, ch);
             r.load();
             return r;
+        } catch (SnapshotFormatException e) {
+            ch.close();
+            throw e.getMessage().startsWith(path.toString()) ? e : e.within(path.toString());
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -136,12 +139,12 @@ public final class SnapshotReader implements AutoCloseable {
     public List<Problem> verify() throws IOException {
         List<Problem> problems = new ArrayList<>();
         for (int i = 0; i < entries.size(); i++) {
-            SnapshotWriter.IndexEntry e = entries.get(i);
+            IndexEntry e = entries.get(i);
             if (e.type() == BlockType.CHUNK.code) {
                 continue;
             }
             try {
-                file.payload(e.offset(), e.length(), e.type(), Layout.MAX_SECTION, where(i));
+                file.checkStreaming(e.offset(), e.length(), e.type(), where(i));
             } catch (SnapshotFormatException x) {
                 problems.add(Problem.of(x));
             }
@@ -167,7 +170,7 @@ public final class SnapshotReader implements AutoCloseable {
         }
         MemoryMap.Chunk[] chunks = memoryMap.chunks();
         for (MemoryMap.Chunk c : chunks) {
-            SnapshotWriter.IndexEntry e = entries.get(chunkBlocks[c.index()]);
+            IndexEntry e = entries.get(chunkBlocks[c.index()]);
             int head = Layout.FRAME_HEAD + ChunkFormat.HEAD + ChunkFormat.bitmapBytes(c.pages());
             String what = "chunk " + c.index() + " (block " + chunkBlocks[c.index()] + " at offset " + e.offset() + ")";
             if (e.length() < head + 4) {
@@ -210,7 +213,7 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     private String where(int block) {
-        SnapshotWriter.IndexEntry e = entries.get(block);
+        IndexEntry e = entries.get(block);
         BlockType t = BlockType.of(e.type());
         return "block " + block + " (" + (t == null ? "type " + e.type() : t) + " at offset " + e.offset() + ")";
     }
@@ -220,7 +223,8 @@ public final class SnapshotReader implements AutoCloseable {
     private void load() throws IOException {
         long size = file.size();
         if (size < Layout.HEADER_SIZE) {
-            throw new SnapshotFormatException(size >= Layout.MAGIC.length && Arrays.equals(head(size), Layout.MAGIC) ? Kind.TRUNCATED : Kind.BAD_MAGIC,
+            throw new SnapshotFormatException(size >= Layout.MAGIC.length && Arrays.equals(file.read(0, Layout.MAGIC.length, "header"), Layout.MAGIC)
+                    ? Kind.TRUNCATED : Kind.BAD_MAGIC,
                     path + ": " + size + " bytes, too short for a stasis snapshot");
         }
         readHeader();
@@ -230,10 +234,6 @@ public final class SnapshotReader implements AutoCloseable {
         long[] trailer = readTrailer(size);
         readIndex(trailer[0], trailer[1]);
         readBlocks();
-    }
-
-    private byte[] head(long size) throws IOException {
-        return file.read(0, Layout.MAGIC.length, "header");
     }
 
     private void readHeader() throws IOException {
@@ -300,7 +300,7 @@ public final class SnapshotReader implements AutoCloseable {
             if (type == 0 || type == BlockType.INDEX.code) {
                 throw new SnapshotFormatException(Kind.MALFORMED, block + ": block type " + type + " cannot appear here");
             }
-            entries.add(new SnapshotWriter.IndexEntry(type, off, len));
+            entries.add(new IndexEntry(type, off, len));
             expected = off + len;
         }
         if (expected != offset) {
@@ -313,7 +313,7 @@ public final class SnapshotReader implements AutoCloseable {
         List<Integer> chunks = new ArrayList<>();
         long sectionBytes = 0;
         for (int i = 0; i < entries.size(); i++) {
-            SnapshotWriter.IndexEntry e = entries.get(i);
+            IndexEntry e = entries.get(i);
             BlockType t = BlockType.of(e.type());
             if (t == null) {
                 continue; // a newer minor's block: skipped, as the format promises
@@ -324,7 +324,7 @@ public final class SnapshotReader implements AutoCloseable {
                         throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a second manifest");
                     }
                     byte[] p = file.payload(e.offset(), e.length(), t.code, Layout.MAX_MANIFEST, where(i));
-                    decoded = ManifestCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)));
+                    decoded = ManifestCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)), newerMinor());
                 }
                 case SECTION -> {
                     if (sections.size() >= Layout.MAX_SECTIONS || (sectionBytes += e.length()) > Layout.MAX_SECTIONS_TOTAL) {
@@ -343,7 +343,7 @@ public final class SnapshotReader implements AutoCloseable {
                         throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a second memory map");
                     }
                     byte[] p = file.payload(e.offset(), e.length(), t.code, Layout.MAX_MEMORY_MAP, where(i));
-                    memoryMap = MemoryMapCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)));
+                    memoryMap = MemoryMapCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)), newerMinor());
                 }
                 case CHUNK -> {
                     if (memoryMap == null) {
@@ -364,6 +364,11 @@ public final class SnapshotReader implements AutoCloseable {
                     + " chunks, the index lists " + chunks.size());
         }
         chunkBlocks = chunks.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** A newer minor may append fields to the manifest and memory map; this build ignores them. */
+    private boolean newerMinor() {
+        return version.minor() > FormatVersion.CURRENT.minor();
     }
 
     private void checkSectionList(List<ManifestCodec.Entry> listed) {

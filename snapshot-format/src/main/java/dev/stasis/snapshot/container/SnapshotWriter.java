@@ -55,9 +55,6 @@ public final class SnapshotWriter implements AutoCloseable {
     private boolean committed;
     private boolean closed;
 
-    /** A block as the index lists it. */
-    record IndexEntry(int type, long offset, long length) {}
-
     private SnapshotWriter(Path target, WriterOptions options) throws IOException {
         this.target = target.toAbsolutePath();
         this.options = Objects.requireNonNull(options, "options");

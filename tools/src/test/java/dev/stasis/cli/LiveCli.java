@@ -1,0 +1,111 @@
+package dev.stasis.cli;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** A long-running {@code stasis} child process whose stdout lines a test can wait for. */
+final class LiveCli implements AutoCloseable {
+    private final Process process;
+    private final List<String> lines = new ArrayList<>();
+    private final StringBuilder err = new StringBuilder();
+
+    private LiveCli(Process process) {
+        this.process = process;
+        Thread reader = new Thread(() -> pump(new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)), true));
+        Thread errReader = new Thread(() -> pump(new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8)), false));
+        reader.setDaemon(true);
+        errReader.setDaemon(true);
+        reader.start();
+        errReader.start();
+    }
+
+    static LiveCli start(String... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(Stasis.class.getName());
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).start();
+        p.getOutputStream().close();
+        return new LiveCli(p);
+    }
+
+    private void pump(BufferedReader in, boolean stdout) {
+        try (in) {
+            String l;
+            while ((l = in.readLine()) != null) {
+                synchronized (this) {
+                    if (stdout) {
+                        lines.add(l);
+                    } else {
+                        err.append(l).append('\n');
+                    }
+                    notifyAll();
+                }
+            }
+        } catch (IOException ignored) {
+            // The process ended.
+        }
+    }
+
+    synchronized List<String> lines() {
+        return List.copyOf(lines);
+    }
+
+    synchronized String output() {
+        return String.join("\n", lines) + "\n--- stderr ---\n" + err;
+    }
+
+    /** The first line from index {@code from} on matching {@code pattern} and {@code condition}, or null on timeout. */
+    synchronized Matcher await(Pattern pattern, Predicate<Matcher> condition, int from, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int i = from;
+        while (true) {
+            for (; i < lines.size(); i++) {
+                Matcher m = pattern.matcher(lines.get(i));
+                if (m.matches() && condition.test(m)) {
+                    return m;
+                }
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
+            wait(Math.max(1, Math.min(left / 1_000_000, 100)));
+        }
+    }
+
+    /** Exit status, or null if still running after {@code timeout}. */
+    Integer awaitExit(Duration timeout) throws InterruptedException {
+        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? process.exitValue() : null;
+    }
+
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+}
