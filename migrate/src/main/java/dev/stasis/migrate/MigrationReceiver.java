@@ -116,6 +116,7 @@ public final class MigrationReceiver {
                 control.refuse("the destination cannot build the VM: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + e.getMessage(), e);
             }
+            PageReader.Written written = new PageReader.Written(machine.memory());
             long session = RANDOM.nextLong() | 1;
             control.send(MessageType.ACCEPT, new Encoder().u64(session));
             log.accept(String.format("receiving %d vCPUs, %d MiB over %d connection(s)", config.vcpus(), config.layout().totalSize() >> 20, connections));
@@ -127,14 +128,14 @@ public final class MigrationReceiver {
                     throw new MigrationException(Kind.PROTOCOL, "data connection " + i + " did not join this session");
                 }
                 data.send(MessageType.ACCEPT, new Encoder().u64(session));
-                PageReader pages = new PageReader(machine.memory());
+                PageReader pages = new PageReader(machine.memory(), written);
                 readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages), runnable -> {
                     Thread t = new Thread(runnable, "migrate-recv");
                     t.setDaemon(true);
                     t.start();
                 }));
             }
-            PageReader pages = new PageReader(machine.memory());
+            PageReader pages = new PageReader(machine.memory(), written);
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;
             long sentPages;
@@ -144,8 +145,12 @@ public final class MigrationReceiver {
                     switch (f.type()) {
                         case PAGES -> pages.apply(f);
                         case ROUND -> {
+                            // Answered once this connection's pages of the round are in memory: the source
+                            // measures the rate of the whole path, not of its socket buffer.
                             Decoder d = f.decoder();
-                            log.accept("round " + d.varUnsigned("round", Long.MAX_VALUE) + ": " + d.varUnsigned("pages", Long.MAX_VALUE) + " pages");
+                            long round = d.varUnsigned("round", Long.MAX_VALUE);
+                            log.accept("round " + round + ": " + d.varUnsigned("pages", Long.MAX_VALUE) + " pages");
+                            control.send(MessageType.ROUND, new Encoder().varUnsigned(round));
                         }
                         case SECTION -> {
                             if (++sectionCount > Protocol.MAX_SECTIONS) {
@@ -172,6 +177,7 @@ public final class MigrationReceiver {
                     throw new MigrationException(Kind.PROTOCOL, "bad " + f.type() + " from the source: " + e.getMessage(), e);
                 }
             }
+            long tEnd = System.nanoTime();
             long received = pages.pages();
             for (CompletableFuture<Long> r : readers) {
                 received += join(r);
@@ -186,16 +192,20 @@ public final class MigrationReceiver {
                 control.refuse("the destination cannot restore the guest: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot restore the incoming guest: " + e.getMessage(), e);
             }
+            long tRestored = System.nanoTime();
             control.send(MessageType.READY, new Encoder());
             control.expect(MessageType.COMMIT);
+            long tCommit = System.nanoTime();
             machine.start();
+            long tStarted = System.nanoTime();
             try {
                 control.send(MessageType.STARTED, new Encoder());
             } catch (MigrationException e) {
                 // The guest is ours now; the source learns it from its own side or stays paused.
                 log.accept("started, but could not tell the source: " + e.getMessage());
             }
-            log.accept("guest running here (" + received + " pages, " + sectionCount + " sections)");
+            log.accept(String.format("guest running here (%d pages, %d sections); restore %.1f ms, start %.1f ms",
+                    received, sectionCount, (tRestored - tEnd) / 1e6, (tStarted - tCommit) / 1e6));
             Machine running = machine;
             machine = null;
             return running;

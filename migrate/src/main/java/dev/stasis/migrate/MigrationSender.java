@@ -137,9 +137,10 @@ public final class MigrationSender {
                 rounds++;
                 long t = System.nanoTime();
                 long[] sent = sendRound(pages, false);
+                channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
+                channels.get(0).expect(MessageType.ROUND);
                 long took = System.nanoTime() - t;
                 convergence.roundSent(sent[0], sent[0] - sent[1], took);
-                channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
                 pages = dirty.collect();
                 long n = DirtyLog.count(pages);
                 log.accept(String.format("round %d: %d pages (%d zero) in %.1f ms; %d dirty now, pause would be ~%.1f ms",
@@ -161,10 +162,13 @@ public final class MigrationSender {
             long pauseStart = System.nanoTime();
             vm.pauseAll();
             paused = true;
+            long tPaused = System.nanoTime();
             DirtyLog.or(pages, dirty.collect());
             long[] sent = sendRound(pages, true);
+            long tPages = System.nanoTime();
             SectionMessages.Collector sections = new SectionMessages.Collector();
             machine.saveState(sections);
+            long tSaved = System.nanoTime();
             Channel control = channels.get(0);
             for (byte[] s : sections.payloads()) {
                 control.send(MessageType.SECTION, s, null, 0);
@@ -172,6 +176,7 @@ public final class MigrationSender {
             long totalPages = writers.stream().mapToLong(PageWriter::pages).sum();
             control.send(MessageType.END, new Encoder().varUnsigned(sections.payloads().size()).u64(totalPages));
             control.expect(MessageType.READY);
+            long tReady = System.nanoTime();
             committed = true;
             control.send(MessageType.COMMIT, new Encoder());
             control.expect(MessageType.STARTED);
@@ -179,7 +184,9 @@ public final class MigrationSender {
             vm.runControl().setThrottle(0);
             long bytes = channels.stream().mapToLong(Channel::bytesSent).sum();
             long zero = writers.stream().mapToLong(PageWriter::zeroPages).sum();
-            log.accept(String.format("stop-and-copy: %d pages, %d sections; paused %.1f ms", sent[0], sections.payloads().size(), (end - pauseStart) / 1e6));
+            log.accept(String.format("stop-and-copy: %d pages, %d sections; paused %.1f ms (pause %.1f, pages %.1f, save %.1f, restore at the destination %.1f, commit %.1f)",
+                    sent[0], sections.payloads().size(), (end - pauseStart) / 1e6, (tPaused - pauseStart) / 1e6, (tPages - tPaused) / 1e6,
+                    (tSaved - tPages) / 1e6, (tReady - tSaved) / 1e6, (end - tReady) / 1e6));
             return new Result(control.peer(), rounds + 1, totalPages, zero, bytes, Duration.ofNanos(end - start), Duration.ofNanos(end - pauseStart), maxThrottle);
         } catch (MigrationException e) {
             throw giveUp(e, paused, committed);

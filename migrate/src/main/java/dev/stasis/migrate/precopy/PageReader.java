@@ -17,11 +17,31 @@ public final class PageReader {
     private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Protocol.PAGE_SIZE);
 
     private final GuestMemory memory;
+    private final Written written;
     private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
     private long pages;
 
-    public PageReader(GuestMemory memory) {
+    /**
+     * The pages of a fresh machine that received data: the others are still zero from mmap, so a zero page
+     * for them needs nothing, not even a read (which would fault in 262 144 pages for 1 GiB). Shared by
+     * the readers of one session; spans are 64-word aligned and each span has one reader, so no word is
+     * written by two threads.
+     */
+    public static final class Written {
+        private final long[][] maps;
+
+        public Written(GuestMemory memory) {
+            var ranges = memory.layout().ranges();
+            maps = new long[ranges.size()][];
+            for (int i = 0; i < maps.length; i++) {
+                maps[i] = new long[(int) ((ranges.get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
+            }
+        }
+    }
+
+    public PageReader(GuestMemory memory, Written written) {
         this.memory = memory;
+        this.written = written;
     }
 
     public long pages() {
@@ -76,19 +96,28 @@ public final class PageReader {
         d.raw(length, "page data");
         d.end("PAGES");
         ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
+        var ranges = memory.layout().ranges();
+        int slot = 0;
+        while (!ranges.get(slot).contains(gpa, 1)) {
+            slot++;
+        }
+        long[] touched = written.maps[slot];
+        long firstPage = (gpa - ranges.get(slot).gpa()) / Protocol.PAGE_SIZE;
         int from = 0;
         for (int w = 0; w < words; w++) {
             for (long v = sent[w]; v != 0; v &= v - 1) {
                 int bit = Long.numberOfTrailingZeros(v);
                 int page = w * 64 + bit;
-                ByteBuffer p = ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
+                long index = firstPage + page;
+                boolean wasWritten = (touched[(int) (index >>> 6)] & (1L << (index & 63))) != 0;
                 if ((zero[w] & (1L << bit)) != 0) {
-                    if (p.mismatch(ZERO_PAGE) >= 0) { // reading a never-written page costs nothing; writing would allocate it
-                        p.put(ZERO_PAGE.duplicate());
+                    if (wasWritten) {
+                        ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(ZERO_PAGE.duplicate());
                     }
                 } else {
-                    p.put(raw, from, Protocol.PAGE_SIZE);
+                    ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(raw, from, Protocol.PAGE_SIZE);
                     from += Protocol.PAGE_SIZE;
+                    touched[(int) (index >>> 6)] |= 1L << (index & 63);
                 }
                 pages++;
             }
