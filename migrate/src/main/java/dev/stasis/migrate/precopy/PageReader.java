@@ -39,6 +39,7 @@ public final class PageReader {
         }
     }
 
+    /** {@code memory} must be all zero to begin with (a fresh machine), as {@link Written} assumes. */
     public PageReader(GuestMemory memory, Written written) {
         this.memory = memory;
         this.written = written;
@@ -85,7 +86,12 @@ public final class PageReader {
                 System.arraycopy(f.data(), at, raw, 0, length);
             }
             case PageWriter.CODEC_ZSTD -> {
-                long n = Zstd.decompressByteArray(raw, 0, rawLength, f.data(), at, length);
+                long n;
+                try {
+                    n = Zstd.decompressByteArray(raw, 0, rawLength, f.data(), at, length);
+                } catch (RuntimeException e) { // zstd-jni throws for some corrupt frames instead of returning an error code
+                    throw d.malformed("compressed data does not expand to " + dataPages + " pages (" + e.getMessage() + ")");
+                }
                 if (Zstd.isError(n) || n != rawLength) {
                     throw d.malformed("compressed data does not expand to " + dataPages + " pages"
                             + (Zstd.isError(n) ? " (" + Zstd.getErrorName(n) + ")" : " (" + n + " bytes)"));
