@@ -98,6 +98,32 @@ class MigrateCliTest {
     }
 
     @Test
+    void whenTheDestinationDiesMidwayTheSourceGuestKeepsRunning() throws Exception {
+        Path key = key("k");
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "pages=2048", "report=5", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key, null)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 10, 0, Duration.ofSeconds(30)), source.output());
+            // A slow link keeps the migration in pre-copy long enough to kill the destination during it.
+            try (LiveCli send = LiveCli.start("migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--psk-file", key.toString(), "--max-bandwidth", "64K")) {
+                long deadline = System.nanoTime() + 20_000_000_000L;
+                while (!dest.output().contains("round 1:")) {
+                    assertTrue(dest.isAlive() && System.nanoTime() < deadline, dest.output());
+                    Thread.sleep(20);
+                }
+                ProcessHandle.of(dest.pid()).orElseThrow().destroyForcibly();
+                assertEquals(1, send.awaitExit(Duration.ofSeconds(40)), send.output());
+                assertTrue(send.output().contains("the guest keeps running on the source"), send.output());
+            }
+            int round = lastRound(source.lines(), 0);
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) > round + 20, 0, Duration.ofSeconds(20)), source.output());
+            assertNull(source.await(GuestLines.DIRTIER_FAIL, m -> true, 0, Duration.ZERO), source.output());
+            assertTrue(source.isAlive());
+        }
+    }
+
+    @Test
     void insecureAgainstAKeyIsRefusedByName() throws Exception {
         Path a = dir.resolve("a.sock");
         try (LiveCli source = LiveCli.start("run", "dirtier", "report=20", "--api-socket", a.toString());
