@@ -201,6 +201,9 @@ public final class MigrationSender {
     }
 
     private MigrationException giveUp(MigrationException e, boolean paused, boolean committed) {
+        if (!committed && !channels.isEmpty() && (e.kind() == Kind.TIMEOUT || e.kind() == Kind.LOCAL)) {
+            channels.get(0).refuse("the source gives up: " + e.getMessage()); // so the destination says why
+        }
         channels.forEach(Channel::close);
         vm.runControl().setThrottle(0);
         if (committed) {
