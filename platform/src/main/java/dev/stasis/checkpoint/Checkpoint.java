@@ -18,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * Snapshot files of a {@link Machine}: {@link #save} writes every section and all guest RAM to one file
@@ -32,6 +33,11 @@ public final class Checkpoint {
 
     /** Writes {@code machine}, whose vCPUs must be paused, to {@code file}. */
     public static WriteReport save(Machine machine, Path file, WriterOptions options) throws IOException {
+        return save(machine, file, options, bytes -> { });
+    }
+
+    /** {@link #save}, telling {@code progress} the guest bytes of each memory chunk as the writer takes it. */
+    public static WriteReport save(Machine machine, Path file, WriterOptions options, LongConsumer progress) throws IOException {
         try (SnapshotWriter writer = SnapshotWriter.create(file, options)) {
             writer.manifest(Manifest.of(STASIS_VERSION, properties(machine)));
             try {
@@ -48,7 +54,9 @@ public final class Checkpoint {
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            writer.memory(new GuestMemoryRam(machine.memory()));
+            try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory(), progress)) {
+                writer.memory(ram);
+            }
             return writer.commit();
         }
     }
@@ -64,6 +72,11 @@ public final class Checkpoint {
      * own VM section.
      */
     public static Machine restore(Path file, OutputStream console, Expect expect) throws IOException {
+        return restore(file, console, expect, bytes -> { });
+    }
+
+    /** {@link #restore}, telling {@code progress} the guest bytes of each memory chunk as the reader fills it. */
+    public static Machine restore(Path file, OutputStream console, Expect expect, LongConsumer progress) throws IOException {
         try (SnapshotReader reader = SnapshotReader.open(file)) {
             VmConfig config = reader.load(VmConfigSection.DESCRIPTION, 0);
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
@@ -78,7 +91,9 @@ public final class Checkpoint {
             }
             Machine machine = Machine.create(config, console);
             try {
-                reader.readMemory(new GuestMemoryRam(machine.memory()), true);
+                try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory(), progress)) {
+                    reader.readMemory(ram, true);
+                }
                 machine.restoreState(new StateSource() {
                     @Override
                     public <S> S section(StateDescription<S> description, int instance) {

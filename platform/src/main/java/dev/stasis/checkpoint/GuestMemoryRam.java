@@ -2,18 +2,41 @@ package dev.stasis.checkpoint;
 
 import dev.stasis.memory.GuestMemory;
 import dev.stasis.memory.MemoryRange;
+import dev.stasis.memory.PopulatedPages;
 import dev.stasis.snapshot.container.GuestRam;
 import dev.stasis.snapshot.container.GuestRamSink;
 import dev.stasis.snapshot.container.RamRange;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /** Guest RAM as the snapshot writer reads it and the reader fills it: zero-copy windows over the mapping. */
-final class GuestMemoryRam implements GuestRam, GuestRamSink {
+final class GuestMemoryRam implements GuestRam, GuestRamSink, AutoCloseable {
     private final GuestMemory memory;
+    /** Guest RAM is anonymous private memory: pages never populated are zero and need no reading. */
+    private final PopulatedPages populated;
+    private final LongConsumer progress;
 
-    GuestMemoryRam(GuestMemory memory) {
+    GuestMemoryRam(GuestMemory memory, LongConsumer progress) {
         this.memory = memory;
+        this.populated = PopulatedPages.open();
+        this.progress = progress;
+    }
+
+    @Override
+    public boolean knownZero(long gpa, long length) {
+        boolean zero = populated != null && populated.noneIn(com.sun.jna.Pointer.nativeValue(memory.pointer(gpa, length)), length);
+        if (zero) {
+            progress.accept(length); // skipped without a window, but done all the same
+        }
+        return zero;
+    }
+
+    @Override
+    public void close() {
+        if (populated != null) {
+            populated.close();
+        }
     }
 
     @Override
@@ -23,6 +46,7 @@ final class GuestMemoryRam implements GuestRam, GuestRamSink {
 
     @Override
     public ByteBuffer window(long gpa, int length) {
+        progress.accept(length);
         return memory.buffer(gpa, length);
     }
 

@@ -8,6 +8,7 @@ import dev.stasis.devices.kvm.ClockSection;
 import dev.stasis.devices.kvm.IrqchipSection;
 import dev.stasis.devices.kvm.LapicSection;
 import dev.stasis.devices.kvm.PitSection;
+import dev.stasis.devices.pvpanic.PvPanic;
 import dev.stasis.devices.rtc.CmosRtcState;
 import dev.stasis.devices.uart.UartState;
 import dev.stasis.kvm.VmFd;
@@ -32,7 +33,7 @@ import java.nio.file.Path;
 
 /**
  * A small PC: a {@link Vm} with KVM's in-kernel irqchip and PIT, a 16550A on COM1 (IRQ 4), an i8042
- * for reset, a CMOS RTC and the test exit port. The console is the UART.
+ * for reset, a CMOS RTC, the test exit port and a pvpanic port. The console is the UART.
  */
 public final class Machine implements AutoCloseable {
     public static final int COM1_PORT = 0x3f8;
@@ -56,6 +57,8 @@ public final class Machine implements AutoCloseable {
         vm.pio().attach(I8042.BASE, I8042.PORT_COUNT, i8042, "i8042");
         vm.pio().attach(RTC_PORT, 2, rtc, "rtc");
         vm.pio().attach(ExitPort.EXIT_PORT, ExitPort.PORT_COUNT, exitPort, "exit port");
+        vm.pio().attach(PvPanic.PORT, 1, new PvPanic(event -> vm.stop(new VmExit(VmExit.Kind.GUEST_FAILURE, 0,
+                String.format("guest reported a panic (pvpanic port 0x%x, event 0x%x)", PvPanic.PORT, event), ""))), "pvpanic");
         CmosMemorySize.write(rtc, vm.memory().layout());
     }
 

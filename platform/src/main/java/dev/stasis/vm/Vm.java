@@ -239,8 +239,18 @@ public final class Vm implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (Vcpu v : vcpus) {
-            v.close();
+        boolean threadLeft = false;
+        for (int i = 0; i < vcpus.size(); i++) {
+            if (i < threads.size() && threads.get(i).isAlive()) {
+                // A vCPU thread that did not end may still touch its kvm_run page and guest RAM: unmapping them
+                // under it would crash the JVM, so they are left to the process's exit.
+                threadLeft = true;
+                continue;
+            }
+            vcpus.get(i).close();
+        }
+        if (threadLeft) {
+            return;
         }
         vmFd.close();
         memory.close();

@@ -2,6 +2,7 @@ package dev.stasis.cli;
 
 import dev.stasis.control.ControlServer;
 import dev.stasis.control.VmControl;
+import dev.stasis.forensics.CrashDump;
 import dev.stasis.machine.Machine;
 import dev.stasis.vm.VmExit;
 import java.nio.file.Path;
@@ -16,11 +17,16 @@ final class ForegroundVm {
     private ForegroundVm() {}
 
     static VmExit run(Machine machine, Path apiSocket) throws Exception {
-        return run(machine, apiSocket, false);
+        return run(machine, apiSocket, CrashDump.DISABLED);
     }
 
-    /** As {@link #run(Machine, Path)}, for a machine whose vCPUs {@code started} already (a migrated-in guest). */
-    static VmExit run(Machine machine, Path apiSocket, boolean started) throws Exception {
+    /** {@link #run}, writing {@code crashDump} if the guest crashes, before the machine is closed. */
+    static VmExit run(Machine machine, Path apiSocket, CrashDump crashDump) throws Exception {
+        return run(machine, apiSocket, crashDump, false);
+    }
+
+    /** As above, for a machine whose vCPUs {@code started} already (a migrated-in guest). */
+    static VmExit run(Machine machine, Path apiSocket, CrashDump crashDump, boolean started) throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
         Thread onSignal = new Thread(() -> {
             machine.vm().stop(VmExit.hostStop("stopped by signal"));
@@ -41,6 +47,7 @@ final class ForegroundVm {
                 machine.start();
             }
             VmExit exit = machine.awaitExit();
+            crashDump.afterExit(machine, exit, System.err);
             if (exit.kind() != VmExit.Kind.HOST_STOP || !exit.description().equals("stopped by signal")) {
                 Runtime.getRuntime().removeShutdownHook(onSignal);
             }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.control.ControlClient;
 import dev.stasis.control.MigrateControl;
+import dev.stasis.forensics.CrashDump;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationReceiver;
 import dev.stasis.migrate.auth.Auth;
@@ -122,7 +123,7 @@ final class MigrateCommand {
                     return 1;
                 }
             }
-            VmExit exit = ForegroundVm.run(machine, apiSocket, true);
+            VmExit exit = ForegroundVm.run(machine, apiSocket, CrashDump.DISABLED, true);
             ForegroundVm.report(exit);
             return exit.processStatus();
         }

@@ -1,6 +1,8 @@
 package dev.stasis.cli;
 
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.forensics.CrashDump;
+import dev.stasis.forensics.Progress;
 import dev.stasis.machine.Machine;
 import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
@@ -8,6 +10,7 @@ import java.io.FileOutputStream;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -28,13 +31,20 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--mem", paramLabel = "SIZE", converter = SizeConverter.class, description = "refuse the file unless it holds SIZE of RAM")
     Long memory;
 
+    @Mixin
+    CrashDumpOptions crashDump = new CrashDumpOptions();
+
     @Override
     public Integer call() throws Exception {
+        CrashDump dump = crashDump.dump();
         long start = System.nanoTime();
-        Machine machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), new Checkpoint.Expect(cpus, memory));
+        Machine machine;
+        try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), new Checkpoint.Expect(cpus, memory), progress);
+        }
         System.err.printf("stasis: restored %s (%d vCPUs, %d MiB) in %.0f ms%n", file, machine.vm().config().vcpus(),
                 machine.vm().config().layout().totalSize() >> 20, (System.nanoTime() - start) / 1e6);
-        VmExit exit = ForegroundVm.run(machine, apiSocket);
+        VmExit exit = ForegroundVm.run(machine, apiSocket, dump);
         if (exit.kind() == VmExit.Kind.RESET) {
             System.err.println("stasis: the restored guest asked for a reset; it has no boot image here to boot again");
         }

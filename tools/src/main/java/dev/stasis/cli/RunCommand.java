@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -34,7 +35,7 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "GUEST|FILE", description = "a fixture guest name or an image file")
     String guest;
 
-    @Parameters(index = "1..*", paramLabel = "KEY=VALUE", description = "guest parameters (fixture guests)")
+    @Parameters(index = "1..*", paramLabel = "KEY=VALUE", description = "guest parameters: by name for a fixture guest; for a flat or ELF image file, the values fill its parameter block in the order given")
     List<String> guestParams = new ArrayList<>();
 
     @Option(names = "--mem", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "128M",
@@ -66,8 +67,12 @@ final class RunCommand implements Callable<Integer> {
             description = "hide CPU features from the guest, e.g. cx16,xsave")
     List<String> masked = new ArrayList<>();
 
+    @Mixin
+    CrashDumpOptions crashDump = new CrashDumpOptions();
+
     @Override
     public Integer call() throws Exception {
+        crashDump.dump(); // refuse conflicting options before booting
         VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, maskedFeatures());
         BootSource source = bootSource();
         List<Load> preloads = new ArrayList<>();
@@ -94,7 +99,7 @@ final class RunCommand implements Callable<Integer> {
             machine.close();
             throw e;
         }
-        return ForegroundVm.run(machine, apiSocket);
+        return ForegroundVm.run(machine, apiSocket, crashDump.dump());
     }
 
     private BootSource bootSource() throws Exception {

@@ -1,0 +1,202 @@
+package dev.stasis.bench;
+
+import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.fixtures.Guests;
+import dev.stasis.machine.BootSource;
+import dev.stasis.machine.Machine;
+import dev.stasis.snapshot.container.WriteReport;
+import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.vm.VmConfig;
+import dev.stasis.vm.VmExit;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * Issue 3's snapshot benchmark: a 1 GiB guest with a 256 MiB region loaded at 256 MiB (through the
+ * {@code --load} path), its 4 KiB pages in the repeating order kernel-image bytes (the installed vmlinuz,
+ * read on and wrapping), generated text, zero, zero; the rest of RAM zero. It measures, in one run:
+ * the time to write a full snapshot (pause to resume), the file size against the non-zero bytes, the time
+ * from a restore request to a running guest inside this already running process, and host memory
+ * bandwidth as the physical reference. Usage:
+ * {@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.SnapshotBench [--level N] [--threads N] [--rounds N]}
+ */
+public final class SnapshotBench {
+    private SnapshotBench() {}
+
+    static final long RAM = 1L << 30;
+    static final long REGION_GPA = 256L << 20;
+    static final int REGION_BYTES = 256 << 20;
+    static final int PAGE = 4096;
+
+    public static void main(String[] args) throws Exception {
+        int level = intArg(args, "--level", 1);
+        int threads = intArg(args, "--threads", Runtime.getRuntime().availableProcessors());
+        int rounds = Math.max(3, intArg(args, "--rounds", 5));
+        Path work = Files.createTempDirectory("stasis-snapbench-");
+        Path region = work.resolve("region.img");
+        Path file = work.resolve("bench.stasis");
+        try {
+            long nonZero = writeRegion(region);
+            WriterOptions options = WriterOptions.defaults().withLevel(level).withThreads(threads);
+            double bandwidth = memoryBandwidthGiBs();
+            List<Double> saveMs = new ArrayList<>();
+            List<Double> restoreMs = new ArrayList<>();
+            long fileBytes;
+            try (Machine m = Machine.create(VmConfig.of(RAM, 1), OutputStream.nullOutputStream())) {
+                m.loadFile(region, REGION_GPA);
+                m.boot(new BootSource.Flat(Guests.flatImage("idle"), Guests.defaults("idle")));
+                m.start();
+                Thread.sleep(300);
+                for (int r = 0; r < rounds + 1; r++) {
+                    long t0 = System.nanoTime();
+                    m.vm().pauseAll();
+                    WriteReport report = Checkpoint.save(m, file, options);
+                    m.vm().resumeAll();
+                    if (r > 0) { // the first round warms up the JIT
+                        saveMs.add((System.nanoTime() - t0) / 1e6);
+                    }
+                    if (r == 0 || System.getenv("STASIS_BENCH_VERBOSE") != null) {
+                        System.out.printf("memory: %d pages, %d zero, %d stored in %d chunks; sections %d ms, memory %d ms, commit %d ms, total %d ms%n",
+                                report.memory().pages(), report.memory().zeroPages(), report.memory().storedPages(), report.memory().chunks(),
+                                report.sections().toMillis(), report.memory().elapsed().toMillis(), report.commit().toMillis(), report.total().toMillis());
+                    }
+                }
+                fileBytes = Files.size(file);
+                for (int r = 0; r < rounds + 1; r++) {
+                    long t0 = System.nanoTime();
+                    Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY);
+                    restored.start();
+                    double ms = (System.nanoTime() - t0) / 1e6;
+                    restored.vm().stop(VmExit.hostStop("bench"));
+                    restored.close();
+                    if (r > 0) {
+                        restoreMs.add(ms);
+                    }
+                }
+            }
+            System.out.printf("snapshot bench: 1 GiB guest, 256 MiB pattern at 256 MiB, zstd level %d, %d threads, %d rounds (%s)%n%n",
+                    level, threads, rounds, System.getProperty("java.vm.version"));
+            System.out.printf("%-44s %10s %10s %10s%n", "", "median", "min", "target");
+            System.out.printf("%-44s %10.0f %10.0f %10s%n", "snapshot, pause to resume, ms", median(saveMs), min(saveMs), "<= 180");
+            System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", median(restoreMs), min(restoreMs), "<= 200");
+            System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
+            System.out.printf("%-44s %9.1f%% %10s %10s%n", "file size / non-zero guest bytes", 100.0 * fileBytes / nonZero, "", "<= 40%");
+            System.out.printf("%-44s %10.1f %10s %10s%n", "host memory bandwidth (copy), GiB/s", bandwidth, "", "");
+            System.out.printf("%-44s %10.1f %10s %10s%n", "1 GiB at that bandwidth, ms", 1000 / bandwidth, "", "");
+            System.out.printf("%nsnapshot rounds ms %s; restore rounds ms %s%n", round(saveMs), round(restoreMs));
+        } finally {
+            Files.deleteIfExists(region);
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(work);
+        }
+    }
+
+    /** Writes the 256 MiB region; returns its non-zero bytes. */
+    static long writeRegion(Path out) throws IOException {
+        byte[] kernel = Files.readAllBytes(vmlinuz());
+        byte[] text = generatedText(REGION_BYTES / 4);
+        byte[] region = new byte[REGION_BYTES];
+        int kernelAt = 0;
+        int textAt = 0;
+        for (int page = 0; page < REGION_BYTES / PAGE; page++) {
+            int at = page * PAGE;
+            switch (page % 4) {
+                case 0 -> {
+                    for (int i = 0; i < PAGE; i++) {
+                        region[at + i] = kernel[kernelAt];
+                        kernelAt = (kernelAt + 1) % kernel.length;
+                    }
+                }
+                case 1 -> {
+                    System.arraycopy(text, textAt, region, at, PAGE);
+                    textAt += PAGE;
+                }
+                default -> { } // zero, zero
+            }
+        }
+        Files.write(out, region);
+        return REGION_BYTES / 2;
+    }
+
+    static Path vmlinuz() throws IOException {
+        try (Stream<Path> boot = Files.list(Path.of("/boot"))) {
+            return boot.filter(p -> p.getFileName().toString().startsWith("vmlinuz-")).sorted().findFirst()
+                    .orElseThrow(() -> new IOException("no /boot/vmlinuz-*: install linux-image-cloud-amd64"));
+        }
+    }
+
+    /** English-like text: words drawn from a small vocabulary, lines of varying length. */
+    static byte[] generatedText(int bytes) {
+        String[] words = ("the of and to in is was for on that with as by it from at this be are or an which have not had "
+                + "guest memory page state snapshot restore kernel device timer interrupt vcpu register file host migration "
+                + "stream checksum section version field record chunk zero compress level thread write read map range").split(" ");
+        Random random = new Random(42);
+        StringBuilder b = new StringBuilder(bytes + 64);
+        int line = 0;
+        while (b.length() < bytes) {
+            String w = words[random.nextInt(words.length)];
+            b.append(w);
+            line += w.length() + 1;
+            if (line > 60 + random.nextInt(20)) {
+                b.append(".\n");
+                line = 0;
+            } else {
+                b.append(' ');
+            }
+        }
+        return Arrays.copyOf(b.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII), bytes);
+    }
+
+    /** Direct-buffer copy bandwidth over 256 MiB, best of 5: the physical reference for the figures. */
+    static double memoryBandwidthGiBs() {
+        ByteBuffer from = ByteBuffer.allocateDirect(REGION_BYTES);
+        ByteBuffer to = ByteBuffer.allocateDirect(REGION_BYTES);
+        for (int i = 0; i < REGION_BYTES; i += PAGE) {
+            from.put(i, (byte) i);
+            to.put(i, (byte) 0);
+        }
+        double best = 0;
+        for (int r = 0; r < 5; r++) {
+            long t0 = System.nanoTime();
+            to.clear().put(from.clear());
+            double s = (System.nanoTime() - t0) / 1e9;
+            best = Math.max(best, REGION_BYTES / s / (1L << 30));
+        }
+        return best;
+    }
+
+    static int intArg(String[] args, String name, int dflt) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return Integer.parseInt(args[i + 1]);
+            }
+        }
+        return dflt;
+    }
+
+    static double median(List<Double> v) {
+        List<Double> s = v.stream().sorted().toList();
+        return s.get(s.size() / 2);
+    }
+
+    static double min(List<Double> v) {
+        return v.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+    }
+
+    static String round(List<Double> v) {
+        return v.stream().map(d -> String.valueOf(Math.round(d))).toList().toString();
+    }
+
+    static Map<String, String> none() {
+        return Map.of();
+    }
+}
