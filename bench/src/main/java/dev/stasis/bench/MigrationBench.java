@@ -12,13 +12,11 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -33,19 +31,17 @@ import java.util.regex.Matcher;
  * Each guest goes A→B→A→B... {@code --repeat} times; the first hop runs on a cold JIT. Downtime is measured by the
  * VMM (pause to STARTED) and by the guest: the gap in ticker's TSC stamps across the hop, minus its usual step.
  *
- * <p>{@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.MigrationBench [--fill 256] [--repeat 4] [--connections 2]}
+ * <p>{@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.MigrationBench [--repeat 4] [--connections 2]}
  */
 public final class MigrationBench {
     private static final Auth KEY = new Auth.Psk("stasis-bench-pre-shared-key".getBytes(StandardCharsets.UTF_8));
 
     public static void main(String[] args) throws Exception {
-        int fill = 256;
         int repeat = 4;
         int connections = 1;
         int dirtyPages = 2048;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--fill" -> fill = Integer.parseInt(args[++i]);
                 case "--repeat" -> repeat = Integer.parseInt(args[++i]);
                 case "--connections" -> connections = Integer.parseInt(args[++i]);
                 case "--dirty-pages" -> dirtyPages = Integer.parseInt(args[++i]);
@@ -56,7 +52,7 @@ public final class MigrationBench {
         System.out.println("| guest | hop | rounds | pages (zero) | wire MiB | total ms | downtime ms (VMM) | downtime ms (guest) | throttle |");
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         hops("ticker idle", "ticker", Map.of("mode", "deadline", "period_us", "1000", "every", "2"), 0, repeat, connections);
-        hops("ticker + snapshot-bench region", "ticker", Map.of("mode", "deadline", "period_us", "1000", "every", "2"), fill, repeat, connections);
+        hops("ticker + snapshot-bench region", "ticker", Map.of("mode", "deadline", "period_us", "1000", "every", "2"), 256, repeat, connections);
         hops("dirtier " + dirtyPages + " pages", "dirtier", Map.of("pages", String.valueOf(dirtyPages), "report", "5"), 0, repeat, connections);
     }
 
@@ -126,27 +122,6 @@ public final class MigrationBench {
             }
         }
         return out;
-    }
-
-    /** Mixed data as real RAM holds it: a quarter random, the rest repetitive text-like bytes. */
-    private static void fill(Machine m, long gpa, long size) {
-        Random random = new Random(42);
-        byte[] chunk = new byte[1 << 20];
-        for (long off = 0; off < size; off += chunk.length) {
-            for (int i = 0; i < chunk.length; i += 4096) {
-                if ((i / 4096) % 4 == 0) {
-                    byte[] r = new byte[4096];
-                    random.nextBytes(r);
-                    System.arraycopy(r, 0, chunk, i, 4096);
-                } else {
-                    for (int j = 0; j < 4096; j++) {
-                        chunk[i + j] = (byte) ("stasis moves guest state " .charAt((j + i / 4096) % 25));
-                    }
-                }
-            }
-            ByteBuffer dst = m.memory().buffer(gpa + off, chunk.length);
-            dst.put(chunk);
-        }
     }
 
     /** The console as text. */
