@@ -67,7 +67,8 @@ public final class VmControl {
         }
         long pausedNanos = System.nanoTime() - start;
         if (exit) {
-            machine.vm().stop(new VmExit(VmExit.Kind.SAVED, 0, "saved to " + path + " and stopped", ""));
+            // Stop once the answer is written: the process exits when the VM stops, and must not take the answer with it.
+            ControlServer.afterReply(() -> machine.vm().stop(new VmExit(VmExit.Kind.SAVED, 0, "saved to " + path + " and stopped", "")));
         } else {
             machine.vm().resumeAll();
         }
