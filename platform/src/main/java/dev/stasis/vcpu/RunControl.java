@@ -18,6 +18,9 @@ public final class RunControl {
     private volatile boolean stopRequested;
     private int parked;
     private int active;
+    /** Auto-converge (live migration): the share of time, in percent, vCPUs sleep between KVM_RUNs; 0 = off. */
+    private volatile int throttlePercent;
+    private Thread throttleKicker;
 
     public RunControl(List<Vcpu> vcpus) {
         this.vcpus = List.copyOf(vcpus);
@@ -147,6 +150,65 @@ public final class RunControl {
             return true;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Throttles every vCPU to run only {@code 100 - percent}% of the time (QEMU's auto-converge): each vCPU
+     * sleeps after each {@link #THROTTLE_SLICE_NANOS} of running, and a kicker thread makes vCPUs that never
+     * exit come out of KVM_RUN once a slice. 0 turns it off. Pause and stop wake sleeping vCPUs at once.
+     */
+    public void setThrottle(int percent) {
+        if (percent < 0 || percent > 99) {
+            throw new IllegalArgumentException("throttle must be 0..99 percent, got " + percent);
+        }
+        lock.lock();
+        try {
+            throttlePercent = percent;
+            changed.signalAll();
+            if (percent > 0 && throttleKicker == null) {
+                throttleKicker = new Thread(this::kickWhileThrottled, "vcpu-throttle");
+                throttleKicker.setDaemon(true);
+                throttleKicker.start();
+            } else if (percent == 0) {
+                throttleKicker = null; // the kicker sees the 0 and ends
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int throttlePercent() {
+        return throttlePercent;
+    }
+
+    static final long THROTTLE_SLICE_NANOS = 10_000_000;
+
+    /** Called by a throttled vCPU thread: sleeps its share of {@code slice} unless a pause or stop comes. */
+    void throttleSleep(int percent) {
+        long nanos = THROTTLE_SLICE_NANOS * percent / (100 - percent);
+        long deadline = System.nanoTime() + nanos;
+        lock.lock();
+        try {
+            long left;
+            while (!pauseRequested && !stopRequested && throttlePercent > 0 && (left = deadline - System.nanoTime()) > 0) {
+                changed.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void kickWhileThrottled() {
+        while (throttlePercent > 0 && !stopRequested) {
+            kickAll();
+            try {
+                Thread.sleep(THROTTLE_SLICE_NANOS / 1_000_000);
+            } catch (InterruptedException e) {
+                return;
+            }
         }
     }
 

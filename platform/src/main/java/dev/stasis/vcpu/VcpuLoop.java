@@ -35,8 +35,22 @@ public final class VcpuLoop implements Runnable {
         control.enter();
         try {
             fd.setSignalMask(VcpuKick.runMask());
+            long sliceStart = 0;
             Runnable completePendingIo = () -> completePendingIo(fd, page);
             while (control.awaitRunnable(completePendingIo)) {
+                int throttle = control.throttlePercent(); // auto-converge; one volatile read when off
+                if (throttle != 0) {
+                    long now = System.nanoTime();
+                    if (sliceStart == 0) {
+                        sliceStart = now;
+                    } else if (now - sliceStart >= RunControl.THROTTLE_SLICE_NANOS) {
+                        control.throttleSleep(throttle);
+                        sliceStart = System.nanoTime();
+                        continue; // a pause or stop may have come while asleep
+                    }
+                } else {
+                    sliceStart = 0;
+                }
                 if (!fd.run()) {
                     VcpuKick.drainPending();
                     continue;

@@ -23,7 +23,9 @@ public record VmExit(Kind kind, int status, String description, String report) {
         /** Saved to a snapshot and stopped on request: it goes on from the file. */
         SAVED,
         /** The VMM itself failed. */
-        HOST_FAILURE
+        HOST_FAILURE,
+        /** Live-migrated: the guest now runs on the destination. */
+        MIGRATED
     }
 
     public static VmExit guestExit(int status) {
@@ -38,7 +40,7 @@ public record VmExit(Kind kind, int status, String description, String report) {
     public int processStatus() {
         return switch (kind) {
             case GUEST_EXIT -> status & 0xff;
-            case POWER_OFF, RESET, SAVED -> 0;
+            case POWER_OFF, RESET, SAVED, MIGRATED -> 0;
             case HOST_STOP -> 130;
             case GUEST_FAILURE -> 125;
             case HOST_FAILURE -> 126;

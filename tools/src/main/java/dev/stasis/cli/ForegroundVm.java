@@ -22,6 +22,11 @@ final class ForegroundVm {
 
     /** {@link #run}, writing {@code crashDump} if the guest crashes, before the machine is closed. */
     static VmExit run(Machine machine, Path apiSocket, CrashDump crashDump) throws Exception {
+        return run(machine, apiSocket, crashDump, false);
+    }
+
+    /** As above, for a machine whose vCPUs {@code started} already (a migrated-in guest). */
+    static VmExit run(Machine machine, Path apiSocket, CrashDump crashDump, boolean started) throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
         Thread onSignal = new Thread(() -> {
             machine.vm().stop(VmExit.hostStop("stopped by signal"));
@@ -38,7 +43,9 @@ final class ForegroundVm {
             }
             Runtime.getRuntime().addShutdownHook(onSignal);
             machine.attachConsoleInput(System.in);
-            machine.start();
+            if (!started) {
+                machine.start();
+            }
             VmExit exit = machine.awaitExit();
             crashDump.afterExit(machine, exit, System.err);
             if (exit.kind() != VmExit.Kind.HOST_STOP || !exit.description().equals("stopped by signal")) {

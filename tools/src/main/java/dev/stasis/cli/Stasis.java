@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "A KVM virtual machine monitor built for moving guest state.",
         subcommands = {RunCommand.class, SnapshotCommand.class, RestoreCommand.class, DemoCommand.class, InspectCommand.class,
                 VerifyCommand.class,
-                CoreCommand.class, MemCommand.class, DiffCommand.class, CommandLine.HelpCommand.class})
+                CoreCommand.class, MemCommand.class, DiffCommand.class, MigrateCommand.class, CommandLine.HelpCommand.class})
 public final class Stasis {
     /** Exit status for a command the user got wrong or input that is not usable. */
     public static final int USAGE_ERROR = 2;

@@ -14,6 +14,7 @@ import java.util.Map;
  * <ul>
  *   <li>{@code snapshot} {path, exit?, level?, threads?}: pause, write the file, then resume (or stop, with
  *       exit=true); answers bytes, paused_ms and the memory figures;</li>
+ *   <li>{@code migrate} {to, ...}: live-migrate to a waiting {@code stasis migrate receive} ({@link MigrateControl});</li>
  *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop}.</li>
  * </ul>
  */
@@ -23,6 +24,7 @@ public final class VmControl {
     public static Map<String, ControlServer.Handler> handlers(Machine machine) {
         return Map.of(
                 "snapshot", request -> snapshot(machine, request),
+                "migrate", request -> MigrateControl.migrate(machine, request),
                 "pause", request -> {
                     machine.vm().pauseAll();
                     return status(machine);

@@ -30,7 +30,12 @@ final class LiveCli implements AutoCloseable {
     }
 
     static LiveCli start(String... args) throws IOException {
-        List<String> command = new ArrayList<>();
+        return startWith(List.of(), args);
+    }
+
+    /** Like {@link #start}, the JVM run under {@code prefix} (e.g. {@code ip netns exec NAME}). */
+    static LiveCli startWith(List<String> prefix, String... args) throws IOException {
+        List<String> command = new ArrayList<>(prefix);
         command.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

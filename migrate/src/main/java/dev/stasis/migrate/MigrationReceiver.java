@@ -1,0 +1,278 @@
+package dev.stasis.migrate;
+
+import dev.stasis.machine.Machine;
+import dev.stasis.machine.SectionRecords;
+import dev.stasis.migrate.MigrationException.Kind;
+import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.migrate.precopy.PageReader;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.Frame;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.migrate.protocol.SectionMessages;
+import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.codec.Decoder;
+import dev.stasis.snapshot.codec.Encoder;
+import dev.stasis.vm.VmConfig;
+import dev.stasis.vm.VmConfigSection;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * The destination side: accepts one source, builds an empty machine of the announced configuration,
+ * fills its memory from PAGES as they come (on every connection), collects the sections, and restores them
+ * in {@link dev.stasis.checkpoint.Checkpoint}'s order (memory, then {@code restoreState}) only once
+ * everything arrived and the page count matches what the source says it sent. It then answers READY, and
+ * starts the guest only on COMMIT. Whatever fails, it refuses with the reason and closes the machine: no
+ * half-built guest ever runs, nothing stays allocated.
+ */
+public final class MigrationReceiver {
+    /** @param acceptTimeout how long to wait for the source to connect (zero = forever) */
+    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
+        public static Options of(Auth auth) {
+            return new Options(auth, Duration.ZERO, FaultHook.NONE);
+        }
+
+        public Options withHook(FaultHook h) {
+            return new Options(auth, acceptTimeout, h);
+        }
+    }
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
+
+    private final ServerSocket server;
+    private final OutputStream console;
+    private final Options options;
+    private final Consumer<String> log;
+    private final List<Channel> channels = new ArrayList<>();
+    private final AtomicInteger messages = new AtomicInteger();
+    private Machine machine;
+
+    private MigrationReceiver(ServerSocket server, OutputStream console, Options options, Consumer<String> log) {
+        this.server = server;
+        this.console = console;
+        this.options = options;
+        this.log = log;
+    }
+
+    /**
+     * Receives one guest on {@code server} and returns its machine, already started (the source has been told
+     * and stops its copy). Throws {@link MigrationException}, having freed everything, when it fails.
+     */
+    public static Machine receive(ServerSocket server, OutputStream console, Options options, Consumer<String> log) {
+        return new MigrationReceiver(server, console, options, log).run();
+    }
+
+    private Machine run() {
+        List<CompletableFuture<Long>> readers = new ArrayList<>();
+        try {
+            Channel control = accept((int) options.acceptTimeout().toMillis(), "the source");
+            Handshake.Hello hello = Handshake.server(control, options.auth());
+            if (hello.session() != 0) {
+                control.refuse("no migration session " + Long.toHexString(hello.session()) + " here");
+                throw new MigrationException(Kind.PROTOCOL, "a data connection arrived before any migration started");
+            }
+            log.accept("source " + control.peer() + " authenticated with " + options.auth().describe());
+            Frame setup = control.expect(MessageType.SETUP);
+            int connections;
+            VmConfig config;
+            try {
+                Decoder d = setup.decoder();
+                connections = d.varInt("connections", Protocol.MAX_CONNECTIONS);
+                long totalBytes = d.u64("memory size");
+                SectionRecords records = new SectionRecords();
+                SectionRecords.Key key = SectionMessages.decode(d, records);
+                d.end("SETUP");
+                if (connections < 1 || !key.name().equals(VmConfigSection.DESCRIPTION.name())) {
+                    throw d.malformed("SETUP must carry 1.." + Protocol.MAX_CONNECTIONS + " connections and the " + VmConfigSection.DESCRIPTION.name() + " section");
+                }
+                config = records.section(VmConfigSection.DESCRIPTION, 0);
+                if (config.layout().totalSize() != totalBytes) {
+                    throw d.malformed("memory size " + totalBytes + " disagrees with the VM section's " + config.layout().totalSize());
+                }
+            } catch (SnapshotFormatException | IllegalArgumentException | dev.stasis.snapshot.state.StateException e) {
+                control.refuse("bad SETUP: " + e.getMessage());
+                throw new MigrationException(Kind.PROTOCOL, "bad SETUP from " + control.peer() + ": " + e.getMessage(), e);
+            }
+            try {
+                machine = Machine.create(config, console);
+            } catch (RuntimeException e) {
+                control.refuse("the destination cannot build the VM: " + e.getMessage());
+                throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + e.getMessage(), e);
+            }
+            PageReader.Written written = new PageReader.Written(machine.memory());
+            long session = RANDOM.nextLong() | 1;
+            control.send(MessageType.ACCEPT, new Encoder().u64(session));
+            log.accept(String.format("receiving %d vCPUs, %d MiB over %d connection(s)", config.vcpus(), config.layout().totalSize() >> 20, connections));
+            for (int i = 1; i < connections; i++) {
+                Channel data = accept(DATA_ACCEPT_TIMEOUT_MILLIS, "data connection " + i);
+                Handshake.Hello h = Handshake.server(data, options.auth());
+                if (h.session() != session || h.index() != i) {
+                    data.refuse("expected data connection " + i + " of session " + Long.toHexString(session));
+                    throw new MigrationException(Kind.PROTOCOL, "data connection " + i + " did not join this session");
+                }
+                data.send(MessageType.ACCEPT, new Encoder().u64(session));
+                PageReader pages = new PageReader(machine.memory(), written);
+                readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages), runnable -> {
+                    Thread t = new Thread(runnable, "migrate-recv");
+                    t.setDaemon(true);
+                    t.start();
+                }));
+            }
+            PageReader pages = new PageReader(machine.memory(), written);
+            SectionRecords sections = new SectionRecords();
+            int sectionCount = 0;
+            long sentPages;
+            while (true) {
+                Frame f = control.receive();
+                try {
+                    switch (f.type()) {
+                        case PAGES -> pages.apply(f);
+                        case ROUND -> {
+                            // Answered once this connection's pages of the round are in memory: the source
+                            // measures the rate of the whole path, not of its socket buffer.
+                            Decoder d = f.decoder();
+                            long round = d.varUnsigned("round", Long.MAX_VALUE);
+                            log.accept("round " + round + ": " + d.varUnsigned("pages", Long.MAX_VALUE) + " pages");
+                            control.send(MessageType.ROUND, new Encoder().varUnsigned(round));
+                        }
+                        case SECTION -> {
+                            if (++sectionCount > Protocol.MAX_SECTIONS) {
+                                throw f.decoder().malformed("more than " + Protocol.MAX_SECTIONS + " sections");
+                            }
+                            Decoder d = f.decoder();
+                            SectionMessages.decode(d, sections);
+                            d.end("SECTION");
+                        }
+                        case END -> { }
+                        default -> throw control.protocolError("unexpected " + f.type() + " from the source");
+                    }
+                    if (f.type() == MessageType.END) {
+                        Decoder d = f.decoder();
+                        int count = d.varInt("section count", Protocol.MAX_SECTIONS);
+                        sentPages = d.u64("pages sent");
+                        if (count != sectionCount) {
+                            throw d.malformed("the source sent " + sectionCount + " sections but END says " + count);
+                        }
+                        break;
+                    }
+                } catch (SnapshotFormatException e) {
+                    control.refuse("bad " + f.type() + ": " + e.getMessage());
+                    throw new MigrationException(Kind.PROTOCOL, "bad " + f.type() + " from the source: " + e.getMessage(), e);
+                }
+            }
+            long tEnd = System.nanoTime();
+            long received = pages.pages();
+            for (CompletableFuture<Long> r : readers) {
+                received += join(r);
+            }
+            if (received != sentPages) {
+                control.refuse("received " + received + " pages, the source says it sent " + sentPages);
+                throw new MigrationException(Kind.PROTOCOL, "received " + received + " pages, the source says it sent " + sentPages);
+            }
+            try {
+                machine.restoreState(sections);
+            } catch (RuntimeException e) {
+                control.refuse("the destination cannot restore the guest: " + e.getMessage());
+                throw new MigrationException(Kind.LOCAL, "cannot restore the incoming guest: " + e.getMessage(), e);
+            }
+            long tRestored = System.nanoTime();
+            control.send(MessageType.READY, new Encoder());
+            control.expect(MessageType.COMMIT);
+            long tCommit = System.nanoTime();
+            machine.start();
+            long tStarted = System.nanoTime();
+            try {
+                control.send(MessageType.STARTED, new Encoder());
+            } catch (MigrationException e) {
+                // The guest is ours now; the source learns it from its own side or stays paused.
+                log.accept("started, but could not tell the source: " + e.getMessage());
+            }
+            log.accept(String.format("guest running here (%d pages, %d sections); restore %.1f ms, start %.1f ms",
+                    received, sectionCount, (tRestored - tEnd) / 1e6, (tStarted - tCommit) / 1e6));
+            Machine running = machine;
+            machine = null;
+            return running;
+        } catch (MigrationException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new MigrationException(Kind.LOCAL, "migration failed on the destination: " + e.getMessage(), e);
+        } finally {
+            channels.forEach(Channel::close);
+            for (CompletableFuture<Long> r : readers) {
+                try {
+                    r.get(5, TimeUnit.SECONDS); // the readers must be done with guest memory before it is unmapped
+                } catch (InterruptedException | ExecutionException | TimeoutException | java.util.concurrent.CancellationException ignored) {
+                    // Closing its channel ended it; its error was already reported or does not matter now.
+                }
+            }
+            if (machine != null) {
+                machine.close();
+            }
+        }
+    }
+
+    /** A data connection's loop: PAGES until DATA_END; returns the pages it applied. */
+    private static long readData(Channel ch, PageReader pages) {
+        while (true) {
+            Frame f = ch.receive();
+            switch (f.type()) {
+                case PAGES -> {
+                    try {
+                        pages.apply(f);
+                    } catch (SnapshotFormatException e) {
+                        ch.refuse("bad PAGES: " + e.getMessage());
+                        throw new MigrationException(Kind.PROTOCOL, "bad PAGES from the source: " + e.getMessage(), e);
+                    }
+                }
+                case DATA_END -> {
+                    return pages.pages();
+                }
+                default -> throw ch.protocolError("unexpected " + f.type() + " on a data connection");
+            }
+        }
+    }
+
+    private static long join(CompletableFuture<Long> reader) {
+        try {
+            return reader.get(Channel.READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof MigrationException m ? m : new MigrationException(Kind.LOCAL, String.valueOf(e.getCause()), e.getCause());
+        } catch (TimeoutException e) {
+            throw new MigrationException(Kind.LINK, "a data connection did not finish");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException(Kind.LOCAL, "interrupted");
+        }
+    }
+
+    private Channel accept(int timeoutMillis, String what) {
+        try {
+            server.setSoTimeout(timeoutMillis);
+            Socket s = server.accept();
+            Channel ch = new Channel(s, options.hook(), messages);
+            channels.add(ch);
+            return ch;
+        } catch (SocketTimeoutException e) {
+            throw new MigrationException(Kind.LINK, what + " did not connect within " + timeoutMillis / 1000 + " s");
+        } catch (IOException e) {
+            throw new MigrationException(Kind.LINK, "waiting for " + what + ": " + e.getMessage(), e);
+        }
+    }
+}

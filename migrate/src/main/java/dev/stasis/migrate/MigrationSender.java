@@ -1,0 +1,330 @@
+package dev.stasis.migrate;
+
+import dev.stasis.machine.Machine;
+import dev.stasis.memory.MemoryRange;
+import dev.stasis.migrate.MigrationException.Kind;
+import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.migrate.precopy.Convergence;
+import dev.stasis.migrate.precopy.DirtyLog;
+import dev.stasis.migrate.precopy.PageWriter;
+import dev.stasis.migrate.precopy.RateLimit;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.migrate.protocol.SectionMessages;
+import dev.stasis.snapshot.codec.Encoder;
+import dev.stasis.vm.Vm;
+import dev.stasis.vm.VmConfigSection;
+import dev.stasis.vm.VmExit;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * The source side of a live migration: pre-copy rounds driven by KVM's dirty log while the guest runs,
+ * then stop-and-copy of the last dirty pages and every section, then the two-step hand-over (READY from the
+ * destination, COMMIT from us, STARTED back). Only after STARTED does the source guest stop, as
+ * {@link VmExit.Kind#MIGRATED}.
+ *
+ * <p>Any failure before COMMIT is sent leaves the guest running here exactly as before (resumed if it was
+ * paused, throttle off). After COMMIT the destination may already run the guest; if STARTED then never
+ * arrives the source cannot know, so it keeps the guest paused rather than risk two running copies, and
+ * says so.
+ */
+public final class MigrationSender {
+    /**
+     * @param downtime     the longest pause to aim for
+     * @param maxTime      give up (guest keeps running here) when not converged by then
+     * @param connections  TCP connections for page data, 1..{@link Protocol#MAX_CONNECTIONS}
+     * @param maxBandwidth bytes per second for page data, 0 = unlimited
+     */
+    public record Options(Auth auth, Duration downtime, Duration maxTime, int connections, long maxBandwidth, FaultHook hook) {
+        public Options {
+            if (connections < 1 || connections > Protocol.MAX_CONNECTIONS) {
+                throw new IllegalArgumentException("connections must be 1.." + Protocol.MAX_CONNECTIONS + ", got " + connections);
+            }
+            if (downtime.isNegative() || maxTime.isNegative() || maxTime.isZero()) {
+                throw new IllegalArgumentException("downtime must be >= 0 and max time > 0");
+            }
+        }
+
+        public static Options of(Auth auth) {
+            return new Options(auth, Duration.ofMillis(300), Duration.ofSeconds(120), 1, 0, FaultHook.NONE);
+        }
+
+        public Options withHook(FaultHook h) {
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, h);
+        }
+
+        public Options withConnections(int n) {
+            return new Options(auth, downtime, maxTime, n, maxBandwidth, hook);
+        }
+
+        public Options withLimits(Duration downtime, Duration maxTime, long maxBandwidth) {
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook);
+        }
+    }
+
+    /** What it took: rounds of pre-copy (the first sends all pages), pages and bytes, total time and pause. */
+    public record Result(String destination, int rounds, long pages, long zeroPages, long bytes, Duration total, Duration downtime, int maxThrottle) {}
+
+    private final Machine machine;
+    private final Vm vm;
+    private final Options options;
+    private final Consumer<String> log;
+    private final List<Channel> channels = new ArrayList<>();
+    private final List<PageWriter> writers = new ArrayList<>();
+    private final AtomicInteger messages = new AtomicInteger();
+    private final RateLimit rate;
+    private ExecutorService pool;
+    private long deadline;
+
+    private MigrationSender(Machine machine, Options options, Consumer<String> log) {
+        this.machine = machine;
+        this.vm = machine.vm();
+        this.options = options;
+        this.log = log;
+        this.rate = new RateLimit(options.maxBandwidth());
+    }
+
+    /** Moves the running {@code machine} to the destination at {@code to}; on success it has stopped as MIGRATED. */
+    public static Result migrate(Machine machine, InetSocketAddress to, Options options, Consumer<String> log) {
+        Result r = migrateAndHold(machine, to, options, log);
+        machine.vm().stop(migrated(r));
+        return r;
+    }
+
+    /**
+     * Like {@link #migrate}, but on success leaves the guest paused here (it runs at the destination now) for
+     * the caller to stop with {@link #migrated}, e.g. once it has told whoever asked.
+     */
+    public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, Consumer<String> log) {
+        if (machine.vm().isStopped()) {
+            throw new MigrationException(Kind.LOCAL, "the VM has stopped; nothing to migrate");
+        }
+        return new MigrationSender(machine, options, log).run(to);
+    }
+
+    public static VmExit migrated(Result r) {
+        return new VmExit(VmExit.Kind.MIGRATED, 0, "migrated to " + r.destination(), "");
+    }
+
+    private Result run(InetSocketAddress to) {
+        long start = System.nanoTime();
+        deadline = start + options.maxTime().toNanos();
+        boolean paused = false;
+        boolean committed = false;
+        try {
+            long session = connect(to);
+            DirtyLog dirty = new DirtyLog(vm);
+            dirty.collect(); // from here on the log holds what the guest writes during round 1
+            Convergence convergence = new Convergence(options.downtime().toNanos());
+            long[][] pages = dirty.all();
+            int rounds = 0;
+            int maxThrottle = 0;
+            while (true) {
+                rounds++;
+                long t = System.nanoTime();
+                long[] sent = sendRound(pages, false);
+                channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
+                channels.get(0).expect(MessageType.ROUND);
+                long took = System.nanoTime() - t;
+                convergence.roundSent(sent[0], sent[0] - sent[1], took);
+                pages = dirty.collect();
+                long n = DirtyLog.count(pages);
+                log.accept(String.format("round %d: %d pages (%d zero) in %.1f ms; %d dirty now, pause would be ~%.1f ms",
+                        rounds, sent[0], sent[1], took / 1e6, n, convergence.expectedDowntime(n) / 1e6));
+                if (convergence.shouldStop(n)) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw timeout(n);
+                }
+                int throttle = convergence.throttleFor(n);
+                if (throttle != vm.runControl().throttlePercent()) {
+                    log.accept("auto-converge: vCPUs throttled to " + throttle + "%");
+                    vm.runControl().setThrottle(throttle);
+                    maxThrottle = throttle;
+                }
+            }
+            // Stop and copy.
+            long pauseStart = System.nanoTime();
+            vm.pauseAll();
+            paused = true;
+            long tPaused = System.nanoTime();
+            DirtyLog.or(pages, dirty.collect());
+            long[] sent = sendRound(pages, true);
+            long tPages = System.nanoTime();
+            SectionMessages.Collector sections = new SectionMessages.Collector();
+            machine.saveState(sections);
+            long tSaved = System.nanoTime();
+            Channel control = channels.get(0);
+            for (byte[] s : sections.payloads()) {
+                control.send(MessageType.SECTION, s, null, 0);
+            }
+            long totalPages = writers.stream().mapToLong(PageWriter::pages).sum();
+            control.send(MessageType.END, new Encoder().varUnsigned(sections.payloads().size()).u64(totalPages));
+            control.expect(MessageType.READY);
+            long tReady = System.nanoTime();
+            committed = true;
+            control.send(MessageType.COMMIT, new Encoder());
+            control.expect(MessageType.STARTED);
+            long end = System.nanoTime();
+            vm.runControl().setThrottle(0);
+            long bytes = channels.stream().mapToLong(Channel::bytesSent).sum();
+            long zero = writers.stream().mapToLong(PageWriter::zeroPages).sum();
+            log.accept(String.format("stop-and-copy: %d pages, %d sections; paused %.1f ms (pause %.1f, pages %.1f, save %.1f, restore at the destination %.1f, commit %.1f)",
+                    sent[0], sections.payloads().size(), (end - pauseStart) / 1e6, (tPaused - pauseStart) / 1e6, (tPages - tPaused) / 1e6,
+                    (tSaved - tPages) / 1e6, (tReady - tSaved) / 1e6, (end - tReady) / 1e6));
+            return new Result(control.peer(), rounds + 1, totalPages, zero, bytes, Duration.ofNanos(end - start), Duration.ofNanos(end - pauseStart), maxThrottle);
+        } catch (MigrationException e) {
+            throw giveUp(e, paused, committed);
+        } catch (RuntimeException e) {
+            throw giveUp(new MigrationException(Kind.LOCAL, "migration failed on the source: " + e.getMessage(), e), paused, committed);
+        } finally {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
+            channels.forEach(Channel::close);
+        }
+    }
+
+    private MigrationException giveUp(MigrationException e, boolean paused, boolean committed) {
+        if (!committed && !channels.isEmpty() && (e.kind() == Kind.TIMEOUT || e.kind() == Kind.LOCAL)) {
+            channels.get(0).refuse("the source gives up: " + e.getMessage()); // so the destination says why
+        }
+        channels.forEach(Channel::close);
+        vm.runControl().setThrottle(0);
+        if (committed) {
+            // The destination may have started the guest: never let two copies run.
+            return new MigrationException(e.kind(), e.getMessage() + "; COMMIT was sent, so the destination may be running the guest:"
+                    + " the source stays paused (resume it through its control socket only if the destination did not start)", e);
+        }
+        if (paused) {
+            vm.resumeAll();
+        }
+        return new MigrationException(e.kind(), e.getMessage() + "; the guest keeps running on the source", e);
+    }
+
+    private MigrationException timeout(long dirtyPages) {
+        return new MigrationException(Kind.TIMEOUT, String.format("did not converge within %d s (%d pages still dirty, throttle %d%%)",
+                options.maxTime().toSeconds(), dirtyPages, vm.runControl().throttlePercent()));
+    }
+
+    /** Opens and authenticates every connection; returns the session id. */
+    private long connect(InetSocketAddress to) {
+        Channel control = open(to);
+        Handshake.client(control, options.auth(), 0, 0);
+        Encoder setup = new Encoder().varUnsigned(options.connections()).u64(vm.config().layout().totalSize())
+                .raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, vm.config()));
+        control.send(MessageType.SETUP, setup);
+        long session = control.expect(MessageType.ACCEPT).decoder().u64("session");
+        for (int i = 1; i < options.connections(); i++) {
+            Channel ch = open(to);
+            Handshake.client(ch, options.auth(), session, i);
+            ch.expect(MessageType.ACCEPT);
+        }
+        for (int i = 0; i < options.connections(); i++) {
+            writers.add(new PageWriter());
+        }
+        if (options.connections() > 1) {
+            pool = Executors.newFixedThreadPool(options.connections() - 1, r -> {
+                Thread t = new Thread(r, "migrate-send");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        return session;
+    }
+
+    private Channel open(InetSocketAddress to) {
+        Socket s = new Socket();
+        try {
+            s.connect(to, 10_000);
+            Channel ch = new Channel(s, options.hook(), messages);
+            channels.add(ch);
+            return ch;
+        } catch (IOException e) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // Nothing to free beyond the socket.
+            }
+            throw new MigrationException(Kind.LINK, "cannot connect to " + to + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Sends the marked pages; span k of the guest always goes over connection k mod N, so a page re-sent in a
+     * later round follows its older copy on the same connection and cannot overtake it. Returns {pages, zero pages}.
+     * With {@code last}, each data connection ends with DATA_END.
+     */
+    private long[] sendRound(long[][] maps, boolean last) {
+        int n = channels.size();
+        long pagesBefore = writers.stream().mapToLong(PageWriter::pages).sum();
+        long zeroBefore = writers.stream().mapToLong(PageWriter::zeroPages).sum();
+        List<Future<?>> work = new ArrayList<>();
+        for (int c = 1; c < n; c++) {
+            int conn = c;
+            work.add(pool.submit(() -> {
+                sendShare(maps, conn, n, last);
+                if (last) {
+                    channels.get(conn).send(MessageType.DATA_END, new Encoder());
+                }
+                return null;
+            }));
+        }
+        sendShare(maps, 0, n, last);
+        for (Future<?> f : work) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new MigrationException(Kind.LOCAL, String.valueOf(e.getCause()), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new MigrationException(Kind.LOCAL, "interrupted");
+            }
+        }
+        return new long[] {writers.stream().mapToLong(PageWriter::pages).sum() - pagesBefore,
+                writers.stream().mapToLong(PageWriter::zeroPages).sum() - zeroBefore};
+    }
+
+    private void sendShare(long[][] maps, int conn, int n, boolean last) {
+        Channel ch = channels.get(conn);
+        PageWriter w = writers.get(conn);
+        List<MemoryRange> ranges = vm.memory().layout().ranges();
+        int spanIndex = 0;
+        for (int slot = 0; slot < ranges.size(); slot++) {
+            MemoryRange r = ranges.get(slot);
+            long slotPages = r.size() / Protocol.PAGE_SIZE;
+            for (long first = 0; first < slotPages; first += Protocol.MAX_SPAN, spanIndex++) {
+                if (spanIndex % n != conn) {
+                    continue;
+                }
+                if (!last && System.nanoTime() > deadline) {
+                    throw timeout(DirtyLog.count(maps));
+                }
+                int span = (int) Math.min(Protocol.MAX_SPAN, slotPages - first);
+                long before = ch.bytesSent();
+                w.send(ch, vm.memory(), r.gpa() + first * Protocol.PAGE_SIZE, span, maps[slot], (int) (first / 64));
+                try {
+                    rate.take(ch.bytesSent() - before);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new MigrationException(Kind.LOCAL, "interrupted");
+                }
+            }
+        }
+    }
+}

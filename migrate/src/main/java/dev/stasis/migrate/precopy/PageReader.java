@@ -1,0 +1,132 @@
+package dev.stasis.migrate.precopy;
+
+import com.github.luben.zstd.Zstd;
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.migrate.protocol.Frame;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.snapshot.codec.Decoder;
+import java.nio.ByteBuffer;
+
+/**
+ * Applies PAGES messages to the destination's guest memory, treating every field as untrusted: the span
+ * must lie inside one RAM range, the bitmaps must not claim pages outside the span, the zero pages must be
+ * among those carried, and the data must decompress to exactly the pages that are not zero.
+ * One per receiving thread (it owns a 16 MiB buffer).
+ */
+public final class PageReader {
+    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Protocol.PAGE_SIZE);
+
+    private final GuestMemory memory;
+    private final Written written;
+    private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
+    private long pages;
+
+    /**
+     * The pages of a fresh machine that received data: the others are still zero from mmap, so a zero page
+     * for them needs nothing, not even a read (which would fault in 262 144 pages for 1 GiB). Shared by
+     * the readers of one session; spans are 64-word aligned and each span has one reader, so no word is
+     * written by two threads.
+     */
+    public static final class Written {
+        private final long[][] maps;
+
+        public Written(GuestMemory memory) {
+            var ranges = memory.layout().ranges();
+            maps = new long[ranges.size()][];
+            for (int i = 0; i < maps.length; i++) {
+                maps[i] = new long[(int) ((ranges.get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
+            }
+        }
+    }
+
+    /** {@code memory} must be all zero to begin with (a fresh machine), as {@link Written} assumes. */
+    public PageReader(GuestMemory memory, Written written) {
+        this.memory = memory;
+        this.written = written;
+    }
+
+    public long pages() {
+        return pages;
+    }
+
+    /** Throws {@link dev.stasis.snapshot.SnapshotFormatException} for a message that breaks the rules. */
+    public void apply(Frame f) {
+        Decoder d = f.decoder();
+        long gpa = d.u64("base address");
+        int span = d.varInt("span", Protocol.MAX_SPAN);
+        if (span == 0 || gpa % Protocol.PAGE_SIZE != 0 || memory.layout().find(gpa, (long) span * Protocol.PAGE_SIZE) == null) {
+            throw d.malformed(String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
+        }
+        int words = (span + 63) / 64;
+        long[] sent = new long[words];
+        long[] zero = new long[words];
+        for (int w = 0; w < words; w++) {
+            sent[w] = d.u64("page bitmap");
+        }
+        int dataPages = 0;
+        for (int w = 0; w < words; w++) {
+            zero[w] = d.u64("zero bitmap");
+            if ((zero[w] & ~sent[w]) != 0) {
+                throw d.malformed("a zero page is not among the pages carried");
+            }
+            dataPages += Long.bitCount(sent[w] & ~zero[w]);
+        }
+        if (span % 64 != 0 && (sent[words - 1] >>> (span % 64)) != 0) {
+            throw d.malformed("the page bitmap claims pages beyond the span");
+        }
+        int codec = d.u8("codec");
+        int length = d.varInt("data length", d.remaining());
+        int rawLength = dataPages * Protocol.PAGE_SIZE;
+        int at = d.position();
+        switch (codec) {
+            case PageWriter.CODEC_RAW -> {
+                if (length != rawLength) {
+                    throw d.malformed("raw data of " + length + " bytes for " + dataPages + " pages");
+                }
+                System.arraycopy(f.data(), at, raw, 0, length);
+            }
+            case PageWriter.CODEC_ZSTD -> {
+                long n;
+                try {
+                    n = Zstd.decompressByteArray(raw, 0, rawLength, f.data(), at, length);
+                } catch (RuntimeException e) { // zstd-jni throws for some corrupt frames instead of returning an error code
+                    throw d.malformed("compressed data does not expand to " + dataPages + " pages (" + e.getMessage() + ")");
+                }
+                if (Zstd.isError(n) || n != rawLength) {
+                    throw d.malformed("compressed data does not expand to " + dataPages + " pages"
+                            + (Zstd.isError(n) ? " (" + Zstd.getErrorName(n) + ")" : " (" + n + " bytes)"));
+                }
+            }
+            default -> throw d.malformed("unknown page codec " + codec);
+        }
+        d.raw(length, "page data");
+        d.end("PAGES");
+        ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
+        var ranges = memory.layout().ranges();
+        int slot = 0;
+        while (!ranges.get(slot).contains(gpa, 1)) {
+            slot++;
+        }
+        long[] touched = written.maps[slot];
+        long firstPage = (gpa - ranges.get(slot).gpa()) / Protocol.PAGE_SIZE;
+        int from = 0;
+        for (int w = 0; w < words; w++) {
+            for (long v = sent[w]; v != 0; v &= v - 1) {
+                int bit = Long.numberOfTrailingZeros(v);
+                int page = w * 64 + bit;
+                long index = firstPage + page;
+                boolean wasWritten = (touched[(int) (index >>> 6)] & (1L << (index & 63))) != 0;
+                if ((zero[w] & (1L << bit)) != 0) {
+                    if (wasWritten) {
+                        ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(ZERO_PAGE.duplicate());
+                    }
+                } else {
+                    ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(raw, from, Protocol.PAGE_SIZE);
+                    from += Protocol.PAGE_SIZE;
+                    touched[(int) (index >>> 6)] |= 1L << (index & 63);
+                }
+                pages++;
+            }
+        }
+    }
+}

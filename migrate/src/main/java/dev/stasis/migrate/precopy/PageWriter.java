@@ -1,0 +1,94 @@
+package dev.stasis.migrate.precopy;
+
+import com.github.luben.zstd.Zstd;
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.snapshot.codec.Encoder;
+import java.nio.ByteBuffer;
+
+/**
+ * Encodes PAGES messages for one connection: a span of up to {@link Protocol#MAX_SPAN} pages from one
+ * base address, a bitmap of the pages carried and a bitmap of those that are all zero (they travel as that
+ * bit alone), then the other pages back to back, zstd-compressed as one frame (or raw when that is smaller).
+ * Owns its buffers; one per sending thread.
+ */
+public final class PageWriter {
+    public static final int CODEC_RAW = 0;
+    public static final int CODEC_ZSTD = 1;
+    private static final int LEVEL = 1;
+    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Protocol.PAGE_SIZE);
+
+    private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
+    private final byte[] packed = new byte[(int) Zstd.compressBound(raw.length)];
+    private long pages;
+    private long zeroPages;
+
+    public long pages() {
+        return pages;
+    }
+
+    public long zeroPages() {
+        return zeroPages;
+    }
+
+    /**
+     * Sends the pages of {@code [gpa, gpa + span pages)} whose bit is set in {@code bits} from word
+     * {@code firstWord} on; nothing when none is. Returns the pages sent.
+     */
+    public int send(Channel ch, GuestMemory memory, long gpa, int span, long[] bits, int firstWord) {
+        int words = (span + 63) / 64;
+        long[] sent = new long[words];
+        long[] zero = new long[words];
+        int count = 0;
+        for (int w = 0; w < words; w++) {
+            long v = bits[firstWord + w];
+            if (w == words - 1 && span % 64 != 0) {
+                v &= (1L << (span % 64)) - 1;
+            }
+            sent[w] = v;
+            count += Long.bitCount(v);
+        }
+        if (count == 0) {
+            return 0;
+        }
+        ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
+        int rawLength = 0;
+        for (int w = 0; w < words; w++) {
+            for (long v = sent[w]; v != 0; v &= v - 1) {
+                int page = w * 64 + Long.numberOfTrailingZeros(v);
+                ByteBuffer p = ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
+                if (p.mismatch(ZERO_PAGE) < 0) {
+                    zero[w] |= 1L << (page & 63);
+                } else {
+                    p.get(raw, rawLength, Protocol.PAGE_SIZE);
+                    rawLength += Protocol.PAGE_SIZE;
+                }
+            }
+        }
+        Encoder head = new Encoder().u64(gpa).varUnsigned(span);
+        for (long v : sent) {
+            head.u64(v);
+        }
+        for (long v : zero) {
+            head.u64(v);
+        }
+        byte[] body = raw;
+        int bodyLength = rawLength;
+        int codec = CODEC_RAW;
+        if (rawLength > 0) {
+            long n = Zstd.compressByteArray(packed, 0, packed.length, raw, 0, rawLength, LEVEL);
+            if (!Zstd.isError(n) && n < rawLength) {
+                body = packed;
+                bodyLength = (int) n;
+                codec = CODEC_ZSTD;
+            }
+        }
+        head.u8(codec).varUnsigned(bodyLength);
+        ch.send(MessageType.PAGES, head.toBytes(), body, bodyLength);
+        pages += count;
+        zeroPages += count - rawLength / Protocol.PAGE_SIZE;
+        return count;
+    }
+}

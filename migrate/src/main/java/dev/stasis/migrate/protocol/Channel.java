@@ -1,0 +1,169 @@
+package dev.stasis.migrate.protocol;
+
+import dev.stasis.migrate.MigrationException;
+import dev.stasis.migrate.MigrationException.Kind;
+import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.codec.Encoder;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One connection of a migration session, as frames: {@code u8 type, u32 length (little-endian), payload}.
+ * A frame's length is checked against its type's maximum before its payload is read, and the payload goes
+ * into one buffer per channel that grows only to that bound. Reads time out (a peer that vanished without
+ * closing is a broken link, not a hang). Not thread-safe: one reader and one writer thread at most.
+ */
+public final class Channel implements AutoCloseable {
+    public static final int READ_TIMEOUT_MILLIS = 30_000;
+
+    private final Socket socket;
+    private final DataInputStream in;
+    private final OutputStream out;
+    private final String peer;
+    private final FaultHook hook;
+    private final AtomicInteger messages;
+    private final byte[] header = new byte[5];
+    private byte[] buffer = new byte[4096];
+    private long bytesSent;
+
+    /** @param messages the session's message counter, shared by its channels, for the fault hook */
+    public Channel(Socket socket, FaultHook hook, AtomicInteger messages) throws IOException {
+        this.socket = socket;
+        socket.setTcpNoDelay(true);
+        socket.setSoTimeout(READ_TIMEOUT_MILLIS);
+        this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 64 << 10));
+        this.out = new BufferedOutputStream(socket.getOutputStream(), 64 << 10);
+        this.peer = String.valueOf(socket.getRemoteSocketAddress());
+        this.hook = hook;
+        this.messages = messages;
+    }
+
+    public String peer() {
+        return peer;
+    }
+
+    public long bytesSent() {
+        return bytesSent;
+    }
+
+    public void send(MessageType type, Encoder payload) {
+        send(type, payload.toBytes(), null, 0);
+    }
+
+    /** Sends one frame whose payload is {@code head} followed by {@code tail[0, tailLength)}; flushes. */
+    public void send(MessageType type, byte[] head, byte[] tail, int tailLength) {
+        int length = head.length + tailLength;
+        if (length > type.maxPayload) {
+            throw new IllegalArgumentException(type + " payload of " + length + " bytes exceeds its limit " + type.maxPayload);
+        }
+        try {
+            header[0] = (byte) type.code;
+            header[1] = (byte) length;
+            header[2] = (byte) (length >>> 8);
+            header[3] = (byte) (length >>> 16);
+            header[4] = (byte) (length >>> 24);
+            out.write(header);
+            out.write(head);
+            if (tailLength > 0) {
+                out.write(tail, 0, tailLength);
+            }
+            out.flush();
+            bytesSent += 5 + length;
+            hook.after(true, type, messages.getAndIncrement());
+        } catch (IOException e) {
+            close();
+            throw broken("sending " + type, e);
+        }
+    }
+
+    /** The next frame; a REFUSE from the peer becomes a {@link MigrationException} carrying its reason. */
+    public Frame receive() {
+        MessageType type;
+        int length;
+        try {
+            in.readFully(header);
+            type = MessageType.of(header[0] & 0xff);
+            length = (header[1] & 0xff) | (header[2] & 0xff) << 8 | (header[3] & 0xff) << 16 | (header[4] & 0xff) << 24;
+            if (type == null) {
+                throw protocolError("unknown message type " + (header[0] & 0xff) + " from " + peer + " (not a stasis migration peer, or another protocol version)");
+            }
+            if (length < 0 || length > type.maxPayload) {
+                throw protocolError(type + " from " + peer + " announces " + Integer.toUnsignedString(length) + " bytes, over its limit of " + type.maxPayload);
+            }
+            if (buffer.length < length) {
+                buffer = new byte[Math.max(length, Math.min(type.maxPayload, buffer.length * 2))];
+            }
+            in.readFully(buffer, 0, length);
+            hook.after(false, type, messages.getAndIncrement());
+        } catch (IOException e) {
+            close();
+            throw broken("waiting for the peer's next message", e);
+        }
+        Frame f = new Frame(type, buffer, length);
+        if (type == MessageType.REFUSE) {
+            close();
+            String reason;
+            try {
+                reason = f.decoder().string("reason", Protocol.MAX_REASON_BYTES);
+            } catch (SnapshotFormatException e) {
+                reason = "(unreadable reason)";
+            }
+            throw new MigrationException(reason.startsWith("authentication") ? Kind.AUTH : Kind.REFUSED, "the peer refused: " + reason);
+        }
+        return f;
+    }
+
+    /** The next frame, which must be of {@code type}. */
+    public Frame expect(MessageType type) {
+        Frame f = receive();
+        if (f.type() != type) {
+            throw protocolError("expected " + type + " from " + peer + ", got " + f.type());
+        }
+        return f;
+    }
+
+    /** Tells the peer why this side gives up (best effort: the link may be gone), then closes. */
+    public void refuse(String reason) {
+        byte[] r = reason.getBytes(StandardCharsets.UTF_8);
+        String cut = r.length > Protocol.MAX_REASON_BYTES ? reason.substring(0, Protocol.MAX_REASON_BYTES / 4) : reason;
+        try {
+            send(MessageType.REFUSE, new Encoder().string(cut));
+        } catch (RuntimeException ignored) {
+            // The peer is gone; it learns nothing more from us.
+        }
+        close();
+    }
+
+    private MigrationException broken(String doing, IOException e) {
+        String what = e instanceof EOFException ? "the peer closed the connection"
+                : e instanceof SocketTimeoutException ? "no answer for " + READ_TIMEOUT_MILLIS / 1000 + " s"
+                : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return new MigrationException(Kind.LINK, "link to " + peer + " broke while " + doing + ": " + what, e);
+    }
+
+    public MigrationException protocolError(String message) {
+        close();
+        return new MigrationException(Kind.PROTOCOL, message);
+    }
+
+    public boolean isClosed() {
+        return socket.isClosed();
+    }
+
+    @Override
+    public void close() {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // Nothing to do about a socket that fails to close.
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package dev.stasis.migrate;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.memory.MemoryLayout;
+import dev.stasis.memory.MemoryRange;
+import dev.stasis.migrate.precopy.PageReader;
+import dev.stasis.migrate.precopy.PageWriter;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.Frame;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.codec.Encoder;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** PAGES messages through a real socket: round trips, and hostile spans and bitmaps refused. */
+class PagesTest {
+    @Test
+    void randomPagesAndZeroPagesRoundTripAcrossTwoRanges() throws Exception {
+        MemoryLayout layout = new MemoryLayout(List.of(new MemoryRange(0, 20 << 20), new MemoryRange(1L << 32, 1 << 20)));
+        try (GuestMemory from = new GuestMemory(layout); GuestMemory to = new GuestMemory(layout);
+             ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             Channel out = new Channel(new Socket(ss.getInetAddress(), ss.getLocalPort()), FaultHook.NONE, new AtomicInteger());
+             Channel in = new Channel(ss.accept(), FaultHook.NONE, new AtomicInteger())) {
+            Random r = new Random(7);
+            long[][] dirty = {new long[(20 << 20) / 4096 / 64], new long[(1 << 20) / 4096 / 64]};
+            for (int i = 0; i < 1500; i++) {
+                int slot = r.nextInt(4) == 0 ? 1 : 0;
+                long pages = layout.ranges().get(slot).size() / 4096;
+                long p = r.nextLong(pages);
+                dirty[slot][(int) (p / 64)] |= 1L << (p % 64);
+                byte[] data = new byte[4096];
+                if (r.nextBoolean()) {
+                    r.nextBytes(data);
+                } else {
+                    data[r.nextInt(4096)] = 1;
+                }
+                from.write(layout.ranges().get(slot).gpa() + p * 4096, data);
+            }
+            PageWriter w = new PageWriter();
+            PageReader reader = new PageReader(to, new PageReader.Written(to));
+            // A page sent with data in an earlier round and zero now must end up zero.
+            from.write(4096 * 3, new byte[] {9});
+            reader.apply(sendOne(w, out, in, from, new long[] {1L << 3}));
+            assertEquals(9, to.getByte(4096 * 3));
+            from.write(4096 * 3, new byte[] {0});
+            dirty[0][0] |= 1L << 3;
+            long before = w.pages();
+            int messages = 0;
+            for (int slot = 0; slot < 2; slot++) {
+                MemoryRange range = layout.ranges().get(slot);
+                long pages = range.size() / 4096;
+                for (long first = 0; first < pages; first += 4096) {
+                    int span = (int) Math.min(4096, pages - first);
+                    if (w.send(out, from, range.gpa() + first * 4096, span, dirty[slot], (int) (first / 64)) > 0) {
+                        messages++;
+                    }
+                }
+            }
+            for (int i = 0; i < messages; i++) {
+                reader.apply(in.expect(MessageType.PAGES));
+            }
+            assertEquals(w.pages(), reader.pages());
+            assertTrue(w.pages() - before > 1000, "pages sent: " + (w.pages() - before));
+            for (MemoryRange range : layout.ranges()) {
+                assertEquals(-1, from.buffer(range.gpa(), (int) range.size()).mismatch(to.buffer(range.gpa(), (int) range.size())), "memory differs in " + range);
+            }
+        }
+    }
+
+    private static Frame sendOne(PageWriter w, Channel out, Channel in, GuestMemory from, long[] bits) {
+        w.send(out, from, 0, 64, bits, 0);
+        return in.expect(MessageType.PAGES);
+    }
+
+    @Test
+    void hostileMessagesAreRefused() {
+        MemoryLayout layout = new MemoryLayout(List.of(new MemoryRange(0, 1 << 20)));
+        try (GuestMemory mem = new GuestMemory(layout)) {
+            PageReader reader = new PageReader(mem, new PageReader.Written(mem));
+            // Span beyond RAM.
+            assertRefused(reader, new Encoder().u64(0).varUnsigned(4096).toBytes(), "not inside guest RAM");
+            // Unaligned base.
+            assertRefused(reader, new Encoder().u64(100).varUnsigned(1).toBytes(), "not inside guest RAM");
+            // A zero page that is not carried.
+            assertRefused(reader, new Encoder().u64(0).varUnsigned(64).u64(1).u64(2).toBytes(), "zero page is not among");
+            // Bits beyond the span.
+            assertRefused(reader, new Encoder().u64(0).varUnsigned(3).u64(0b1000).u64(0).toBytes(), "beyond the span");
+            // Data length that disagrees with the pages.
+            assertRefused(reader, new Encoder().u64(0).varUnsigned(1).u64(1).u64(0).u8(PageWriter.CODEC_RAW).varUnsigned(10).raw(new byte[10]).toBytes(), "raw data of 10 bytes");
+            // A data length larger than what is left.
+            assertRefused(reader, new Encoder().u64(0).varUnsigned(1).u64(1).u64(0).u8(PageWriter.CODEC_ZSTD).varUnsigned(1 << 20).toBytes(), "exceeds its maximum");
+            // Compressed garbage.
+            assertRefused(reader, new Encoder().u64(0).varUnsigned(1).u64(1).u64(0).u8(PageWriter.CODEC_ZSTD).varUnsigned(8).raw(new byte[8]).toBytes(), "does not expand");
+        }
+    }
+
+    private static void assertRefused(PageReader reader, byte[] payload, String why) {
+        SnapshotFormatException e = assertThrows(SnapshotFormatException.class, () -> reader.apply(new Frame(MessageType.PAGES, payload, payload.length)));
+        assertTrue(e.getMessage().contains(why), e.getMessage());
+    }
+}

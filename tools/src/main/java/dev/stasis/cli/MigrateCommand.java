@@ -1,0 +1,131 @@
+package dev.stasis.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.stasis.control.ControlClient;
+import dev.stasis.control.MigrateControl;
+import dev.stasis.forensics.CrashDump;
+import dev.stasis.machine.Machine;
+import dev.stasis.migrate.MigrationReceiver;
+import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.vm.VmExit;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code stasis migrate send|receive}: live migration of a running VM to another stasis over TCP. */
+@Command(name = "migrate", mixinStandardHelpOptions = true,
+        description = {"Move a running VM to another host while it runs (pre-copy over TCP).",
+                "Start 'migrate receive' on the destination, then 'migrate send' against the running VM's control socket."},
+        subcommands = {MigrateCommand.Send.class, MigrateCommand.Receive.class})
+final class MigrateCommand {
+    /** Exactly one way to authenticate; both sides must choose the same. */
+    static final class AuthOptions {
+        @Option(names = "--psk-file", paramLabel = "FILE", required = true,
+                description = "pre-shared key (mode 0600, at least 16 bytes); both sides prove they hold it (HMAC-SHA256)")
+        Path pskFile;
+
+        @Option(names = "--insecure", required = true, description = "no authentication, plaintext (trusted networks only)")
+        boolean insecure;
+    }
+
+    @Command(name = "send", mixinStandardHelpOptions = true,
+            description = {"Ask the VM at --api-socket to migrate itself to a waiting 'stasis migrate receive'.",
+                    "On success that VM's process exits with status 0; on any failure the guest keeps running there."})
+    static final class Send implements Callable<Integer> {
+        @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the running VM's control socket")
+        Path apiSocket;
+
+        @Option(names = "--to", required = true, paramLabel = "HOST:PORT", description = "where 'migrate receive' listens")
+        String to;
+
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        AuthOptions auth;
+
+        @Option(names = "--downtime-ms", paramLabel = "N", defaultValue = "300", description = "longest pause to aim for (default ${DEFAULT-VALUE})")
+        long downtimeMs;
+
+        @Option(names = "--max-time", paramLabel = "S", defaultValue = "120",
+                description = "give up, leaving the guest running here, when not done in S seconds (default ${DEFAULT-VALUE})")
+        long maxTime;
+
+        @Option(names = "--connections", paramLabel = "N", defaultValue = "1", description = "TCP connections for page data, 1..16 (default ${DEFAULT-VALUE})")
+        int connections;
+
+        @Option(names = "--max-bandwidth", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "0",
+                description = "page data per second, e.g. 100M (default: unlimited)")
+        long maxBandwidth;
+
+        @Override
+        public Integer call() throws Exception {
+            MigrateControl.address(to); // a bad address is a usage error here, not in the VM
+            ObjectNode request = ControlClient.request("migrate").put("to", to).put("downtime_ms", downtimeMs)
+                    .put("max_time_s", maxTime).put("connections", connections).put("max_bandwidth", maxBandwidth);
+            if (auth.pskFile != null) {
+                request.put("psk_file", auth.pskFile.toAbsolutePath().toString());
+            } else {
+                request.put("insecure", true);
+            }
+            JsonNode r;
+            try {
+                r = ControlClient.call(apiSocket, request);
+            } catch (java.io.IOException e) {
+                System.err.println("stasis: error: migration failed: " + OneLine.of(e));
+                return 1;
+            }
+            System.out.printf("migrated to %s: %d rounds, %d pages (%d zero), %d bytes, total %.1f ms, downtime %.1f ms%s%n",
+                    r.path("destination").asText(), r.path("rounds").asInt(), r.path("pages").asLong(), r.path("zero_pages").asLong(),
+                    r.path("bytes").asLong(), r.path("total_ms").asDouble(), r.path("downtime_ms").asDouble(),
+                    r.path("max_throttle").asInt() > 0 ? ", vCPUs throttled up to " + r.path("max_throttle").asInt() + "%" : "");
+            return 0;
+        }
+    }
+
+    @Command(name = "receive", mixinStandardHelpOptions = true,
+            description = {"Wait on HOST:PORT for one VM migrated by 'stasis migrate send', then run it in the foreground",
+                    "(like 'stasis restore'). Exits 1, having freed everything, if the migration fails."})
+    static final class Receive implements Callable<Integer> {
+        @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", description = "address to listen on")
+        String listen;
+
+        @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control socket of the received VM at PATH")
+        Path apiSocket;
+
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        AuthOptions auth;
+
+        @Option(names = "--timeout", paramLabel = "S", defaultValue = "0", description = "give up when no source connects in S seconds (default: wait forever)")
+        long timeout;
+
+        @Override
+        public Integer call() throws Exception {
+            InetSocketAddress address = MigrateControl.address(listen);
+            Auth a = auth.pskFile != null ? Auth.Psk.fromFile(auth.pskFile) : new Auth.Insecure();
+            Machine machine;
+            try (ServerSocket server = new ServerSocket()) {
+                server.setReuseAddress(true);
+                server.bind(address);
+                System.err.println("stasis: waiting for a migration on " + server.getLocalSocketAddress());
+                try {
+                    machine = MigrationReceiver.receive(server, new FileOutputStream(FileDescriptor.out),
+                            new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE),
+                            line -> System.err.println("stasis: migrate: " + line));
+                } catch (dev.stasis.migrate.MigrationException e) {
+                    System.err.println("stasis: error: migration failed: " + e.getMessage());
+                    return 1;
+                }
+            }
+            VmExit exit = ForegroundVm.run(machine, apiSocket, CrashDump.DISABLED, true);
+            ForegroundVm.report(exit);
+            return exit.processStatus();
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package dev.stasis.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.stasis.fixtures.GuestLines;
+import dev.stasis.kvm.testing.RequiresKvm;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Live migration as a user runs it: {@code stasis run --api-socket} on the source, {@code stasis migrate
+ * receive} on the destination, {@code stasis migrate send}, each a separate process, over loopback.
+ */
+@RequiresKvm
+class MigrateCliTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void dirtierOnTwoVcpusGoesAToBToAAndEachSourceExits() throws Exception {
+        Path key = key("k");
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        Path a2 = dir.resolve("a2.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "--cpus", "2", "pages=256", "report=20", "--api-socket", a.toString());
+             LiveCli there = Receiver.start(key, b);
+             LiveCli back = Receiver.start(key, a2)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 100, 0, Duration.ofSeconds(30)), source.output());
+            send(a, there, key);
+            assertEquals(0, source.awaitExit(Duration.ofSeconds(10)), "the source exits 0 once migrated:\n" + source.output());
+            assertTrue(source.output().contains("migrated to"), source.output());
+            int[] last = {lastRound(source.lines(), 0), lastRound(source.lines(), 1)};
+            expectRoundsGoOn(there, last);
+            int[] lastThere = {lastRound(there.lines(), 0), lastRound(there.lines(), 1)};
+            send(b, back, key);
+            assertEquals(0, there.awaitExit(Duration.ofSeconds(10)), "B exits 0 once migrated back:\n" + there.output());
+            expectRoundsGoOn(back, new int[] {Math.max(last[0], lastRound(there.lines(), 0)), Math.max(last[1], lastRound(there.lines(), 1))});
+            assertTrue(lastThere[0] > last[0], "B ran the guest for a while");
+            assertTrue(back.isAlive());
+        }
+    }
+
+    @Test
+    void tickerKeepsItsRateAndCountAfterMigrating() throws Exception {
+        Path key = key("k");
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "ticker", "mode=deadline", "period_us=4000", "every=50", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key, null)) {
+            assertNotNull(source.await(GuestLines.TICKER_TICK, m -> Long.parseLong(m.group(1)) >= 250, 0, Duration.ofSeconds(30)), source.output());
+            send(a, dest, key);
+            assertEquals(0, source.awaitExit(Duration.ofSeconds(10)), source.output());
+            long lastBefore = 0;
+            for (String l : source.lines()) {
+                Matcher m = GuestLines.TICKER_TICK.matcher(l);
+                if (m.matches()) {
+                    lastBefore = Long.parseLong(m.group(1));
+                }
+            }
+            long n0 = lastBefore;
+            Matcher first = dest.await(GuestLines.TICKER_TICK, m -> true, 1, Duration.ofSeconds(10));
+            assertNotNull(first, "no ticks after the migration:\n" + dest.output());
+            assertEquals(n0 + 50, Long.parseLong(dest.await(GuestLines.TICKER_TICK, m -> true, 0, Duration.ZERO).group(1)),
+                    "the count goes on with the next report:\n" + dest.output());
+            long from = Long.parseLong(first.group(1));
+            Matcher last = dest.await(GuestLines.TICKER_TICK, m -> Long.parseLong(m.group(1)) >= from + 500, 0, Duration.ofSeconds(10));
+            assertNotNull(last, dest.output());
+            double seconds = (Long.parseLong(last.group(2)) - Long.parseLong(first.group(2))) / (TscRate.khz() * 1000.0);
+            double rate = (Long.parseLong(last.group(1)) - from) / seconds;
+            assertEquals(250.0, rate, 25.0, "rate after migrating: " + rate + "/s\n" + dest.output());
+        }
+    }
+
+    @Test
+    void aWrongKeyIsRefusedOnBothSidesAndTheGuestKeepsRunning() throws Exception {
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "report=20", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key("right"), null)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), source.output());
+            CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--psk-file", key("wrong").toString());
+            assertEquals(1, send.status(), send.out() + send.err());
+            assertTrue(send.err().contains("authentication failed"), send.err());
+            assertTrue(send.err().contains("keeps running"), send.err());
+            assertEquals(1, dest.awaitExit(Duration.ofSeconds(10)), dest.output());
+            assertTrue(dest.output().contains("stasis: error: migration failed: authentication failed: the source"), dest.output());
+            int round = lastRound(source.lines(), 0);
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) > round + 40, 0, Duration.ofSeconds(20)), source.output());
+        }
+    }
+
+    @Test
+    void whenTheDestinationDiesMidwayTheSourceGuestKeepsRunning() throws Exception {
+        Path key = key("k");
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "pages=2048", "report=5", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key, null)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 10, 0, Duration.ofSeconds(30)), source.output());
+            // A slow link keeps the migration in pre-copy long enough to kill the destination during it.
+            try (LiveCli send = LiveCli.start("migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--psk-file", key.toString(), "--max-bandwidth", "64K")) {
+                long deadline = System.nanoTime() + 20_000_000_000L;
+                while (!dest.output().contains("round 1:")) {
+                    assertTrue(dest.isAlive() && System.nanoTime() < deadline, dest.output());
+                    Thread.sleep(20);
+                }
+                ProcessHandle.of(dest.pid()).orElseThrow().destroyForcibly();
+                assertEquals(1, send.awaitExit(Duration.ofSeconds(40)), send.output());
+                assertTrue(send.output().contains("the guest keeps running on the source"), send.output());
+            }
+            int round = lastRound(source.lines(), 0);
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) > round + 20, 0, Duration.ofSeconds(20)), source.output());
+            assertNull(source.await(GuestLines.DIRTIER_FAIL, m -> true, 0, Duration.ZERO), source.output());
+            assertTrue(source.isAlive());
+        }
+    }
+
+    @Test
+    void insecureAgainstAKeyIsRefusedByName() throws Exception {
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "report=20", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key("k"), null)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), source.output());
+            CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest), "--insecure");
+            assertEquals(1, send.status());
+            assertTrue(send.err().contains("authentication mismatch"), send.err());
+            assertEquals(1, dest.awaitExit(Duration.ofSeconds(10)), dest.output());
+            assertTrue(dest.output().contains("authentication mismatch"), dest.output());
+            assertTrue(source.isAlive());
+        }
+    }
+
+    @Test
+    void usageErrorsAreOneLine() throws Exception {
+        CliProcess noAuth = CliProcess.run(List.of(), "migrate", "receive", "--listen", "127.0.0.1:1");
+        assertEquals(Stasis.USAGE_ERROR, noAuth.status());
+        assertTrue(noAuth.err().contains("--psk-file") && noAuth.err().contains("--insecure"), noAuth.err());
+        CliProcess badAddress = CliProcess.run(List.of(), "migrate", "send", "--api-socket", "/nonexistent", "--to", "nowhere", "--insecure");
+        assertEquals(Stasis.USAGE_ERROR, badAddress.status());
+        assertTrue(badAddress.err().startsWith("stasis: error: 'nowhere' is not HOST:PORT"), badAddress.err());
+        Path open = dir.resolve("open.key");
+        Files.writeString(open, "0123456789abcdef0123");
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
+        CliProcess loose = CliProcess.run(List.of(), "migrate", "receive", "--listen", "127.0.0.1:0", "--psk-file", open.toString());
+        assertNotEquals(0, loose.status());
+        assertTrue(loose.err().contains("readable by others"), loose.err());
+    }
+
+    private void send(Path socket, LiveCli dest, Path key) throws Exception {
+        CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", socket.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                "--psk-file", key.toString(), "--downtime-ms", "100");
+        assertEquals(0, send.status(), send.out() + send.err() + "\n--- destination ---\n" + dest.output());
+        assertTrue(send.out().startsWith("migrated to "), send.out());
+    }
+
+    private static void expectRoundsGoOn(LiveCli dest, int[] last) throws InterruptedException {
+        for (int cpu = 0; cpu < 2; cpu++) {
+            String c = String.valueOf(cpu);
+            int target = last[cpu] + 100;
+            assertNotNull(dest.await(GuestLines.DIRTIER_OK, m -> m.group(3).equals(c) && Integer.parseInt(m.group(1)) >= target, 0, Duration.ofSeconds(30)),
+                    "cpu " + cpu + " rounds go on past " + last[cpu] + ":\n" + dest.output());
+        }
+        assertNull(dest.await(GuestLines.DIRTIER_FAIL, m -> true, 0, Duration.ZERO), dest.output());
+    }
+
+    private Path key(String name) throws IOException {
+        Path k = dir.resolve(name + ".key");
+        Files.writeString(k, "stasis-test-key-" + name + "-0123456789\n");
+        Files.setPosixFilePermissions(k, PosixFilePermissions.fromString("rw-------"));
+        return k;
+    }
+
+    static int lastRound(List<String> lines, int cpu) {
+        int last = 0;
+        for (String l : lines) {
+            Matcher m = GuestLines.DIRTIER_OK.matcher(l);
+            if (m.matches() && Integer.parseInt(m.group(3)) == cpu) {
+                last = Math.max(last, Integer.parseInt(m.group(1)));
+            }
+        }
+        return last;
+    }
+
+    /** A {@code migrate receive} on a free loopback port, started and listening. */
+    static final class Receiver {
+        static LiveCli start(Path key, Path apiSocket) throws Exception {
+            int port;
+            try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                port = probe.getLocalPort();
+            }
+            LiveCli r = apiSocket == null
+                    ? LiveCli.start("migrate", "receive", "--listen", "127.0.0.1:" + port, "--psk-file", key.toString())
+                    : LiveCli.start("migrate", "receive", "--listen", "127.0.0.1:" + port, "--psk-file", key.toString(), "--api-socket", apiSocket.toString());
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!r.output().contains("waiting for a migration on")) {
+                if (!r.isAlive() || System.nanoTime() > deadline) {
+                    throw new AssertionError("migrate receive did not start listening:\n" + r.output());
+                }
+                Thread.sleep(50);
+            }
+            return r;
+        }
+
+        static int port(LiveCli r) {
+            Matcher m = java.util.regex.Pattern.compile("waiting for a migration on \\S*:(\\d+)").matcher(r.output());
+            assertTrue(m.find(), r.output());
+            return Integer.parseInt(m.group(1));
+        }
+    }
+}
