@@ -64,7 +64,7 @@ public final class MigrationBench {
         if (fillMiB > 0) { // the snapshot benchmark's 256 MiB region (kernel bytes, text, zero, zero) at 256 MiB
             java.nio.file.Path region = java.nio.file.Files.createTempFile("stasis-migbench-", ".img");
             try {
-                SnapshotBench.writeRegion(region);
+                SnapshotBench.writeRegion(region, false);
                 m.loadFile(region, SnapshotBench.REGION_GPA);
             } finally {
                 java.nio.file.Files.deleteIfExists(region);
