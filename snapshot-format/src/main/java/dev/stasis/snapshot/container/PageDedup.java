@@ -84,22 +84,26 @@ final class PageDedup {
         return w;
     }
 
+    /** Longs of a page that go into its hash: one in every {@link #SAMPLE_STRIDE}, spread over the page. */
+    private static final int SAMPLE_STRIDE = 8;
+
     /**
-     * A 64-bit hash of the page of 512 longs at {@code at}: four independent FxHash-style lanes (rotate,
-     * xor, one multiply per long; loads and multiplies overlap), then the lanes combined and mixed with
-     * MurmurHash3's finalizer. It needs to be fast and to spread real page contents, not to resist an
-     * adversary: a collision only costs a missed duplicate.
+     * A 64-bit hash of a sample of the page of 512 longs at {@code at} (every eighth long, 512 bytes of the
+     * 4096, spread over the whole page), in four FxHash-style lanes (rotate, xor, multiply), mixed with
+     * MurmurHash3's finalizer. It is a candidate key, not a proof: every candidate is compared byte for byte
+     * before it becomes a reference, so two pages that differ only between samples cost one failed compare.
+     * Hashing a sample keeps the scan cheap beside zero detection (the full page cost as much again).
      */
     static long hash(LongBuffer b, int at) {
         long a = 1;
         long c = 2;
         long d = 3;
         long e = 4;
-        for (int i = at, end = at + PAGE_LONGS; i < end; i += 4) {
+        for (int i = at, end = at + PAGE_LONGS; i < end; i += 4 * SAMPLE_STRIDE) {
             a = (Long.rotateLeft(a, 23) ^ b.get(i)) * K;
-            c = (Long.rotateLeft(c, 23) ^ b.get(i + 1)) * K;
-            d = (Long.rotateLeft(d, 23) ^ b.get(i + 2)) * K;
-            e = (Long.rotateLeft(e, 23) ^ b.get(i + 3)) * K;
+            c = (Long.rotateLeft(c, 23) ^ b.get(i + SAMPLE_STRIDE)) * K;
+            d = (Long.rotateLeft(d, 23) ^ b.get(i + 2 * SAMPLE_STRIDE)) * K;
+            e = (Long.rotateLeft(e, 23) ^ b.get(i + 3 * SAMPLE_STRIDE + SAMPLE_STRIDE - 1)) * K;
         }
         long h = a ^ Long.rotateLeft(c, 16) ^ Long.rotateLeft(d, 32) ^ Long.rotateLeft(e, 48);
         h ^= h >>> 33;
