@@ -54,8 +54,8 @@ public final class Checkpoint {
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory(), progress)) {
-                writer.memory(ram);
+            try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory())) {
+                writer.memory(ram, progress);
             }
             return writer.commit();
         }
@@ -91,8 +91,8 @@ public final class Checkpoint {
             }
             Machine machine = Machine.create(config, console);
             try {
-                try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory(), progress)) {
-                    reader.readMemory(ram, true);
+                try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory())) {
+                    reader.readMemory(ram, true, progress);
                 }
                 machine.restoreState(new StateSource() {
                     @Override

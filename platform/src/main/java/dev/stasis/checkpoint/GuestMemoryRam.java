@@ -8,28 +8,21 @@ import dev.stasis.snapshot.container.GuestRamSink;
 import dev.stasis.snapshot.container.RamRange;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.function.LongConsumer;
 
 /** Guest RAM as the snapshot writer reads it and the reader fills it: zero-copy windows over the mapping. */
 final class GuestMemoryRam implements GuestRam, GuestRamSink, AutoCloseable {
     private final GuestMemory memory;
     /** Guest RAM is anonymous private memory: pages never populated are zero and need no reading. */
     private final PopulatedPages populated;
-    private final LongConsumer progress;
 
-    GuestMemoryRam(GuestMemory memory, LongConsumer progress) {
+    GuestMemoryRam(GuestMemory memory) {
         this.memory = memory;
         this.populated = PopulatedPages.open();
-        this.progress = progress;
     }
 
     @Override
     public boolean knownZero(long gpa, long length) {
-        boolean zero = populated != null && populated.noneIn(com.sun.jna.Pointer.nativeValue(memory.pointer(gpa, length)), length);
-        if (zero) {
-            progress.accept(length); // skipped without a window, but done all the same
-        }
-        return zero;
+        return populated != null && populated.noneIn(com.sun.jna.Pointer.nativeValue(memory.pointer(gpa, length)), length);
     }
 
     @Override
@@ -46,7 +39,6 @@ final class GuestMemoryRam implements GuestRam, GuestRamSink, AutoCloseable {
 
     @Override
     public ByteBuffer window(long gpa, int length) {
-        progress.accept(length);
         return memory.buffer(gpa, length);
     }
 

@@ -3,6 +3,7 @@ package dev.stasis.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.control.ControlClient;
+import dev.stasis.forensics.Progress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -36,7 +37,26 @@ final class SnapshotCommand implements Callable<Integer> {
         if (threads != null) {
             request.put("threads", threads);
         }
-        JsonNode r = ControlClient.call(apiSocket, request);
+        JsonNode r;
+        if (Progress.wanted()) {
+            // The VM writes the file; it streams how far it got, drawn here as restore and core draw theirs.
+            request.put("progress", true);
+            Progress[] bar = new Progress[1];
+            try {
+                r = ControlClient.call(apiSocket, request, event -> {
+                    if (bar[0] == null) {
+                        bar[0] = Progress.start("snapshot", event.path("total").asLong());
+                    }
+                    bar[0].accept(event.path("done").asLong() - bar[0].done());
+                });
+            } finally {
+                if (bar[0] != null) {
+                    bar[0].close();
+                }
+            }
+        } else {
+            r = ControlClient.call(apiSocket, request);
+        }
         System.out.printf("snapshot %s: %d bytes (%d pages stored, %d zero), paused %.1f ms%s%n", r.path("path").asText(),
                 r.path("bytes").asLong(), r.path("stored_pages").asLong(), r.path("zero_pages").asLong(),
                 r.path("paused_ms").asDouble(), exit ? ", VM stopped" : "");

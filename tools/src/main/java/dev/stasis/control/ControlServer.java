@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The control socket of a running VM ({@code --api-socket PATH}): a Unix stream socket, mode 0600, that
@@ -37,6 +38,33 @@ public final class ControlServer implements AutoCloseable {
     /** Called from a handler: runs {@code action} after this request's reply is written (or failed to be). */
     public static void afterReply(Runnable action) {
         AFTER_REPLY.set(action);
+    }
+
+    /** Where a request being handled on this thread may send interim lines. */
+    private static final ThreadLocal<OutputStream> CURRENT = new ThreadLocal<>();
+
+    /**
+     * Called from a handler: where to send interim {@code {"progress":event}} lines for this request, before its
+     * answer. The sink may be used from any thread until the handler returns; it is best effort (a client gone
+     * is ignored). Clients that asked for progress read such lines until the answer.
+     */
+    public static Consumer<ObjectNode> progressSink() {
+        OutputStream out = CURRENT.get();
+        if (out == null) {
+            return event -> { };
+        }
+        return event -> {
+            ObjectNode line = JSON.createObjectNode();
+            line.set("progress", event);
+            try {
+                synchronized (out) {
+                    out.write((JSON.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // The client went away; the answer will fail to send the same way.
+            }
+        };
     }
 
     private final Path path;
@@ -110,7 +138,13 @@ public final class ControlServer implements AutoCloseable {
             if (line.isBlank()) {
                 continue;
             }
-            ObjectNode reply = answer(line);
+            CURRENT.set(out);
+            ObjectNode reply;
+            try {
+                reply = answer(line);
+            } finally {
+                CURRENT.remove();
+            }
             try {
                 out.write((JSON.writeValueAsString(reply) + "\n").getBytes(StandardCharsets.UTF_8));
                 out.flush();

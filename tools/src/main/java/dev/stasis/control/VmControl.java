@@ -60,7 +60,8 @@ public final class VmControl {
         machine.vm().pauseAll();
         WriteReport report;
         try {
-            report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options);
+            report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options,
+                    request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { });
         } catch (Exception e) {
             machine.vm().resumeAll(); // a failed snapshot leaves the guest running as it was
             throw e;
@@ -84,6 +85,29 @@ public final class VmControl {
         result.put("paused_ms", pausedNanos / 1e6);
         result.put("exited", exit);
         return result;
+    }
+
+    /** Guest bytes written so far, sent to the client as {@code {"done":N,"total":M}} at most every 100 ms. */
+    private static final class ProgressEvents implements java.util.function.LongConsumer {
+        private final long total;
+        private final java.util.function.Consumer<ObjectNode> send;
+        private long done;
+        private long lastSent;
+
+        ProgressEvents(long total, java.util.function.Consumer<ObjectNode> send) {
+            this.total = total;
+            this.send = send;
+        }
+
+        @Override
+        public synchronized void accept(long bytes) {
+            done += bytes;
+            long now = System.nanoTime();
+            if (now - lastSent >= 100_000_000L || done >= total) {
+                lastSent = now;
+                send.accept(ControlServer.json().createObjectNode().put("done", done).put("total", total));
+            }
+        }
     }
 
     private static ObjectNode status(Machine machine) {

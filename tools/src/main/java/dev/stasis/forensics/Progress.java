@@ -50,6 +50,11 @@ public final class Progress implements LongConsumer, AutoCloseable {
         }
     }
 
+    /** Whether {@link #start} would draw (stderr is a terminal and progress is not turned off). */
+    public static boolean wanted() {
+        return out() != null;
+    }
+
     /** Prints nothing. */
     public static Progress silent() {
         return new Progress(null, "", 0, System::nanoTime);

@@ -55,7 +55,8 @@ final class MemoryReader {
      * @param sink     null to check only
      * @param problems where a check collects problems; null to stop at the first
      */
-    MemoryStats run(GuestRamSink sink, boolean sinkZeroed, int threads, List<Problem> problems) throws IOException {
+    MemoryStats run(GuestRamSink sink, boolean sinkZeroed, int threads, List<Problem> problems, java.util.function.LongConsumer progress)
+            throws IOException {
         long t0 = System.nanoTime();
         AtomicLong stored = new AtomicLong();
         AtomicLong referenced = new AtomicLong();
@@ -74,6 +75,7 @@ final class MemoryReader {
                 stored.addAndGet(d.storedPages());
                 referenced.addAndGet(d.refPages().length);
                 decoded[i] = d;
+                progress.accept(chunks[i].length());
             });
             if (referenced.get() > 0) {
                 pass(pool, n, problems, found, false, (i, decoder) -> {

@@ -34,7 +34,7 @@ final class MemoryWriter {
         this.options = options;
     }
 
-    MemoryStats write(GuestRam ram, MemoryMap map, BlockSink sink) throws IOException {
+    MemoryStats write(GuestRam ram, MemoryMap map, BlockSink sink, java.util.function.LongConsumer progress) throws IOException {
         long t0 = System.nanoTime();
         MemoryMap.Chunk[] chunks = map.chunks();
         int threads = options.threads();
@@ -77,6 +77,7 @@ final class MemoryWriter {
                 }
                 ChunkEncoder.Encoded done = await(inFlight.poll());
                 sink.append(BlockType.CHUNK, done.block());
+                progress.accept((long) done.pages() * Layout.PAGE_SIZE);
                 pages += done.pages();
                 stored += done.storedPages();
                 referenced += done.referencedPages();

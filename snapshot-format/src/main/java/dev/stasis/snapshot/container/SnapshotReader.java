@@ -117,7 +117,12 @@ public final class SnapshotReader implements AutoCloseable {
 
     /** Fills guest memory, decompressing on one thread per core (up to 4). */
     public MemoryStats readMemory(GuestRamSink sink, boolean sinkIsZeroed) throws IOException {
-        return readMemory(sink, sinkIsZeroed, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        return readMemory(sink, sinkIsZeroed, bytes -> { });
+    }
+
+    /** {@link #readMemory(GuestRamSink, boolean)}, telling {@code progress} the guest bytes of each chunk decoded. */
+    public MemoryStats readMemory(GuestRamSink sink, boolean sinkIsZeroed, java.util.function.LongConsumer progress) throws IOException {
+        return readMemory(sink, sinkIsZeroed, Math.min(4, Runtime.getRuntime().availableProcessors()), progress);
     }
 
     /**
@@ -126,10 +131,16 @@ public final class SnapshotReader implements AutoCloseable {
      * sink holds partial contents and must not run.
      */
     public MemoryStats readMemory(GuestRamSink sink, boolean sinkIsZeroed, int threads) throws IOException {
+        return readMemory(sink, sinkIsZeroed, threads, bytes -> { });
+    }
+
+    /** {@link #readMemory(GuestRamSink, boolean, int)}, telling {@code progress} the guest bytes of each chunk decoded. */
+    public MemoryStats readMemory(GuestRamSink sink, boolean sinkIsZeroed, int threads, java.util.function.LongConsumer progress)
+            throws IOException {
         if (memoryMap == null) {
             throw new SnapshotFormatException(Kind.NOT_FOUND, path + " holds no guest memory");
         }
-        return memoryReader().run(sink, sinkIsZeroed, threads, null);
+        return memoryReader().run(sink, sinkIsZeroed, threads, null, progress);
     }
 
     /**
@@ -157,7 +168,7 @@ public final class SnapshotReader implements AutoCloseable {
             }
         }
         if (memoryMap != null) {
-            memoryReader().run(null, true, Math.min(4, Runtime.getRuntime().availableProcessors()), problems);
+            memoryReader().run(null, true, Math.min(4, Runtime.getRuntime().availableProcessors()), problems, bytes -> { });
         }
         return problems;
     }

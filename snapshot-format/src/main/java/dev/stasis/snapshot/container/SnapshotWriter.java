@@ -122,6 +122,11 @@ public final class SnapshotWriter implements AutoCloseable {
 
     /** All of guest memory; at most once. Zero pages are left out, the others compressed on several threads. */
     public MemoryStats memory(GuestRam ram) throws IOException {
+        return memory(ram, bytes -> { });
+    }
+
+    /** {@link #memory(GuestRam)}, telling {@code progress} the guest bytes of each chunk once it is written. */
+    public MemoryStats memory(GuestRam ram, java.util.function.LongConsumer progress) throws IOException {
         checkOpen();
         if (memoryWritten) {
             throw new IllegalStateException("memory already written");
@@ -131,7 +136,7 @@ public final class SnapshotWriter implements AutoCloseable {
         boolean ok = false;
         try {
             append(BlockType.MEMORY_MAP, Layout.frame(BlockType.MEMORY_MAP, MemoryMapCodec.encode(map)));
-            memory = new MemoryWriter(options).write(ram, map, this::append);
+            memory = new MemoryWriter(options).write(ram, map, this::append, progress);
             ok = true;
             return memory;
         } finally {
