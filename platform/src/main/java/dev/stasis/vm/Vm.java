@@ -55,7 +55,7 @@ public final class Vm implements AutoCloseable {
     private final int tscKhz;
     private final int xsaveSize;
     private final boolean hasXcrs;
-    private int[] stateMsrs;
+    private final int[] stateMsrs;
 
     private Vm(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory) {
         this.config = config;
@@ -81,6 +81,8 @@ public final class Vm implements AutoCloseable {
             this.tscKhz = vcpus.get(0).fd().getTscKhz();
             this.xsaveSize = Math.max(kvm.checkExtension(Capability.XSAVE2), 0);
             this.hasXcrs = kvm.has(Capability.XCRS);
+            // Probed now, one ioctl per listed MSR, so no snapshot or migration pays for it while paused.
+            this.stateMsrs = VcpuStateIo.readableMsrs(vcpus.get(0).fd(), kvm.msrIndexList());
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -138,11 +140,8 @@ public final class Vm implements AutoCloseable {
         return hasXcrs;
     }
 
-    /** The MSRs that make up a vCPU's state: those KVM lists that this VM's vCPUs can read, probed once. */
-    public synchronized int[] stateMsrs() {
-        if (stateMsrs == null) {
-            stateMsrs = VcpuStateIo.readableMsrs(vcpus.get(0).fd(), kvm.msrIndexList());
-        }
+    /** The MSRs that make up a vCPU's state: those KVM lists that this VM's vCPUs can read, probed at creation. */
+    public int[] stateMsrs() {
         return stateMsrs.clone();
     }
 

@@ -76,7 +76,12 @@ final class MigrateCommand {
             }
             JsonNode r;
             try {
-                r = ControlClient.call(apiSocket, request);
+                if (dev.stasis.forensics.Progress.wanted()) {
+                    request.put("progress", true);
+                    r = ControlClient.call(apiSocket, request, event -> System.err.println("stasis: migrate: " + event.path("message").asText()));
+                } else {
+                    r = ControlClient.call(apiSocket, request);
+                }
             } catch (java.io.IOException e) {
                 System.err.println("stasis: error: migration failed: " + OneLine.of(e));
                 return 1;

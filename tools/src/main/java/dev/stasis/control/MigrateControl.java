@@ -35,7 +35,13 @@ public final class MigrateControl {
                 request.path("connections").asInt(1),
                 request.path("max_bandwidth").asLong(0),
                 FaultHook.NONE);
-        MigrationSender.Result r = MigrationSender.migrateAndHold(machine, to, options, line -> System.err.println("stasis: migrate: " + line));
+        var client = request.path("progress").asBoolean(false) ? ControlServer.progressSink() : null;
+        MigrationSender.Result r = MigrationSender.migrateAndHold(machine, to, options, line -> {
+            System.err.println("stasis: migrate: " + line);
+            if (client != null) { // the client shows the rounds as they go, on its terminal
+                client.accept(ControlServer.json().createObjectNode().put("message", line));
+            }
+        });
         ControlServer.afterReply(() -> machine.vm().stop(MigrationSender.migrated(r)));
         ObjectNode result = ControlServer.json().createObjectNode();
         result.put("destination", r.destination());
