@@ -32,6 +32,33 @@ class RunCommandTest {
     }
 
     @Test
+    @RequiresKvm
+    void aGuestResetBootsTheImageAgainInAFreshVm() throws Exception {
+        // Prints "boot", then pulses the reset line through the i8042 (command 0xfe to port 0x64).
+        Path image = dir.resolve("reset.bin");
+        Files.write(image, bytes(0x66, 0xba, 0xf8, 0x03, // mov $0x3f8,%dx
+                0xb0, 'b', 0xee, 0xb0, 'o', 0xee, 0xb0, 'o', 0xee, 0xb0, 't', 0xee, 0xb0, '\n', 0xee,
+                0xb0, 0xfe, 0xe6, 0x64, // mov $0xfe,%al; out %al,$0x64
+                0xf4, 0xeb, 0xfd)); // hlt; jmp hlt
+        try (LiveCli run = LiveCli.start("run", image.toString())) {
+            java.util.regex.Pattern boot = java.util.regex.Pattern.compile("boot");
+            for (int n = 0; n < 3; n++) {
+                int from = run.lines().size();
+                assertNotNull(run.await(boot, m -> true, from, java.time.Duration.ofSeconds(20)), "boot " + (n + 1) + ":\n" + run.output());
+            }
+            assertTrue(run.isAlive(), "a reset is a reboot, not an exit:\n" + run.output());
+        }
+    }
+
+    static byte[] bytes(int... values) {
+        byte[] b = new byte[values.length];
+        for (int i = 0; i < values.length; i++) {
+            b[i] = (byte) values[i];
+        }
+        return b;
+    }
+
+    @Test
     void aMissingKvmDeviceIsOneClearLine() throws Exception {
         CliProcess p = CliProcess.run(List.of("-Dstasis.kvm.device=/nonexistent/kvm"), "run", "hello");
         assertOneLineError(p, "/nonexistent/kvm: ENOENT");
