@@ -50,6 +50,9 @@ public final class SnapshotBench {
         try {
             long nonZero = writeRegion(region, byteWrap);
             WriterOptions options = WriterOptions.defaults().withLevel(level).withThreads(threads);
+            if (intArg(args, "--chunk-kib", 0) > 0) {
+                options = options.withChunkSize(intArg(args, "--chunk-kib", 0) * 1024);
+            }
             double bandwidth = memoryBandwidthGiBs();
             List<Double> saveMs = new ArrayList<>();
             List<Double> restoreMs = new ArrayList<>();
