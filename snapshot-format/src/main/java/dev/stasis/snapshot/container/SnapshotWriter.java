@@ -164,6 +164,7 @@ public final class SnapshotWriter implements AutoCloseable {
             long indexLength = indexBlock.remaining();
             writeFully(indexBlock);
             writeFully(Layout.trailer(indexOffset, indexLength));
+            awaitEarlyFlush();
             channel.force(true);
             channel.close();
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -185,6 +186,11 @@ public final class SnapshotWriter implements AutoCloseable {
         }
         closed = true;
         try {
+            awaitEarlyFlush();
+        } catch (IOException e) {
+            // Closing without commit: the temporary file goes anyway.
+        }
+        try {
             channel.close();
         } finally {
             if (!committed) {
@@ -203,6 +209,51 @@ public final class SnapshotWriter implements AutoCloseable {
         long length = block.remaining();
         writeFully(block);
         index.add(new IndexEntry(type.code, offset, length));
+        flushEarly();
+    }
+
+    /** Bytes written before an early flush is started: the disk works while chunks are still compressed. */
+    private static final long EARLY_FLUSH_BYTES = 8 << 20;
+    private Thread earlyFlush;
+    private IOException earlyFlushFailure;
+    private long flushRequestedAt;
+
+    /**
+     * Starts an fdatasync of what is written so far on a background thread, at most one at a time, so the
+     * final fsync in {@link #commit} finds little left to write. Durability still rests on that final fsync.
+     */
+    private void flushEarly() {
+        if (position - flushRequestedAt < EARLY_FLUSH_BYTES || (earlyFlush != null && earlyFlush.isAlive())) {
+            return;
+        }
+        flushRequestedAt = position;
+        earlyFlush = new Thread(() -> {
+            try {
+                channel.force(false);
+            } catch (IOException e) {
+                synchronized (this) {
+                    earlyFlushFailure = e;
+                }
+            }
+        }, "stasis-snapshot-flush");
+        earlyFlush.setDaemon(true);
+        earlyFlush.start();
+    }
+
+    private void awaitEarlyFlush() throws IOException {
+        if (earlyFlush != null) {
+            try {
+                earlyFlush.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while flushing the snapshot");
+            }
+        }
+        synchronized (this) {
+            if (earlyFlushFailure != null) {
+                throw earlyFlushFailure;
+            }
+        }
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
