@@ -1,5 +1,6 @@
 package dev.stasis.machine;
 
+import dev.stasis.arch.x86.CpuidCompatibility;
 import dev.stasis.arch.x86.VcpuState;
 import dev.stasis.arch.x86.VcpuStateIo;
 import dev.stasis.devices.debugexit.ExitPort;
@@ -30,6 +31,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A small PC: a {@link Vm} with KVM's in-kernel irqchip and PIT, a 16550A on COM1 (IRQ 4), an i8042
@@ -105,18 +108,23 @@ public final class Machine implements AutoCloseable {
     /** Feeds {@code in} to the UART's receiver on a daemon thread, holding back while its FIFO is full. */
     public synchronized void attachConsoleInput(InputStream in) {
         if (consoleInput == null) {
-            consoleInput = ConsoleInput.start(in, uart, vm::isStopped);
+            consoleInput = ConsoleInput.start(in, uart, vm::isStopped, vm.runControl()::isPauseRequested);
         }
     }
 
     /**
-     * Writes every section of this machine to {@code sink}: the VM configuration, kvmclock, the irqchips and
-     * PIT, each vCPU and its vLAPIC (in KVM's save order), then the devices. The vCPUs must be paused or not
+     * Writes every section of this machine to {@code sink}: the VM configuration, the devices, kvmclock, the
+     * irqchips and PIT, then each vCPU and its vLAPIC (in KVM's save order). The vCPUs must be paused or not
      * yet started; guest memory is not a section and is saved by the caller.
      */
     public void saveState(StateSink sink) {
         VmFd fd = vm.vmFd();
         sink.section(VmConfigSection.DESCRIPTION, 0, vm.config());
+        // Devices before the in-kernel irqchip: an interrupt a device raises in between is then at worst
+        // pending in the saved irqchip with no cause (a guest driver reads nothing), never a lost edge.
+        sink.section(UartState.DESCRIPTION, 0, uart.save());
+        sink.section(I8042State.DESCRIPTION, 0, i8042.save());
+        sink.section(CmosRtcState.DESCRIPTION, 0, rtc.save());
         sink.section(ClockSection.DESCRIPTION, 0, fd.getClock());
         for (int chip = IrqchipState.PIC_MASTER; chip <= IrqchipState.IOAPIC; chip++) {
             sink.section(IrqchipSection.DESCRIPTION, chip, fd.getIrqchip(chip));
@@ -128,9 +136,6 @@ public final class Machine implements AutoCloseable {
             sink.section(VcpuState.DESCRIPTION, v.id(), saved.vcpu());
             sink.section(LapicSection.DESCRIPTION, v.id(), saved.lapic());
         }
-        sink.section(UartState.DESCRIPTION, 0, uart.save());
-        sink.section(I8042State.DESCRIPTION, 0, i8042.save());
-        sink.section(CmosRtcState.DESCRIPTION, 0, rtc.save());
     }
 
     /**
@@ -142,6 +147,16 @@ public final class Machine implements AutoCloseable {
         if (!savedConfig.equals(vm.config())) {
             throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
         }
+        // Every vCPU is read and checked before any KVM state changes, against the CPUID a vCPU of this host
+        // actually presents (some KVMs let host features through beyond KVM_GET_SUPPORTED_CPUID).
+        var hostCpuid = vm.vcpus().get(0).fd().getCpuid2();
+        List<VcpuStateIo.Saved> vcpuStates = new ArrayList<>();
+        for (Vcpu v : vm.vcpus()) {
+            VcpuStateIo.Saved saved = new VcpuStateIo.Saved(source.section(VcpuState.DESCRIPTION, v.id()),
+                    source.section(LapicSection.DESCRIPTION, v.id()));
+            CpuidCompatibility.check(saved.vcpu().cpuid(), hostCpuid);
+            vcpuStates.add(saved);
+        }
         VmFd fd = vm.vmFd();
         for (int chip = IrqchipState.PIC_MASTER; chip <= IrqchipState.IOAPIC; chip++) {
             IrqchipState state = source.section(IrqchipSection.DESCRIPTION, chip);
@@ -152,9 +167,7 @@ public final class Machine implements AutoCloseable {
         }
         fd.setPit2(source.section(PitSection.DESCRIPTION, 0));
         for (Vcpu v : vm.vcpus()) {
-            VcpuStateIo.Saved saved = new VcpuStateIo.Saved(source.section(VcpuState.DESCRIPTION, v.id()),
-                    source.section(LapicSection.DESCRIPTION, v.id()));
-            VcpuStateIo.restore(v.fd(), saved, vm.hasXcrs());
+            VcpuStateIo.restore(v.fd(), vcpuStates.get(v.id()), vm.hasXcrs());
         }
         fd.setClock(source.section(ClockSection.DESCRIPTION, 0));
         uart.restore(source.section(UartState.DESCRIPTION, 0));

@@ -108,6 +108,14 @@ public final class RunControl {
         }
     }
 
+    /**
+     * Whether someone asked for a pause that no resume has ended: a command that pauses for its own work
+     * resumes afterwards only when this was false, so it never resumes what a user or a migration holds.
+     */
+    public boolean isPauseRequested() {
+        return pauseRequested;
+    }
+
     public boolean isPaused() {
         lock.lock();
         try {

@@ -27,6 +27,23 @@ final class ForegroundVm {
 
     /** As above, for a machine whose vCPUs {@code started} already (a migrated-in guest). */
     static VmExit run(Machine machine, Path apiSocket, CrashDump crashDump, boolean started) throws Exception {
+        ControlServer control;
+        try {
+            control = apiSocket == null ? null : ControlServer.bind(apiSocket);
+        } catch (Exception e) {
+            machine.close();
+            throw e;
+        }
+        return run(machine, control, crashDump, started);
+    }
+
+    /**
+     * Runs {@code machine} serving {@code control} (bound already, or null). The control socket is closed, and
+     * any command still using the machine finished, before the machine's memory is unmapped: a snapshot or
+     * migration reading guest RAM would otherwise crash the process. A command that does not finish in time
+     * leaves the machine mapped for the process's exit to free.
+     */
+    static VmExit run(Machine machine, ControlServer control, CrashDump crashDump, boolean started) throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
         Thread onSignal = new Thread(() -> {
             machine.vm().stop(VmExit.hostStop("stopped by signal"));
@@ -36,10 +53,9 @@ final class ForegroundVm {
                 Thread.currentThread().interrupt();
             }
         }, "stop-on-signal");
-        ControlServer control = null;
-        try (machine) {
-            if (apiSocket != null) {
-                control = ControlServer.start(apiSocket, VmControl.handlers(machine));
+        try {
+            if (control != null) {
+                control.serve(VmControl.handlers(machine));
             }
             Runtime.getRuntime().addShutdownHook(onSignal);
             machine.attachConsoleInput(System.in);
@@ -53,8 +69,12 @@ final class ForegroundVm {
             }
             return exit;
         } finally {
-            if (control != null) {
-                control.close();
+            boolean quiet = control == null || control.closeAndAwait(java.time.Duration.ofSeconds(10));
+            if (quiet) {
+                machine.close();
+            } else {
+                machine.vm().stop(VmExit.hostStop("closing"));
+                System.err.println("stasis: a control command is still running; leaving the VM's memory to the process exit");
             }
             closed.countDown();
         }

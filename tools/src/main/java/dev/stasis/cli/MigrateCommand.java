@@ -3,6 +3,7 @@ package dev.stasis.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.control.ControlClient;
+import dev.stasis.control.ControlServer;
 import dev.stasis.control.MigrateControl;
 import dev.stasis.forensics.CrashDump;
 import dev.stasis.machine.Machine;
@@ -115,6 +116,8 @@ final class MigrateCommand {
             InetSocketAddress address = MigrateControl.address(listen);
             Auth a = auth.pskFile != null ? Auth.Psk.fromFile(auth.pskFile) : new Auth.Insecure();
             Machine machine;
+            // Bound before anything moves: a bad socket path must fail here, not after the source has handed over.
+            ControlServer control = apiSocket == null ? null : ControlServer.bind(apiSocket);
             try (ServerSocket server = new ServerSocket()) {
                 server.setReuseAddress(true);
                 server.bind(address);
@@ -124,11 +127,19 @@ final class MigrateCommand {
                             new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE),
                             line -> System.err.println("stasis: migrate: " + line));
                 } catch (dev.stasis.migrate.MigrationException e) {
+                    if (control != null) {
+                        control.close();
+                    }
                     System.err.println("stasis: error: migration failed: " + e.getMessage());
                     return 1;
                 }
+            } catch (java.io.IOException | RuntimeException e) {
+                if (control != null) {
+                    control.close();
+                }
+                throw e;
             }
-            VmExit exit = ForegroundVm.run(machine, apiSocket, CrashDump.DISABLED, true);
+            VmExit exit = ForegroundVm.run(machine, control, CrashDump.DISABLED, true);
             ForegroundVm.report(exit);
             return exit.processStatus();
         }

@@ -69,9 +69,11 @@ public final class ControlServer implements AutoCloseable {
 
     private final Path path;
     private final ServerSocketChannel server;
-    private final Map<String, Handler> handlers;
+    private volatile Map<String, Handler> handlers;
     private final Thread acceptor;
     private volatile boolean closed;
+    /** The connection being served, closed by {@link #close} so an idle client cannot hold the acceptor. */
+    private volatile SocketChannel current;
 
     private ControlServer(Path path, ServerSocketChannel server, Map<String, Handler> handlers) {
         this.path = path;
@@ -86,6 +88,16 @@ public final class ControlServer implements AutoCloseable {
      * or any other file there is refused.
      */
     public static ControlServer start(Path path, Map<String, Handler> handlers) throws IOException {
+        ControlServer s = bind(path);
+        s.serve(handlers);
+        return s;
+    }
+
+    /**
+     * Binds {@code path} before there is a VM to serve (a migration's destination binds first, so a bad path
+     * fails before the guest moves); until {@link #serve}, every request is answered "not ready".
+     */
+    public static ControlServer bind(Path path) throws IOException {
         if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             if (!isStaleSocket(path)) {
                 throw new IOException(path + " is in use (another VM's control socket, or not a socket)");
@@ -100,9 +112,14 @@ public final class ControlServer implements AutoCloseable {
             server.close();
             throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
         }
-        ControlServer s = new ControlServer(path, server, handlers);
+        ControlServer s = new ControlServer(path, server, Map.of());
         s.acceptor.start();
         return s;
+    }
+
+    /** The commands to answer from now on. */
+    public void serve(Map<String, Handler> commands) {
+        this.handlers = Map.copyOf(commands);
     }
 
     private static boolean isStaleSocket(Path path) {
@@ -120,17 +137,20 @@ public final class ControlServer implements AutoCloseable {
     private void acceptLoop() {
         while (!closed) {
             try (SocketChannel client = server.accept()) {
-                serve(client);
+                current = client;
+                serveClient(client);
             } catch (IOException e) {
                 if (closed) {
                     return;
                 }
                 // One client's broken connection must not stop the socket.
+            } finally {
+                current = null;
             }
         }
     }
 
-    private void serve(SocketChannel client) throws IOException {
+    private void serveClient(SocketChannel client) throws IOException {
         BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.UTF_8));
         OutputStream out = Channels.newOutputStream(client);
         String line;
@@ -166,13 +186,18 @@ public final class ControlServer implements AutoCloseable {
         try {
             JsonNode request = JSON.readTree(line);
             String command = request.path("command").asText("");
-            Handler h = handlers.get(command);
+            Map<String, Handler> commands = handlers;
+            if (commands.isEmpty()) {
+                throw new IllegalStateException("the VM is not ready yet");
+            }
+            Handler h = commands.get(command);
             if (h == null) {
-                throw new IllegalArgumentException("unknown command '" + command + "'; known: " + String.join(", ", handlers.keySet().stream().sorted().toList()));
+                throw new IllegalArgumentException("unknown command '" + command + "'; known: " + String.join(", ", commands.keySet().stream().sorted().toList()));
             }
             reply.put("ok", true);
             reply.set("result", h.handle(request));
-        } catch (Exception e) {
+        } catch (Exception | AssertionError e) {
+            // An error in one command must not kill the socket: the client gets it as the answer.
             reply.removeAll();
             reply.put("ok", false);
             reply.put("error", e.getMessage() == null ? e.toString() : e.getMessage());
@@ -182,17 +207,40 @@ public final class ControlServer implements AutoCloseable {
 
     @Override
     public void close() {
+        closeAndAwait(java.time.Duration.ofSeconds(5));
+    }
+
+    /**
+     * Stops listening, drops the connection being served, and waits up to {@code timeout} for a command
+     * still running (a snapshot or migration reading guest RAM) to finish. Returns whether nothing runs any
+     * more: only then may the caller unmap the VM's memory.
+     */
+    public boolean closeAndAwait(java.time.Duration timeout) {
         closed = true;
         try {
             server.close();
         } catch (IOException ignored) {
             // Closing a listening socket does not fail in a way we can act on.
         }
+        SocketChannel client = current;
+        if (client != null) {
+            try {
+                client.close();
+            } catch (IOException ignored) {
+                // Already gone.
+            }
+        }
         try {
             Files.deleteIfExists(path);
         } catch (IOException ignored) {
             // A socket file we cannot delete is replaced by the next VM as stale.
         }
+        try {
+            acceptor.join(timeout.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return !acceptor.isAlive();
     }
 
     static ObjectMapper json() {

@@ -57,20 +57,23 @@ public final class VmControl {
             throw new IllegalStateException("the VM has stopped; nothing to snapshot");
         }
         long start = System.nanoTime();
+        boolean wasPaused = machine.vm().runControl().isPauseRequested(); // by the user, or held by a migration
         machine.vm().pauseAll();
         WriteReport report;
         try {
             report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options,
                     request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { });
         } catch (Exception e) {
-            machine.vm().resumeAll(); // a failed snapshot leaves the guest running as it was
+            if (!wasPaused) {
+                machine.vm().resumeAll(); // a failed snapshot leaves the guest as it was
+            }
             throw e;
         }
         long pausedNanos = System.nanoTime() - start;
         if (exit) {
             // Still paused; it stops once the answer is out, or the process could end before answering.
             ControlServer.afterReply(() -> machine.vm().stop(new VmExit(VmExit.Kind.SAVED, 0, "saved to " + path + " and stopped", "")));
-        } else {
+        } else if (!wasPaused) {
             machine.vm().resumeAll();
         }
         ObjectNode result = ControlServer.json().createObjectNode();
