@@ -20,7 +20,8 @@ public final class RunControl {
     private int active;
     /** Auto-converge (live migration): the share of time, in percent, vCPUs sleep between KVM_RUNs; 0 = off. */
     private volatile int throttlePercent;
-    private Thread throttleKicker;
+    /** The one kicker thread; a kicker that is no longer this one ends (so re-enabling never leaves two). */
+    private volatile Thread throttleKicker;
 
     public RunControl(List<Vcpu> vcpus) {
         this.vcpus = List.copyOf(vcpus);
@@ -179,7 +180,7 @@ public final class RunControl {
                 throttleKicker.setDaemon(true);
                 throttleKicker.start();
             } else if (percent == 0) {
-                throttleKicker = null; // the kicker sees the 0 and ends
+                throttleKicker = null; // the kicker sees it is no longer the kicker and ends
             }
         } finally {
             lock.unlock();
@@ -210,7 +211,7 @@ public final class RunControl {
     }
 
     private void kickWhileThrottled() {
-        while (throttlePercent > 0 && !stopRequested) {
+        while (throttlePercent > 0 && !stopRequested && throttleKicker == Thread.currentThread()) {
             kickAll();
             try {
                 Thread.sleep(THROTTLE_SLICE_NANOS / 1_000_000);

@@ -85,10 +85,17 @@ final class ForegroundVm {
         switch (exit.kind()) {
             case GUEST_EXIT, POWER_OFF -> { }
             case HOST_STOP, SAVED -> System.err.println("stasis: " + exit.description());
+            case HOST_FAILURE -> {
+                // The report is a Java stack trace: for bug reports, not for every user.
+                System.err.println("stasis: " + exit.description());
+                if (Stasis.DEBUG) {
+                    System.err.println(exit.report());
+                }
+            }
             default -> {
                 System.err.println("stasis: " + exit.description());
                 if (!exit.report().isEmpty()) {
-                    System.err.println(exit.report());
+                    System.err.println(exit.report()); // the vCPU's registers at a guest crash
                 }
             }
         }

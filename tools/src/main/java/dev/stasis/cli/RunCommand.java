@@ -115,7 +115,14 @@ final class RunCommand implements Callable<Integer> {
             // Parameters only make sense for flat/ELF test guests; refuse them rather than ignore them.
             throw new IllegalArgumentException("guest parameters " + params.keySet() + " apply only to flat and ELF test guests");
         }
-        List<Long> values = params.values().stream().map(Long::decode).toList();
+        List<Long> values = new ArrayList<>();
+        for (Map.Entry<String, String> p : params.entrySet()) {
+            try {
+                values.add(Long.decode(p.getValue()));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("parameter '" + p.getKey() + "': '" + p.getValue() + "' is not a number (decimal or 0x hex)");
+            }
+        }
         byte[] initrdBytes = initrd == null ? null : Files.readAllBytes(initrd);
         return BootSource.of(guest, Files.readAllBytes(file), boot, cmdline, initrdBytes, values);
     }

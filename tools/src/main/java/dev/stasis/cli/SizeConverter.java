@@ -13,9 +13,10 @@ final class SizeConverter implements ITypeConverter<Long> {
 
     static long parse(String text) {
         String t = text.trim().toUpperCase(Locale.ROOT);
-        if (t.endsWith("IB")) {
-            t = t.substring(0, t.length() - 2);
-        } else if (t.endsWith("B")) {
+        // A "B"/"iB" suffix only after a unit or a decimal number: in 0x7B the B is a hex digit.
+        if (t.matches(".*[KMGT]I?B")) {
+            t = t.substring(0, t.length() - (t.endsWith("IB") ? 2 : 1));
+        } else if (t.matches("\\d+B")) {
             t = t.substring(0, t.length() - 1);
         }
         int shift = 0;

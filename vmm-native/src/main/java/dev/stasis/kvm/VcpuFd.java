@@ -35,12 +35,14 @@ public final class VcpuFd extends Fd {
     private static final int MSR_CHUNK = 64;
 
     private final int id;
+    private final String context;
     private final Mapping runMapping;
     private final KvmRun run;
 
     VcpuFd(int fd, int id, int mmapSize) {
         super(fd);
         this.id = id;
+        this.context = "vcpu " + id;
         try {
             this.runMapping = Mapping.ofFd(fd, mmapSize, 0);
         } catch (RuntimeException e) {
@@ -294,8 +296,9 @@ public final class VcpuFd extends Fd {
         ioctl(KvmIoctl.KVM_KVMCLOCK_CTRL, 0L, ctx());
     }
 
+    /** Built once: every ioctl names its vCPU, and KVM_RUN must not allocate. */
     private String ctx() {
-        return "vcpu " + id;
+        return context;
     }
 
     @Override

@@ -64,11 +64,16 @@ public final class VcpuKick {
         }
     }
 
+    /** The buffers {@link #drainPending} needs, allocated once per thread: kicks come every few ms under auto-converge. */
+    private static final ThreadLocal<Memory[]> DRAIN = ThreadLocal.withInitial(() -> {
+        Memory zeroTimeout = new Memory(16);
+        zeroTimeout.clear();
+        return new Memory[] {kickSet(), new Memory(128), zeroTimeout};
+    });
+
     /** Consumes a pending kick in the current thread, if any; returns whether there was one. */
     public static boolean drainPending() {
-        Memory zero = new Memory(16);
-        zero.clear();
-        Memory info = new Memory(128);
-        return LibC.sigtimedwait(kickSet(), info, zero) == SIGNAL;
+        Memory[] m = DRAIN.get();
+        return LibC.sigtimedwait(m[0], m[1], m[2]) == SIGNAL;
     }
 }
