@@ -21,7 +21,8 @@ public final class Stasis {
     static boolean isInputProblem(Throwable e) {
         return e instanceof IllegalArgumentException || e instanceof java.io.IOException
                 || e instanceof dev.stasis.snapshot.SnapshotFormatException || e instanceof dev.stasis.snapshot.state.StateException
-                || e instanceof dev.stasis.kvm.KvmUnavailableException || e instanceof java.io.UncheckedIOException;
+                || e instanceof dev.stasis.kvm.KvmUnavailableException || e instanceof java.io.UncheckedIOException
+                || e instanceof dev.stasis.forensics.ForensicsException;
     }
 
     public static void main(String[] args) {
