@@ -3,32 +3,42 @@ package dev.stasis.machine;
 import dev.stasis.devices.uart.Uart16550;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 
 /**
- * Copies host input into the UART's receive FIFO, waiting while the guest has not drained it, and while the
- * VM is paused (a snapshot or migration is reading device state).
+ * Copies host input into a UART's receive FIFO, waiting while the guest has not drained it, and while the
+ * VM is paused (a snapshot or migration is reading device state). One reader per input stream for the whole
+ * process, retargeted to each machine that attaches: after a guest reset the new machine gets the bytes the
+ * old one's reader had already taken from the terminal, instead of their being lost.
  */
 final class ConsoleInput implements Runnable {
-    private final InputStream in;
-    private final Uart16550 uart;
-    private final BooleanSupplier stopped;
-    /** True while the VM is (being) paused: its state is being read, so the UART must not change under it. */
-    private final BooleanSupplier held;
+    /** Where input goes now: a running machine's UART. */
+    private record Target(Uart16550 uart, BooleanSupplier stopped, BooleanSupplier held) {}
 
-    private ConsoleInput(InputStream in, Uart16550 uart, BooleanSupplier stopped, BooleanSupplier held) {
+    private static final Map<InputStream, ConsoleInput> READERS = new ConcurrentHashMap<>();
+
+    private final InputStream in;
+    private volatile Target target;
+
+    private ConsoleInput(InputStream in) {
         this.in = in;
-        this.uart = uart;
-        this.stopped = stopped;
-        this.held = held;
     }
 
-    static ConsoleInput start(InputStream in, Uart16550 uart, BooleanSupplier stopped, BooleanSupplier held) {
-        ConsoleInput c = new ConsoleInput(in, uart, stopped, held);
-        Thread t = new Thread(c, "console-input");
-        t.setDaemon(true);
-        t.start();
-        return c;
+    /**
+     * Feeds {@code in} to {@code uart} from now on. {@code stopped}: the machine has ended (input waits for the
+     * next one); {@code held}: it is paused, so its UART must not change.
+     */
+    static void attach(InputStream in, Uart16550 uart, BooleanSupplier stopped, BooleanSupplier held) {
+        ConsoleInput reader = READERS.computeIfAbsent(in, stream -> {
+            ConsoleInput c = new ConsoleInput(stream);
+            Thread t = new Thread(c, "console-input");
+            t.setDaemon(true);
+            t.start();
+            return c;
+        });
+        reader.target = new Target(uart, stopped, held);
     }
 
     @Override
@@ -36,20 +46,22 @@ final class ConsoleInput implements Runnable {
         byte[] buffer = new byte[256];
         try {
             int n;
-            while (!stopped.getAsBoolean() && (n = in.read(buffer)) > 0) {
+            while ((n = in.read(buffer)) > 0) {
                 int offset = 0;
-                while (offset < n && !stopped.getAsBoolean()) {
-                    // Offer only what fits: more would be dropped as an overrun. Only this thread fills the FIFO.
-                    int room = held.getAsBoolean() ? 0 : Math.min(uart.rxFree(), n - offset);
+                while (offset < n) {
+                    Target t = target;
+                    // Offer only what fits: more would be dropped as an overrun. Only this thread fills a FIFO.
+                    int room = t == null || t.stopped().getAsBoolean() || t.held().getAsBoolean() ? 0
+                            : Math.min(t.uart().rxFree(), n - offset);
                     if (room == 0) {
                         Thread.sleep(1);
                         continue;
                     }
-                    offset += uart.receive(buffer, offset, room);
+                    offset += t.uart().receive(buffer, offset, room);
                 }
             }
         } catch (IOException | InterruptedException e) {
-            // Console closed or VM ended: nothing more to feed.
+            // The console closed: nothing more to feed.
         }
     }
 }

@@ -48,7 +48,6 @@ public final class Machine implements AutoCloseable {
     private final I8042 i8042;
     private final CmosRtc rtc;
     private final ExitPort exitPort;
-    private ConsoleInput consoleInput;
 
     private Machine(Vm vm, OutputStream console) {
         this.vm = vm;
@@ -105,11 +104,12 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Feeds {@code in} to the UART's receiver on a daemon thread, holding back while its FIFO is full. */
-    public synchronized void attachConsoleInput(InputStream in) {
-        if (consoleInput == null) {
-            consoleInput = ConsoleInput.start(in, uart, vm::isStopped, vm.runControl()::isPauseRequested);
-        }
+    /**
+     * Feeds {@code in} to this machine's UART (one reader thread per stream for the process, moved to the
+     * newest machine), holding back while its FIFO is full or the VM is paused.
+     */
+    public void attachConsoleInput(InputStream in) {
+        ConsoleInput.attach(in, uart, vm::isStopped, vm.runControl()::isPauseRequested);
     }
 
     /**
