@@ -13,16 +13,20 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One connection of a migration session, as frames: {@code u8 type, u32 length (little-endian), payload}.
- * A frame's length is checked against its type's maximum before its payload is read, and the payload goes
+ * A frame's type is checked against what the caller expects and its length against that type's maximum
+ * before its payload is read, and the payload goes
  * into one buffer per channel that grows only to that bound. Reads time out (a peer that vanished without
  * closing is a broken link, not a hang). Not thread-safe: one reader and one writer thread at most.
  */
 public final class Channel implements AutoCloseable {
     public static final int READ_TIMEOUT_MILLIS = 30_000;
+    private static final Set<MessageType> ANY = EnumSet.allOf(MessageType.class);
 
     private final Socket socket;
     private final DataInputStream in;
@@ -84,8 +88,18 @@ public final class Channel implements AutoCloseable {
         }
     }
 
-    /** The next frame; a REFUSE from the peer becomes a {@link MigrationException} carrying its reason. */
+    /** The next frame, of any type; a REFUSE from the peer becomes a {@link MigrationException} carrying its reason. */
     public Frame receive() {
+        return receive(ANY);
+    }
+
+    /**
+     * The next frame, whose type must be one of {@code allowed} (or REFUSE, which becomes a
+     * {@link MigrationException} carrying the peer's reason). The type and the announced length are checked
+     * against {@code allowed} and that type's maximum before a byte of the payload is read or a buffer
+     * grown: an unauthenticated peer announcing a PAGES frame where HELLO is due costs no more than a HELLO.
+     */
+    public Frame receive(Set<MessageType> allowed) {
         MessageType type;
         int length;
         try {
@@ -94,6 +108,10 @@ public final class Channel implements AutoCloseable {
             length = (header[1] & 0xff) | (header[2] & 0xff) << 8 | (header[3] & 0xff) << 16 | (header[4] & 0xff) << 24;
             if (type == null) {
                 throw protocolError("unknown message type " + (header[0] & 0xff) + " from " + peer + " (not a stasis migration peer, or another protocol version)");
+            }
+            if (type != MessageType.REFUSE && !allowed.contains(type)) {
+                throw protocolError("expected " + describe(allowed) + " from " + peer + ", got " + type
+                        + " (announcing " + Integer.toUnsignedString(length) + " bytes; refused before reading it)");
             }
             if (length < 0 || length > type.maxPayload) {
                 throw protocolError(type + " from " + peer + " announces " + Integer.toUnsignedString(length) + " bytes, over its limit of " + type.maxPayload);
@@ -121,13 +139,23 @@ public final class Channel implements AutoCloseable {
         return f;
     }
 
-    /** The next frame, which must be of {@code type}. */
+    /** The next frame, which must be of {@code type}; any other is refused before its payload is read. */
     public Frame expect(MessageType type) {
-        Frame f = receive();
-        if (f.type() != type) {
-            throw protocolError("expected " + type + " from " + peer + ", got " + f.type());
+        return receive(EnumSet.of(type));
+    }
+
+    /** Sets how long a read may wait (the default is {@link #READ_TIMEOUT_MILLIS}), e.g. shorter for a handshake. */
+    public void setReadTimeout(int millis) {
+        try {
+            socket.setSoTimeout(millis);
+        } catch (IOException e) {
+            close();
+            throw broken("setting its read timeout", e);
         }
-        return f;
+    }
+
+    private static String describe(Set<MessageType> allowed) {
+        return allowed.size() == 1 ? allowed.iterator().next().toString() : "one of " + allowed;
     }
 
     /** Tells the peer why this side gives up (best effort: the link may be gone), then closes. */
