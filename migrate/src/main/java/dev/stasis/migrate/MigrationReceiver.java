@@ -315,7 +315,7 @@ public final class MigrationReceiver {
     private Channel accept(long deadline, String what) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-            throw new MigrationException(Kind.LINK, "no authenticated " + what + " within the time allowed");
+            throw new MigrationException(Kind.LINK, what + " did not connect and authenticate in time");
         }
         int timeoutMillis = deadline == Long.MAX_VALUE ? 0 : (int) Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(left)));
         try {
@@ -325,7 +325,7 @@ public final class MigrationReceiver {
             channels.add(ch);
             return ch;
         } catch (SocketTimeoutException e) {
-            throw new MigrationException(Kind.LINK, "no authenticated " + what + " within the time allowed");
+            throw new MigrationException(Kind.LINK, what + " did not connect and authenticate in time");
         } catch (IOException e) {
             throw new MigrationException(Kind.LINK, "waiting for " + what + ": " + e.getMessage(), e);
         }
