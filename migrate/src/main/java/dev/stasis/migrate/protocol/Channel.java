@@ -37,6 +37,7 @@ public final class Channel implements AutoCloseable {
     private final byte[] header = new byte[5];
     private byte[] buffer = new byte[4096];
     private long bytesSent;
+    private volatile int readTimeoutMillis = READ_TIMEOUT_MILLIS;
 
     /** @param messages the session's message counter, shared by its channels, for the fault hook */
     public Channel(Socket socket, FaultHook hook, AtomicInteger messages) throws IOException {
@@ -148,6 +149,7 @@ public final class Channel implements AutoCloseable {
     public void setReadTimeout(int millis) {
         try {
             socket.setSoTimeout(millis);
+            readTimeoutMillis = millis;
         } catch (IOException e) {
             close();
             throw broken("setting its read timeout", e);
@@ -172,7 +174,7 @@ public final class Channel implements AutoCloseable {
 
     private MigrationException broken(String doing, IOException e) {
         String what = e instanceof EOFException ? "the peer closed the connection"
-                : e instanceof SocketTimeoutException ? "no answer for " + READ_TIMEOUT_MILLIS / 1000 + " s"
+                : e instanceof SocketTimeoutException ? "no answer for " + readTimeoutMillis / 1000 + " s"
                 : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return new MigrationException(Kind.LINK, "link to " + peer + " broke while " + doing + ": " + what, e);
     }
