@@ -13,7 +13,12 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Arrays;
 import java.util.EnumSet;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -38,6 +43,13 @@ public final class Channel implements AutoCloseable {
     private byte[] buffer = new byte[4096];
     private long bytesSent;
     private volatile int readTimeoutMillis = READ_TIMEOUT_MILLIS;
+    /** Per-direction frame MACs once {@link #protect} was called (PSK sessions); null before and without a key. */
+    private Mac sendMac;
+    private Mac receiveMac;
+    private long sendSeq;
+    private long receiveSeq;
+    private final byte[] seqBytes = new byte[8];
+    private final byte[] receivedTag = new byte[Protocol.TAG_BYTES];
 
     /** @param messages the session's message counter, shared by its channels, for the fault hook */
     public Channel(Socket socket, FaultHook hook, AtomicInteger messages) throws IOException {
@@ -80,6 +92,14 @@ public final class Channel implements AutoCloseable {
             if (tailLength > 0) {
                 out.write(tail, 0, tailLength);
             }
+            if (sendMac != null) {
+                sendMac.update(seq(sendSeq++));
+                sendMac.update(header);
+                sendMac.update(head);
+                sendMac.update(tail == null ? head : tail, 0, tailLength);
+                out.write(sendMac.doFinal(), 0, Protocol.TAG_BYTES);
+                bytesSent += Protocol.TAG_BYTES;
+            }
             out.flush();
             bytesSent += 5 + length;
             hook.after(true, type, messages.getAndIncrement());
@@ -121,6 +141,19 @@ public final class Channel implements AutoCloseable {
                 buffer = new byte[Math.max(length, Math.min(type.maxPayload, buffer.length * 2))];
             }
             in.readFully(buffer, 0, length);
+            if (receiveMac != null) {
+                in.readFully(receivedTag);
+                receiveMac.update(seq(receiveSeq));
+                receiveMac.update(header);
+                receiveMac.update(buffer, 0, length);
+                byte[] expected = Arrays.copyOf(receiveMac.doFinal(), Protocol.TAG_BYTES);
+                if (!MessageDigest.isEqual(expected, receivedTag)) {
+                    close();
+                    throw new MigrationException(Kind.AUTH, "frame " + receiveSeq + " (" + type + ") from " + peer
+                            + " fails its MAC: it was altered, injected, replayed or reordered in flight");
+                }
+                receiveSeq++;
+            }
             hook.after(false, type, messages.getAndIncrement());
         } catch (IOException e) {
             close();
@@ -143,6 +176,35 @@ public final class Channel implements AutoCloseable {
     /** The next frame, which must be of {@code type}; any other is refused before its payload is read. */
     public Frame expect(MessageType type) {
         return receive(EnumSet.of(type));
+    }
+
+    /**
+     * From now on every frame this side sends carries a {@link Protocol#TAG_BYTES}-byte tag,
+     * HMAC-SHA256(sendKey, u64 sequence number ‖ header ‖ payload) cut to that length, after its payload, and
+     * every frame received must carry the right one under {@code receiveKey} (else the connection is closed
+     * with an AUTH error). Sequence numbers count the frames of each direction from 0, so a dropped, replayed
+     * or reordered frame fails too. Called by the handshake once both sides proved the key.
+     */
+    public void protect(byte[] sendKey, byte[] receiveKey) {
+        sendMac = hmac(sendKey);
+        receiveMac = hmac(receiveKey);
+    }
+
+    private static Mac hmac(byte[] key) {
+        try {
+            Mac m = Mac.getInstance("HmacSHA256");
+            m.init(new SecretKeySpec(key, "HmacSHA256"));
+            return m;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is not available in this JDK", e);
+        }
+    }
+
+    private byte[] seq(long n) {
+        for (int i = 0; i < 8; i++) {
+            seqBytes[i] = (byte) (n >>> (8 * i));
+        }
+        return seqBytes;
     }
 
     /** Sets how long a read may wait (the default is {@link #READ_TIMEOUT_MILLIS}), e.g. shorter for a handshake. */
