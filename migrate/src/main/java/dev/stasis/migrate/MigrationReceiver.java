@@ -25,6 +25,8 @@ import java.net.SocketTimeoutException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -55,6 +57,10 @@ public final class MigrationReceiver {
 
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
+    /** How long an accepted peer may take over the handshake before it is dropped (and the next one accepted). */
+    static final int HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+    private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END);
+    private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
 
     private final ServerSocket server;
     private final OutputStream console;
@@ -82,12 +88,8 @@ public final class MigrationReceiver {
     private Machine run() {
         List<CompletableFuture<Long>> readers = new ArrayList<>();
         try {
-            Channel control = accept((int) options.acceptTimeout().toMillis(), "the source");
-            Handshake.Hello hello = Handshake.server(control, options.auth());
-            if (hello.session() != 0) {
-                control.refuse("no migration session " + Long.toHexString(hello.session()) + " here");
-                throw new MigrationException(Kind.PROTOCOL, "a data connection arrived before any migration started");
-            }
+            long acceptDeadline = options.acceptTimeout().isZero() ? Long.MAX_VALUE : System.nanoTime() + options.acceptTimeout().toNanos();
+            Channel control = acceptAuthenticated(acceptDeadline, "the source", 0, 0);
             log.accept("source " + control.peer() + " authenticated with " + options.auth().describe());
             Frame setup = control.expect(MessageType.SETUP);
             int connections;
@@ -120,16 +122,12 @@ public final class MigrationReceiver {
             long session = RANDOM.nextLong() | 1;
             control.send(MessageType.ACCEPT, new Encoder().u64(session));
             log.accept(String.format("receiving %d vCPUs, %d MiB over %d connection(s)", config.vcpus(), config.layout().totalSize() >> 20, connections));
+            Progress progress = new Progress();
             for (int i = 1; i < connections; i++) {
-                Channel data = accept(DATA_ACCEPT_TIMEOUT_MILLIS, "data connection " + i);
-                Handshake.Hello h = Handshake.server(data, options.auth());
-                if (h.session() != session || h.index() != i) {
-                    data.refuse("expected data connection " + i + " of session " + Long.toHexString(session));
-                    throw new MigrationException(Kind.PROTOCOL, "data connection " + i + " did not join this session");
-                }
+                Channel data = acceptAuthenticated(System.nanoTime() + DATA_ACCEPT_TIMEOUT_MILLIS * 1_000_000L, "data connection " + i, session, i);
                 data.send(MessageType.ACCEPT, new Encoder().u64(session));
                 PageReader pages = new PageReader(machine.memory(), written);
-                readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages), runnable -> {
+                readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages, progress), runnable -> {
                     Thread t = new Thread(runnable, "migrate-recv");
                     t.setDaemon(true);
                     t.start();
@@ -139,17 +137,28 @@ public final class MigrationReceiver {
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;
             long sentPages;
+            long announced = 0; // the pages the ROUNDs so far say were sent, on all connections
             while (true) {
-                Frame f = control.receive();
+                Frame f = control.receive(CONTROL_MESSAGES);
                 try {
                     switch (f.type()) {
-                        case PAGES -> pages.apply(f);
+                        case PAGES -> {
+                            long before = pages.pages();
+                            pages.apply(f);
+                            progress.add(pages.pages() - before);
+                        }
                         case ROUND -> {
-                            // Answered once this connection's pages of the round are in memory: the source
-                            // measures the rate of the whole path, not of its socket buffer.
+                            // Answered only once the round's pages are in memory on every connection (the
+                            // source sends the next round's only after this answer, so the applied count
+                            // reaches the announced one exactly): the source measures the whole path, not
+                            // its socket buffers.
                             Decoder d = f.decoder();
                             long round = d.varUnsigned("round", Long.MAX_VALUE);
-                            log.accept("round " + round + ": " + d.varUnsigned("pages", Long.MAX_VALUE) + " pages");
+                            long roundPages = d.varUnsigned("pages", Long.MAX_VALUE);
+                            d.end("ROUND");
+                            announced += roundPages;
+                            progress.await(announced, round, readers);
+                            log.accept("round " + round + ": " + roundPages + " pages");
                             control.send(MessageType.ROUND, new Encoder().varUnsigned(round));
                         }
                         case SECTION -> {
@@ -229,13 +238,15 @@ public final class MigrationReceiver {
     }
 
     /** A data connection's loop: PAGES until DATA_END; returns the pages it applied. */
-    private static long readData(Channel ch, PageReader pages) {
+    private static long readData(Channel ch, PageReader pages, Progress progress) {
         while (true) {
-            Frame f = ch.receive();
+            Frame f = ch.receive(DATA_MESSAGES);
             switch (f.type()) {
                 case PAGES -> {
                     try {
+                        long before = pages.pages();
                         pages.apply(f);
+                        progress.add(pages.pages() - before);
                     } catch (SnapshotFormatException e) {
                         ch.refuse("bad PAGES: " + e.getMessage());
                         throw new MigrationException(Kind.PROTOCOL, "bad PAGES from the source: " + e.getMessage(), e);
@@ -262,7 +273,51 @@ public final class MigrationReceiver {
         }
     }
 
-    private Channel accept(int timeoutMillis, String what) {
+    /**
+     * Accepts connections until one passes the handshake and asks for {@code session} ({@code index}); by
+     * {@code deadline} (System.nanoTime, MAX_VALUE = none). A peer that fails the handshake (a port scan, a
+     * health check, a wrong key, another version) or does not finish it within
+     * {@link #HANDSHAKE_TIMEOUT_MILLIS} is refused, logged in one line and forgotten; so is an authenticated
+     * source starting a new session while this one is being set up. Only an authenticated peer naming
+     * another session ends the migration: it holds the key, so it is a confused source, not a stranger.
+     */
+    private Channel acceptAuthenticated(long deadline, String what, long session, int index) {
+        while (true) {
+            Channel ch = accept(deadline, what);
+            Handshake.Hello h;
+            try {
+                ch.setReadTimeout(HANDSHAKE_TIMEOUT_MILLIS);
+                h = Handshake.server(ch, options.auth());
+            } catch (MigrationException e) {
+                drop(ch, e.getMessage(), what);
+                continue;
+            }
+            if (h.session() == session && h.index() == index) {
+                ch.setReadTimeout(Channel.READ_TIMEOUT_MILLIS);
+                return ch;
+            }
+            if (session != 0 && h.session() != 0) {
+                ch.refuse("expected data connection " + index + " of session " + Long.toHexString(session));
+                throw new MigrationException(Kind.PROTOCOL, "data connection " + index + " did not join this session");
+            }
+            String reason = session == 0 ? "no migration session " + Long.toHexString(h.session()) + " here" : "a migration is already in progress here";
+            ch.refuse(reason);
+            drop(ch, reason, what);
+        }
+    }
+
+    private void drop(Channel ch, String reason, String what) {
+        ch.close();
+        channels.remove(ch);
+        log.accept("refused " + ch.peer() + " (" + reason + "); still waiting for " + what);
+    }
+
+    private Channel accept(long deadline, String what) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            throw new MigrationException(Kind.LINK, what + " did not connect and authenticate in time");
+        }
+        int timeoutMillis = deadline == Long.MAX_VALUE ? 0 : (int) Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(left)));
         try {
             server.setSoTimeout(timeoutMillis);
             Socket s = server.accept();
@@ -270,9 +325,49 @@ public final class MigrationReceiver {
             channels.add(ch);
             return ch;
         } catch (SocketTimeoutException e) {
-            throw new MigrationException(Kind.LINK, what + " did not connect within " + timeoutMillis / 1000 + " s");
+            throw new MigrationException(Kind.LINK, what + " did not connect and authenticate in time");
         } catch (IOException e) {
             throw new MigrationException(Kind.LINK, "waiting for " + what + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Pages applied on all connections of the session, so the control connection can answer ROUND only
+     * once every connection has applied the round's pages.
+     */
+    private static final class Progress {
+        private long applied;
+
+        synchronized void add(long pages) {
+            applied += pages;
+            notifyAll();
+        }
+
+        /** Waits until {@code target} pages are applied; a data connection that failed or ended first fails this. */
+        synchronized void await(long target, long round, List<CompletableFuture<Long>> readers) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Channel.READ_TIMEOUT_MILLIS);
+            while (applied < target) {
+                for (CompletableFuture<Long> r : readers) {
+                    if (r.isDone()) {
+                        join(r); // throws its failure
+                        throw new MigrationException(Kind.PROTOCOL, "a data connection ended before round " + round + " was complete");
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new MigrationException(Kind.LINK, "the pages of round " + round + " did not all arrive within "
+                            + Channel.READ_TIMEOUT_MILLIS / 1000 + " s (" + applied + " of " + target + " applied)");
+                }
+                try {
+                    wait(Math.max(1, Math.min(100, TimeUnit.NANOSECONDS.toMillis(left)))); // wakes to see a failed reader
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new MigrationException(Kind.LOCAL, "interrupted");
+                }
+            }
+            if (applied > target) {
+                throw new MigrationException(Kind.PROTOCOL, "the source sent " + applied + " pages but its ROUNDs announce " + target);
+            }
         }
     }
 }

@@ -127,6 +127,7 @@ public final class MigrationSender {
         boolean committed = false;
         try {
             long session = connect(to);
+            vm.setDirtyLogging(true); // off again in the finally below, whatever happens
             DirtyLog dirty = new DirtyLog(vm);
             dirty.collect(); // from here on the log holds what the guest writes during round 1
             Convergence convergence = new Convergence(options.downtime().toNanos());
@@ -197,6 +198,11 @@ public final class MigrationSender {
                 pool.shutdownNow();
             }
             channels.forEach(Channel::close);
+            try {
+                vm.setDirtyLogging(false); // back to large pages on hardware KVM
+            } catch (RuntimeException e) {
+                log.accept("could not turn dirty logging off: " + e.getMessage());
+            }
         }
     }
 

@@ -161,6 +161,32 @@ class HandshakeTest {
     }
 
     @Test
+    void aPagesHeaderWhereHelloIsDueIsRefusedBeforeItsPayloadIsRead() throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Object> s = CompletableFuture.supplyAsync(() -> {
+                try (Channel ch = new Channel(ss.accept(), FaultHook.NONE, new AtomicInteger())) {
+                    return Handshake.server(ch, KEY);
+                } catch (java.io.IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (Socket raw = new Socket(ss.getInetAddress(), ss.getLocalPort())) {
+                // A full-size PAGES header, within PAGES' limit, and no payload: a reader that sized its buffer
+                // by the announced type would allocate 16 MiB and then wait for the bytes.
+                int length = MessageType.PAGES.maxPayload;
+                OutputStream out = raw.getOutputStream();
+                out.write(new byte[] {(byte) MessageType.PAGES.code, (byte) length, (byte) (length >>> 8), (byte) (length >>> 16), (byte) (length >>> 24)});
+                out.flush();
+                ExecutionException e = assertThrows(ExecutionException.class, () -> s.get(10, TimeUnit.SECONDS));
+                assertEquals(MigrationException.Kind.PROTOCOL, ((MigrationException) e.getCause()).kind());
+                assertTrue(e.getCause().getMessage().contains("expected HELLO from") && e.getCause().getMessage().contains("got PAGES (announcing " + length
+                        + " bytes; refused before reading it)"), e.getCause().getMessage());
+                assertEquals(-1, new DataInputStream(raw.getInputStream()).read(), "the destination hung up");
+            }
+        }
+    }
+
+    @Test
     void shortKeysAreRefused() {
         MigrationException e = assertThrows(MigrationException.class, () -> new Auth.Psk(new byte[8]));
         assertTrue(e.getMessage().contains("at least 16"));

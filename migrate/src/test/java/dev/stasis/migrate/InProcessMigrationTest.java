@@ -11,7 +11,14 @@ import dev.stasis.vm.VmExit;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Pattern;
+import java.io.OutputStream;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.MessageType;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import org.junit.jupiter.api.Test;
@@ -49,6 +56,34 @@ class InProcessMigrationTest {
             assertTrue(result.rounds() >= 2, "pre-copy, then stop-and-copy: " + result);
             assertTrue(result.zeroPages() > 10_000, "most of 64 MiB is zero and travels as bits: " + result);
             assertTrue(result.bytes() < 4 << 20, "zero pages and compression keep it small: " + result);
+        }
+    }
+
+    @Test
+    void withSeveralConnectionsARoundIsAcknowledgedOnlyOnceEveryConnectionAppliedIt() throws Exception {
+        try (RunningGuest a = RunningGuest.start("dirtier", 1, Map.of("pages", "64", "report", "20"));
+             Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), a.output());
+            // The first PAGES on a data connection takes 600 ms to apply; the control connection's are quick.
+            AtomicBoolean delayed = new AtomicBoolean();
+            FaultHook slowData = (sent, type, index) -> {
+                if (!sent && type == MessageType.PAGES && Thread.currentThread().getName().equals("migrate-recv") && delayed.compareAndSet(false, true)) {
+                    try {
+                        Thread.sleep(600);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            };
+            var incoming = dest.receive(OutputStream.nullOutputStream(), MigrationReceiver.Options.of(KEY).withHook(slowData));
+            List<String> log = new CopyOnWriteArrayList<>();
+            MigrationSender.migrate(a.machine(), dest.address, options().withConnections(3), log::add);
+            incoming.get(20, TimeUnit.SECONDS).close();
+            assertTrue(delayed.get());
+            String first = log.stream().filter(l -> l.startsWith("round 1: ")).findFirst().orElseThrow();
+            Matcher m = Pattern.compile("round 1: .* in ([0-9.,]+) ms;.*").matcher(first);
+            assertTrue(m.matches(), first);
+            assertTrue(Double.parseDouble(m.group(1).replace(',', '.')) >= 600, "round 1 ends when the slow connection applied its pages: " + first);
         }
     }
 

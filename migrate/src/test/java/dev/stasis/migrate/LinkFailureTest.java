@@ -77,7 +77,7 @@ class LinkFailureTest {
         assertTrue(steps.size() > 20, "the reference run: " + steps);
         List<Step> broken = new ArrayList<>();
         RunningGuest a = null;
-        try (Loopback dest = new Loopback()) {
+        try {
             long vmsBefore = Loopback.openVms();
             for (Step step : steps) {
                 if (a == null) {
@@ -86,6 +86,9 @@ class LinkFailureTest {
                     assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 10, 0, Duration.ofSeconds(30)), a.output());
                 }
                 Breaker hook = new Breaker(step);
+                // A listener per step: after a break in the control connection's handshake the destination
+                // goes on listening (a failed handshake is a stray peer to it); closing the listener ends that.
+                Loopback dest = new Loopback();
                 var incoming = dest.receive(OutputStream.nullOutputStream(),
                         MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(onSource ? FaultHook.NONE : hook));
                 MigrationException failure = null;
@@ -94,6 +97,7 @@ class LinkFailureTest {
                 } catch (MigrationException e) {
                     failure = e;
                 }
+                dest.close();
                 Machine b = null;
                 try {
                     b = incoming.get(40, TimeUnit.SECONDS);
@@ -129,6 +133,7 @@ class LinkFailureTest {
                     a.machine().vm().resumeAll();
                 }
                 assertEquals(0, a.machine().vm().runControl().throttlePercent());
+                assertFalse(a.machine().vm().isDirtyLogging(), "dirty logging left on after a break at " + step);
                 int round = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
                 assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) > round, 0, Duration.ofSeconds(20)),
                         "dirtier stopped after a break at " + step + ":\n" + a.output());

@@ -24,10 +24,14 @@ final class Loopback implements AutoCloseable {
     }
 
     CompletableFuture<Machine> receive(OutputStream console, MigrationReceiver.Options options) {
+        return receive(console, options, line -> { });
+    }
+
+    CompletableFuture<Machine> receive(OutputStream console, MigrationReceiver.Options options, java.util.function.Consumer<String> log) {
         CompletableFuture<Machine> f = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
-                f.complete(MigrationReceiver.receive(server, console, options, line -> { }));
+                f.complete(MigrationReceiver.receive(server, console, options, log));
             } catch (Throwable e) {
                 f.completeExceptionally(e);
             }

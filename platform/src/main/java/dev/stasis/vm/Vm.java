@@ -56,6 +56,8 @@ public final class Vm implements AutoCloseable {
     private final int xsaveSize;
     private final boolean hasXcrs;
     private final int[] stateMsrs;
+    /** Whether the memory slots carry KVM_MEM_LOG_DIRTY_PAGES; see {@link #setDirtyLogging}. */
+    private boolean dirtyLogging;
 
     private Vm(VmConfig config, Kvm kvm, VmFd vmFd, GuestMemory memory) {
         this.config = config;
@@ -70,7 +72,7 @@ public final class Vm implements AutoCloseable {
             List<MemoryRange> ranges = memory.layout().ranges();
             for (int slot = 0; slot < ranges.size(); slot++) {
                 MemoryRange r = ranges.get(slot);
-                vmFd.setUserMemoryRegion(slot, VmFd.MEM_LOG_DIRTY_PAGES, r.gpa(), r.size(), memory.mapping(slot).address());
+                vmFd.setUserMemoryRegion(slot, 0, r.gpa(), r.size(), memory.mapping(slot).address()); // no dirty log: see setDirtyLogging
             }
             List<CpuidEntry> supported = kvm.supportedCpuid();
             for (int id = 0; id < config.vcpus(); id++) {
@@ -125,6 +127,29 @@ public final class Vm implements AutoCloseable {
     public MmioBus mmio() { return mmio; }
     public List<Vcpu> vcpus() { return Collections.unmodifiableList(vcpus); }
     public RunControl runControl() { return control; }
+
+    /**
+     * Turns KVM's dirty log of every memory slot on or off ({@code KVM_MEM_LOG_DIRTY_PAGES}), by
+     * re-registering each slot with the same number, address, size and host mapping and only the flag
+     * changed, which KVM allows while vCPUs run. Off by default: on hardware KVM a logged slot is mapped with
+     * 4 KiB pages only, so only a live migration turns it on, for as long as it runs. Turning it on starts an
+     * empty log (every page write-protected); while off, {@code KVM_GET_DIRTY_LOG} fails with ENOENT.
+     */
+    public synchronized void setDirtyLogging(boolean on) {
+        if (on == dirtyLogging) {
+            return;
+        }
+        List<MemoryRange> ranges = memory.layout().ranges();
+        for (int slot = 0; slot < ranges.size(); slot++) {
+            MemoryRange r = ranges.get(slot);
+            vmFd.setUserMemoryRegion(slot, on ? VmFd.MEM_LOG_DIRTY_PAGES : 0, r.gpa(), r.size(), memory.mapping(slot).address());
+        }
+        dirtyLogging = on;
+    }
+
+    public synchronized boolean isDirtyLogging() {
+        return dirtyLogging;
+    }
 
     /** The guest TSC frequency in kHz. */
     public int tscKhz() {

@@ -54,6 +54,8 @@ public final class Handshake {
                 ch.refuse("authentication failed: the destination's key does not match the source's");
                 throw new MigrationException(Kind.AUTH, "authentication failed: the destination " + ch.peer() + " does not hold this key");
             }
+            byte[][] keys = frameKeys(psk, mine, theirs);
+            ch.protect(keys[0], keys[1]);
         }
     }
 
@@ -79,6 +81,8 @@ public final class Handshake {
                 throw new MigrationException(Kind.AUTH, "authentication failed: the source " + ch.peer() + " does not hold this key");
             }
             ch.send(MessageType.AUTH, new Encoder().raw(mac(psk, "destination", theirs, mine)));
+            byte[][] keys = frameKeys(psk, theirs, mine);
+            ch.protect(keys[1], keys[0]);
         }
         return h;
     }
@@ -113,10 +117,23 @@ public final class Handshake {
         }
     }
 
+    /**
+     * The connection's frame keys {source to destination, destination to source}: HMAC-SHA256 under the key,
+     * over a label and both HELLOs (so both nonces): fresh for every connection, unknown without the key.
+     */
+    private static byte[][] frameKeys(Auth.Psk psk, byte[] sourceHello, byte[] destinationHello) {
+        return new byte[][] {mac(psk.key(), "frames source-to-destination", sourceHello, destinationHello),
+                mac(psk.key(), "frames destination-to-source", sourceHello, destinationHello)};
+    }
+
     private static byte[] mac(Auth.Psk psk, String role, byte[] sourceHello, byte[] destinationHello) {
+        return mac(psk.key(), role, sourceHello, destinationHello);
+    }
+
+    private static byte[] mac(byte[] key, String role, byte[] sourceHello, byte[] destinationHello) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(psk.key(), "HmacSHA256"));
+            mac.init(new SecretKeySpec(key, "HmacSHA256"));
             mac.update(("stasis-migrate " + Protocol.VERSION + " " + role).getBytes(StandardCharsets.US_ASCII));
             mac.update(sourceHello);
             mac.update(destinationHello);

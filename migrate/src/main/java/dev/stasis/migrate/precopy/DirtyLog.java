@@ -5,8 +5,9 @@ import dev.stasis.vm.Vm;
 import java.util.List;
 
 /**
- * Which guest pages changed, from KVM's dirty log of each memory slot (slot i = layout range i, created
- * with KVM_MEM_LOG_DIRTY_PAGES). {@code KVM_GET_DIRTY_LOG} returns the pages written since the previous
+ * Which guest pages changed, from KVM's dirty log of each memory slot (slot i = layout range i). The log
+ * exists only while {@link Vm#setDirtyLogging} has it on (the migration sender turns it on for the length
+ * of a migration); {@link #collect} without it fails with KVM's ENOENT. {@code KVM_GET_DIRTY_LOG} returns the pages written since the previous
  * call and write-protects them again, so each {@link #collect} is one round's worth. Writes the VMM makes
  * itself do not show here; this machine's devices do none (no DMA) while a guest runs.
  */

@@ -13,16 +13,25 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.EnumSet;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One connection of a migration session, as frames: {@code u8 type, u32 length (little-endian), payload}.
- * A frame's length is checked against its type's maximum before its payload is read, and the payload goes
+ * A frame's type is checked against what the caller expects and its length against that type's maximum
+ * before its payload is read, and the payload goes
  * into one buffer per channel that grows only to that bound. Reads time out (a peer that vanished without
  * closing is a broken link, not a hang). Not thread-safe: one reader and one writer thread at most.
  */
 public final class Channel implements AutoCloseable {
     public static final int READ_TIMEOUT_MILLIS = 30_000;
+    private static final Set<MessageType> ANY = EnumSet.allOf(MessageType.class);
 
     private final Socket socket;
     private final DataInputStream in;
@@ -33,6 +42,14 @@ public final class Channel implements AutoCloseable {
     private final byte[] header = new byte[5];
     private byte[] buffer = new byte[4096];
     private long bytesSent;
+    private volatile int readTimeoutMillis = READ_TIMEOUT_MILLIS;
+    /** Per-direction frame MACs once {@link #protect} was called (PSK sessions); null before and without a key. */
+    private Mac sendMac;
+    private Mac receiveMac;
+    private long sendSeq;
+    private long receiveSeq;
+    private final byte[] seqBytes = new byte[8];
+    private final byte[] receivedTag = new byte[Protocol.TAG_BYTES];
 
     /** @param messages the session's message counter, shared by its channels, for the fault hook */
     public Channel(Socket socket, FaultHook hook, AtomicInteger messages) throws IOException {
@@ -75,6 +92,14 @@ public final class Channel implements AutoCloseable {
             if (tailLength > 0) {
                 out.write(tail, 0, tailLength);
             }
+            if (sendMac != null) {
+                sendMac.update(seq(sendSeq++));
+                sendMac.update(header);
+                sendMac.update(head);
+                sendMac.update(tail == null ? head : tail, 0, tailLength);
+                out.write(sendMac.doFinal(), 0, Protocol.TAG_BYTES);
+                bytesSent += Protocol.TAG_BYTES;
+            }
             out.flush();
             bytesSent += 5 + length;
             hook.after(true, type, messages.getAndIncrement());
@@ -84,8 +109,18 @@ public final class Channel implements AutoCloseable {
         }
     }
 
-    /** The next frame; a REFUSE from the peer becomes a {@link MigrationException} carrying its reason. */
+    /** The next frame, of any type; a REFUSE from the peer becomes a {@link MigrationException} carrying its reason. */
     public Frame receive() {
+        return receive(ANY);
+    }
+
+    /**
+     * The next frame, whose type must be one of {@code allowed} (or REFUSE, which becomes a
+     * {@link MigrationException} carrying the peer's reason). The type and the announced length are checked
+     * against {@code allowed} and that type's maximum before a byte of the payload is read or a buffer
+     * grown: an unauthenticated peer announcing a PAGES frame where HELLO is due costs no more than a HELLO.
+     */
+    public Frame receive(Set<MessageType> allowed) {
         MessageType type;
         int length;
         try {
@@ -95,6 +130,10 @@ public final class Channel implements AutoCloseable {
             if (type == null) {
                 throw protocolError("unknown message type " + (header[0] & 0xff) + " from " + peer + " (not a stasis migration peer, or another protocol version)");
             }
+            if (type != MessageType.REFUSE && !allowed.contains(type)) {
+                throw protocolError("expected " + describe(allowed) + " from " + peer + ", got " + type
+                        + " (announcing " + Integer.toUnsignedString(length) + " bytes; refused before reading it)");
+            }
             if (length < 0 || length > type.maxPayload) {
                 throw protocolError(type + " from " + peer + " announces " + Integer.toUnsignedString(length) + " bytes, over its limit of " + type.maxPayload);
             }
@@ -102,6 +141,19 @@ public final class Channel implements AutoCloseable {
                 buffer = new byte[Math.max(length, Math.min(type.maxPayload, buffer.length * 2))];
             }
             in.readFully(buffer, 0, length);
+            if (receiveMac != null) {
+                in.readFully(receivedTag);
+                receiveMac.update(seq(receiveSeq));
+                receiveMac.update(header);
+                receiveMac.update(buffer, 0, length);
+                byte[] expected = Arrays.copyOf(receiveMac.doFinal(), Protocol.TAG_BYTES);
+                if (!MessageDigest.isEqual(expected, receivedTag)) {
+                    close();
+                    throw new MigrationException(Kind.AUTH, "frame " + receiveSeq + " (" + type + ") from " + peer
+                            + " fails its MAC: it was altered, injected, replayed or reordered in flight");
+                }
+                receiveSeq++;
+            }
             hook.after(false, type, messages.getAndIncrement());
         } catch (IOException e) {
             close();
@@ -121,13 +173,53 @@ public final class Channel implements AutoCloseable {
         return f;
     }
 
-    /** The next frame, which must be of {@code type}. */
+    /** The next frame, which must be of {@code type}; any other is refused before its payload is read. */
     public Frame expect(MessageType type) {
-        Frame f = receive();
-        if (f.type() != type) {
-            throw protocolError("expected " + type + " from " + peer + ", got " + f.type());
+        return receive(EnumSet.of(type));
+    }
+
+    /**
+     * From now on every frame this side sends carries a {@link Protocol#TAG_BYTES}-byte tag,
+     * HMAC-SHA256(sendKey, u64 sequence number ‖ header ‖ payload) cut to that length, after its payload, and
+     * every frame received must carry the right one under {@code receiveKey} (else the connection is closed
+     * with an AUTH error). Sequence numbers count the frames of each direction from 0, so a dropped, replayed
+     * or reordered frame fails too. Called by the handshake once both sides proved the key.
+     */
+    public void protect(byte[] sendKey, byte[] receiveKey) {
+        sendMac = hmac(sendKey);
+        receiveMac = hmac(receiveKey);
+    }
+
+    private static Mac hmac(byte[] key) {
+        try {
+            Mac m = Mac.getInstance("HmacSHA256");
+            m.init(new SecretKeySpec(key, "HmacSHA256"));
+            return m;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is not available in this JDK", e);
         }
-        return f;
+    }
+
+    private byte[] seq(long n) {
+        for (int i = 0; i < 8; i++) {
+            seqBytes[i] = (byte) (n >>> (8 * i));
+        }
+        return seqBytes;
+    }
+
+    /** Sets how long a read may wait (the default is {@link #READ_TIMEOUT_MILLIS}), e.g. shorter for a handshake. */
+    public void setReadTimeout(int millis) {
+        try {
+            socket.setSoTimeout(millis);
+            readTimeoutMillis = millis;
+        } catch (IOException e) {
+            close();
+            throw broken("setting its read timeout", e);
+        }
+    }
+
+    private static String describe(Set<MessageType> allowed) {
+        return allowed.size() == 1 ? allowed.iterator().next().toString() : "one of " + allowed;
     }
 
     /** Tells the peer why this side gives up (best effort: the link may be gone), then closes. */
@@ -144,7 +236,7 @@ public final class Channel implements AutoCloseable {
 
     private MigrationException broken(String doing, IOException e) {
         String what = e instanceof EOFException ? "the peer closed the connection"
-                : e instanceof SocketTimeoutException ? "no answer for " + READ_TIMEOUT_MILLIS / 1000 + " s"
+                : e instanceof SocketTimeoutException ? "no answer for " + readTimeoutMillis / 1000 + " s"
                 : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return new MigrationException(Kind.LINK, "link to " + peer + " broke while " + doing + ": " + what, e);
     }

@@ -3,12 +3,10 @@ package dev.stasis.migrate.protocol;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
 import dev.stasis.snapshot.codec.Decoder;
-import dev.stasis.snapshot.codec.Encoder;
-import dev.stasis.snapshot.codec.RecordCodec;
-import dev.stasis.snapshot.codec.SchemaCodec;
+import dev.stasis.snapshot.container.SectionCodec;
+import dev.stasis.snapshot.container.SectionInfo;
 import dev.stasis.snapshot.state.StateDescription;
 import dev.stasis.snapshot.state.StateRecord;
-import dev.stasis.snapshot.state.StructSchema;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -26,10 +24,7 @@ public final class SectionMessages {
 
         @Override
         public <S> void section(StateDescription<S> description, int instance, S state) {
-            Encoder e = new Encoder().string(description.name()).varUnsigned(instance).varUnsigned(description.version());
-            SchemaCodec.write(e, description.schema());
-            RecordCodec.write(e, description.schema(), description.save(state), description.name());
-            payloads.add(e.toBytes());
+            payloads.add(SectionCodec.encode(description.name(), instance, description.version(), description.schema(), description.save(state)));
         }
 
         public List<byte[]> payloads() {
@@ -44,15 +39,19 @@ public final class SectionMessages {
         return c.payloads.get(0);
     }
 
-    /** Decodes one section from {@code d} into {@code into}; throws SnapshotFormatException on bad input. */
+    /**
+     * Decodes one section from {@code d} into {@code into} with the snapshot file's codec (same checks);
+     * throws SnapshotFormatException on bad input, and on a section {@code into} already holds: a second
+     * copy of a section is refused, never silently kept in place of the first.
+     */
     public static SectionRecords.Key decode(Decoder d, SectionRecords into) {
-        String name = d.string("section name", SchemaCodec.MAX_NAME_BYTES);
-        int instance = d.varInt("section instance", 1 << 20);
-        int version = d.varInt("section version", 1 << 20);
-        StructSchema schema = SchemaCodec.read(d);
-        StateRecord record = RecordCodec.read(d, schema, name);
-        SectionRecords.Key key = new SectionRecords.Key(name, instance);
-        into.put(key, new SectionRecords.Entry(version, record));
+        SectionInfo info = SectionCodec.readHead(d);
+        SectionRecords.Key key = new SectionRecords.Key(info.name(), info.instance());
+        if (into.entries().containsKey(key)) {
+            throw d.malformed("duplicate section " + info.label());
+        }
+        StateRecord record = SectionCodec.readRecord(d, info);
+        into.put(key, new SectionRecords.Entry(info.version(), record));
         return key;
     }
 }
