@@ -83,6 +83,7 @@ public final class MigrationSender {
     private final Vm vm;
     private final Options options;
     private final Consumer<String> log;
+    private boolean pausedBefore;
     private final List<Channel> channels = new ArrayList<>();
     private final List<PageWriter> writers = new ArrayList<>();
     private final AtomicInteger messages = new AtomicInteger();
@@ -123,6 +124,7 @@ public final class MigrationSender {
     private Result run(InetSocketAddress to) {
         long start = System.nanoTime();
         deadline = start + options.maxTime().toNanos();
+        pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
         try {
@@ -217,10 +219,11 @@ public final class MigrationSender {
             return new MigrationException(e.kind(), e.getMessage() + "; COMMIT was sent, so the destination may be running the guest:"
                     + " the source stays paused (resume it through its control socket only if the destination did not start)", e);
         }
-        if (paused) {
+        if (paused && !pausedBefore) {
             vm.resumeAll();
         }
-        return new MigrationException(e.kind(), e.getMessage() + "; the guest keeps running on the source", e);
+        return new MigrationException(e.kind(), e.getMessage() + (pausedBefore ? "; the guest stays paused on the source, as it was"
+                : "; the guest keeps running on the source"), e);
     }
 
     private MigrationException timeout(long dirtyPages) {

@@ -108,7 +108,7 @@ final class MigrateCommand {
         @ArgGroup(exclusive = true, multiplicity = "1")
         AuthOptions auth;
 
-        @Option(names = "--timeout", paramLabel = "S", defaultValue = "0", description = "give up when no source connects in S seconds (default: wait forever)")
+        @Option(names = "--timeout", paramLabel = "S", defaultValue = "0", description = "give up when no source connects and authenticates in S seconds (default: wait forever)")
         long timeout;
 
         @Override
