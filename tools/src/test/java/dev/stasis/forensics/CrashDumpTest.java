@@ -1,5 +1,7 @@
 package dev.stasis.forensics;
 
+import dev.stasis.cli.CliProcess;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,7 +26,7 @@ class CrashDumpTest {
 
     @Test
     void aTripleFaultLeavesAVerifiedSnapshotOfTheCrash() throws Exception {
-        StasisProcess p = StasisProcess.stasis(dir, "run", "triple", "--crash-dump", "crash.snap");
+        CliProcess p = CliProcess.runIn(dir, List.of(), "run", "triple", "--crash-dump", "crash.snap");
         assertEquals(125, p.status(), p.err());
         Path dump = dir.resolve("crash.snap");
         assertTrue(p.err().contains("forensic snapshot written to " + dump.toAbsolutePath()), p.err());
@@ -34,13 +36,13 @@ class CrashDumpTest {
             StateRecord vcpu = r.record("vcpu", 0);
             // The guest loaded an empty IDT and executed ud2 at triple_fault_rip: the state at the crash.
             assertEquals(0, vcpu.getStruct("sregs").getStruct("idt").getLong("limit"));
-            assertEquals(StasisProcess.symbol(Guests.elfFile("triple"), "triple_fault_rip"), vcpu.getStruct("regs").getLong("rip"));
+            assertEquals(GuestSymbols.address(Guests.elfFile("triple"), "triple_fault_rip"), vcpu.getStruct("regs").getLong("rip"));
         }
     }
 
     @Test
     void aGuestPanicOnThePvpanicPortIsDumpedToTheDefaultPath() throws Exception {
-        StasisProcess p = StasisProcess.stasis(dir, "run", "panic");
+        CliProcess p = CliProcess.runIn(dir, List.of(), "run", "panic");
         assertEquals(125, p.status(), p.err());
         assertTrue(p.out().contains("panic reporting"), p.out());
         assertTrue(p.err().contains("guest reported a panic"), p.err());
@@ -51,20 +53,20 @@ class CrashDumpTest {
         try (SnapshotImage image = SnapshotImage.open(dumps.get(0))) {
             StateRecord regs = image.vcpu(0).getStruct("regs");
             assertEquals(0xdeadbeefcafef00dL, regs.getLong("r12"));
-            assertEquals(StasisProcess.symbol(Guests.elfFile("panic"), "panic_rip"), regs.getLong("rip"));
+            assertEquals(GuestSymbols.address(Guests.elfFile("panic"), "panic_rip"), regs.getLong("rip"));
             assertArrayEquals("STASIS!\n".getBytes(StandardCharsets.US_ASCII), image.memory(n -> { }).read(0x200000, 8));
         }
     }
 
     @Test
     void noDumpWhenDisabledOrWhenTheGuestExitsNormally() throws Exception {
-        StasisProcess p = StasisProcess.stasis(dir, "run", "triple", "--no-crash-dump");
+        CliProcess p = CliProcess.runIn(dir, List.of(), "run", "triple", "--no-crash-dump");
         assertEquals(125, p.status(), p.err());
         assertTrue(!p.err().contains("forensic snapshot"), p.err());
-        StasisProcess hello = StasisProcess.stasis(dir, "run", "hello");
+        CliProcess hello = CliProcess.runIn(dir, List.of(), "run", "hello");
         assertEquals(0, hello.status(), hello.err());
         assertEquals(List.of(), crashFiles());
-        StasisProcess both = StasisProcess.stasis(dir, "run", "triple", "--no-crash-dump", "--crash-dump", "x.snap");
+        CliProcess both = CliProcess.runIn(dir, List.of(), "run", "triple", "--no-crash-dump", "--crash-dump", "x.snap");
         assertEquals(2, both.status());
         assertEquals("stasis: error: --crash-dump and --no-crash-dump exclude each other", both.err().strip());
     }

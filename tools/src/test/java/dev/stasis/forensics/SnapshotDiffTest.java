@@ -1,5 +1,8 @@
 package dev.stasis.forensics;
 
+import dev.stasis.cli.CliProcess;
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -37,17 +40,17 @@ class SnapshotDiffTest {
             save(g, "b.snap");
         }
 
-        StasisProcess same = StasisProcess.stasis(dir, "diff", "a.snap", "a.snap");
+        CliProcess same = CliProcess.runIn(dir, List.of(), "diff", "a.snap", "a.snap");
         assertEquals(0, same.status(), same.err());
         assertEquals("", same.out());
 
-        StasisProcess text = StasisProcess.stasis(dir, "diff", "a.snap", "b.snap");
+        CliProcess text = CliProcess.runIn(dir, List.of(), "diff", "a.snap", "b.snap");
         assertEquals(1, text.status(), text.err());
         // The guest ran between the two: some register moved (which one depends on where each pause caught it).
         assertTrue(text.out().contains("vcpu#0 regs."), text.out());
         assertTrue(Pattern.compile("(?m)^memory: \\d+ of 16384 pages differ").matcher(text.out()).find(), text.out());
 
-        StasisProcess json = StasisProcess.stasis(dir, "diff", "a.snap", "b.snap", "--json");
+        CliProcess json = CliProcess.runIn(dir, List.of(), "diff", "a.snap", "b.snap", "--json");
         assertEquals(1, json.status(), json.err());
         JsonNode d = new ObjectMapper().readTree(json.out());
         assertEquals(false, d.path("equal").asBoolean());

@@ -1,5 +1,7 @@
 package dev.stasis.forensics;
 
+import dev.stasis.cli.CliProcess;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,14 +43,14 @@ class SnapshotToolsTest {
 
     @BeforeAll
     static void crashThePanicGuest() throws Exception {
-        StasisProcess p = StasisProcess.stasis(dir, "run", "panic", "--crash-dump", "panic.snap");
+        CliProcess p = CliProcess.runIn(dir, List.of(), "run", "panic", "--crash-dump", "panic.snap");
         assertEquals(125, p.status(), p.err());
         snap = dir.resolve("panic.snap");
     }
 
     @Test
     void gdbReadsRegistersAndMemoryFromTheCore() throws Exception {
-        StasisProcess core = StasisProcess.stasis(dir, "core", "panic.snap", "-o", "core.elf", "--json");
+        CliProcess core = CliProcess.runIn(dir, List.of(), "core", "panic.snap", "-o", "core.elf", "--json");
         assertEquals(0, core.status(), core.err());
         JsonNode layout = new ObjectMapper().readTree(core.out());
         assertEquals(0, layout.path("loads").get(0).path("gpa").asLong());
@@ -66,7 +68,7 @@ class SnapshotToolsTest {
         checkElf(dir.resolve("core.elf"), rip);
 
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gdb")), "gdb is not installed (.ci/run installs it)");
-        StasisProcess gdb = StasisProcess.run(dir, List.of("gdb", "-nx", "-batch", "-ex", "set architecture i386:x86-64",
+        CliProcess gdb = CliProcess.exec(dir, List.of("gdb", "-nx", "-batch", "-ex", "set architecture i386:x86-64",
                 "-ex", "info registers rip r12 cs", "-ex", "x/8xb 0x" + Long.toHexString(MARK_GPA), "-c", "core.elf"));
         assertEquals(0, gdb.status(), gdb.err());
         assertEquals(rip, register(gdb.out(), "rip"), gdb.out());
@@ -149,32 +151,32 @@ class SnapshotToolsTest {
 
     @Test
     void memCommandPrintsBytesAndOneLineErrors() throws Exception {
-        StasisProcess json = StasisProcess.stasis(dir, "mem", "panic.snap", "--vaddr", "0xffff800000005000", "--len", "8", "--json");
+        CliProcess json = CliProcess.runIn(dir, List.of(), "mem", "panic.snap", "--vaddr", "0xffff800000005000", "--len", "8", "--json");
         assertEquals(0, json.status(), json.err());
         JsonNode o = new ObjectMapper().readTree(json.out());
         assertEquals(HexFormat.of().formatHex(MARK), o.path("data").asText());
         assertEquals("0x200000", o.path("pages").get(0).path("gpa").asText());
         assertEquals("4-level paging", o.path("mode").asText());
 
-        StasisProcess dump = StasisProcess.stasis(dir, "mem", "panic.snap", "--vaddr", "0x200000", "--len", "8");
+        CliProcess dump = CliProcess.runIn(dir, List.of(), "mem", "panic.snap", "--vaddr", "0x200000", "--len", "8");
         assertEquals(0, dump.status(), dump.err());
         assertEquals("0000000000200000: 5354 4153 4953 210a                      STASIS!.", dump.out().strip());
 
-        assertOneLineError(StasisProcess.stasis(dir, "mem", "panic.snap", "--vaddr", "0xffff800000006000", "--len", "4"),
+        assertOneLineError(CliProcess.runIn(dir, List.of(), "mem", "panic.snap", "--vaddr", "0xffff800000006000", "--len", "4"),
                 "0xffff800000006000 is not mapped: PT entry 6 (at guest-physical 0x212030, value 0x0) is not present");
-        assertOneLineError(StasisProcess.stasis(dir, "mem", "panic.snap", "--vaddr", "0x200000", "--len", "4", "--cpu", "1"),
+        assertOneLineError(CliProcess.runIn(dir, List.of(), "mem", "panic.snap", "--vaddr", "0x200000", "--len", "4", "--cpu", "1"),
                 "vCPU 1 does not exist: panic.snap holds 1 vCPU (0..0)");
-        assertOneLineError(StasisProcess.stasis(dir, "mem", "panic.snap", "--vaddr", "0x0000800000000000", "--len", "4"),
+        assertOneLineError(CliProcess.runIn(dir, List.of(), "mem", "panic.snap", "--vaddr", "0x0000800000000000", "--len", "4"),
                 "0x800000000000 is not canonical for 4-level paging (bits 63:47 must equal bit 47)");
         byte[] whole = Files.readAllBytes(snap);
         Files.write(dir.resolve("cut.snap"), java.util.Arrays.copyOf(whole, whole.length / 2));
-        StasisProcess cut = StasisProcess.stasis(dir, "core", "cut.snap", "-o", "cut.elf");
+        CliProcess cut = CliProcess.runIn(dir, List.of(), "core", "cut.snap", "-o", "cut.elf");
         assertEquals(2, cut.status());
         assertTrue(cut.err().strip().matches("stasis: error: cut.snap: no trailer .*truncated.*"), cut.err());
         assertEquals(1, cut.err().strip().lines().count(), cut.err());
     }
 
-    private static void assertOneLineError(StasisProcess p, String message) {
+    private static void assertOneLineError(CliProcess p, String message) {
         assertEquals(2, p.status(), p.err());
         assertEquals("stasis: error: " + message, p.err().strip());
     }
