@@ -1,5 +1,6 @@
 package dev.stasis.cli;
 
+import dev.stasis.snapshot.inspect.RecordJson;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -81,8 +82,8 @@ final class DiffCommand implements Callable<Integer> {
         ArrayNode fields = o.putArray("fields");
         for (FieldChange c : d.fields()) {
             ObjectNode f = fields.addObject().put("section", c.section()).put("field", c.field());
-            f.set("a", c.a() == null ? null : Values.toJson(c.a(), c.schema()));
-            f.set("b", c.b() == null ? null : Values.toJson(c.b(), c.schema()));
+            f.set("a", c.a() == null ? null : RecordJson.value(c.a(), c.schema(), true));
+            f.set("b", c.b() == null ? null : RecordJson.value(c.b(), c.schema(), true));
         }
         MemoryDiff mem = d.memory();
         ObjectNode mo = o.putObject("memory").put("page_size", mem.pageSize()).put("pages_compared", mem.pagesCompared())

@@ -1,5 +1,6 @@
 package dev.stasis.forensics;
 
+import dev.stasis.snapshot.inspect.RecordJson;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.forensics.elf.ElfCoreWriter;
@@ -57,7 +58,7 @@ public final class CoreDump {
         int version = image.reader().sections().stream().filter(s -> s.name().equals(name) && s.instance() == instance)
                 .findFirst().orElseThrow().version();
         ObjectNode s = json.createObjectNode().put("version", version);
-        s.set("fields", Values.toJson(image.reader().record(name, instance), image.schema(name, instance)));
+        s.set("fields", RecordJson.record(image.schema(name, instance), image.reader().record(name, instance), true));
         return s;
     }
 }

@@ -14,8 +14,6 @@ import dev.stasis.snapshot.state.FieldType;
 import dev.stasis.snapshot.state.StateRecord;
 import dev.stasis.snapshot.state.StructSchema;
 import java.io.IOException;
-import java.math.BigInteger;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -141,7 +139,7 @@ public final class SnapshotInspector {
             n.put("instance", s.instance());
             n.put("version", s.version());
             n.set("schema", schema(s.schema()));
-            n.set("fields", record(s.schema(), reader.record(s.name(), s.instance())));
+            n.set("fields", RecordJson.record(s.schema(), reader.record(s.name(), s.instance()), full));
         }
         MemorySummary mem = MemorySummary.of(reader);
         if (mem != null) {
@@ -183,36 +181,4 @@ public final class SnapshotInspector {
         return a;
     }
 
-    private ObjectNode record(StructSchema schema, StateRecord r) {
-        ObjectNode n = JSON.createObjectNode();
-        for (FieldSchema f : schema.fields()) {
-            Object v = r.get(f.name());
-            switch (f.type()) {
-                case U64 -> n.put(f.name(), new BigInteger(Long.toUnsignedString((Long) v)));
-                case U8, U16, U32, I32, I64 -> n.put(f.name(), (Long) v);
-                case BOOL -> n.put(f.name(), (Boolean) v);
-                case STRING -> n.put(f.name(), (String) v);
-                case BYTES -> {
-                    byte[] b = (byte[]) v;
-                    ObjectNode bn = n.putObject(f.name());
-                    bn.put("length", b.length);
-                    bn.put("hex", full ? HexFormat.of().formatHex(b) : Values.bytes(b, false));
-                }
-                case LONGS -> {
-                    ArrayNode a = n.putArray(f.name());
-                    for (long x : (long[]) v) {
-                        a.add(new BigInteger(Long.toUnsignedString(x)));
-                    }
-                }
-                case STRUCT -> n.set(f.name(), record(f.element(), (StateRecord) v));
-                case LIST -> {
-                    ArrayNode a = n.putArray(f.name());
-                    for (Object e : (List<?>) v) {
-                        a.add(record(f.element(), (StateRecord) e));
-                    }
-                }
-            }
-        }
-        return n;
-    }
 }
