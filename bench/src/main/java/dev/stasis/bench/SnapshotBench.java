@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -42,18 +41,30 @@ public final class SnapshotBench {
     static final int WARMUP = 3;
 
     public static void main(String[] args) throws Exception {
-        int level = intArg(args, "--level", 1);
-        int threads = intArg(args, "--threads", Runtime.getRuntime().availableProcessors());
-        int rounds = Math.max(3, intArg(args, "--rounds", 5));
-        boolean byteWrap = Arrays.asList(args).contains("--byte-wrap");
+        int level = 1;
+        int threads = Runtime.getRuntime().availableProcessors();
+        int rounds = 5;
+        int chunkKib = 0;
+        boolean byteWrap = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--level" -> level = Integer.parseInt(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--rounds" -> rounds = Math.max(3, Integer.parseInt(args[++i]));
+                case "--chunk-kib" -> chunkKib = Integer.parseInt(args[++i]);
+                case "--byte-wrap" -> byteWrap = true;
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + "; usage: SnapshotBench [--level N] [--threads N] [--rounds N] [--chunk-kib N] [--byte-wrap]");
+            }
+        }
         Path work = Files.createTempDirectory("stasis-snapbench-");
         Path region = work.resolve("region.img");
         Path file = work.resolve("bench.stasis");
         try {
             long nonZero = writeRegion(region, byteWrap);
             WriterOptions options = WriterOptions.defaults().withLevel(level).withThreads(threads);
-            if (intArg(args, "--chunk-kib", 0) > 0) {
-                options = options.withChunkSize(intArg(args, "--chunk-kib", 0) * 1024);
+            if (chunkKib > 0) {
+                options = options.withChunkSize(chunkKib * 1024);
             }
             double bandwidth = memoryBandwidthGiBs();
             List<Double> saveMs = new ArrayList<>();
@@ -103,9 +114,9 @@ public final class SnapshotBench {
             System.out.printf("snapshot bench: 1 GiB guest, 256 MiB pattern at 256 MiB (kernel pages %s), zstd level %d, %d threads, %d rounds (%s)%n%n",
                     byteWrap ? "byte-wrapped" : "page-aligned", level, threads, rounds, System.getProperty("java.vm.version"));
             System.out.printf("%-44s %10s %10s %10s%n", "", "median", "min", "target");
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "snapshot, pause to resume, ms", median(saveMs), min(saveMs), "<= 180");
+            System.out.printf("%-44s %10.0f %10.0f %10s%n", "snapshot, pause to resume, ms", PortIoBench.median(array(saveMs)), PortIoBench.min(array(saveMs)), "<= 180");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", firstSaveMs, "", "");
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", median(restoreMs), min(restoreMs), "<= 200");
+            System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", PortIoBench.median(array(restoreMs)), PortIoBench.min(array(restoreMs)), "<= 200");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", firstRestoreMs, "", "");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
             System.out.printf("%-44s %9.1f%% %10s %10s%n", "file size / non-zero guest bytes", 100.0 * fileBytes / nonZero, "", "<= 40%");
@@ -196,29 +207,11 @@ public final class SnapshotBench {
         return best;
     }
 
-    static int intArg(String[] args, String name, int dflt) {
-        for (int i = 0; i + 1 < args.length; i++) {
-            if (args[i].equals(name)) {
-                return Integer.parseInt(args[i + 1]);
-            }
-        }
-        return dflt;
-    }
-
-    static double median(List<Double> v) {
-        List<Double> s = v.stream().sorted().toList();
-        return s.get(s.size() / 2);
-    }
-
-    static double min(List<Double> v) {
-        return v.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+    private static double[] array(List<Double> v) {
+        return v.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
     static String round(List<Double> v) {
         return v.stream().map(d -> String.valueOf(Math.round(d))).toList().toString();
-    }
-
-    static Map<String, String> none() {
-        return Map.of();
     }
 }

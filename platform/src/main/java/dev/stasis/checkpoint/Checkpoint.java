@@ -54,9 +54,7 @@ public final class Checkpoint {
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory())) {
-                writer.memory(ram, progress);
-            }
+            writer.memory(new GuestMemoryRam(machine.memory()), progress);
             return writer.commit();
         }
     }
@@ -85,15 +83,16 @@ public final class Checkpoint {
             if (expect.memorySize() != null && expect.memorySize() != config.layout().totalSize()) {
                 throw new StateException(file + " holds a guest with " + config.layout().totalSize() + " bytes of RAM, not " + expect.memorySize());
             }
+            if (reader.memoryMap() == null) {
+                throw new StateException(file + " holds no guest memory");
+            }
             var fileRanges = GuestMemoryRam.asLayoutRanges(reader.memoryMap().ranges());
             if (!fileRanges.equals(config.layout().ranges())) {
                 throw new StateException(file + ": its memory map " + fileRanges + " differs from its VM section " + config.layout().ranges());
             }
             Machine machine = Machine.create(config, console);
             try {
-                try (GuestMemoryRam ram = new GuestMemoryRam(machine.memory())) {
-                    reader.readMemory(ram, true, progress);
-                }
+                reader.readMemory(new GuestMemoryRam(machine.memory()), true, progress);
                 machine.restoreState(new StateSource() {
                     @Override
                     public <S> S section(StateDescription<S> description, int instance) {

@@ -2,7 +2,6 @@ package dev.stasis.checkpoint;
 
 import dev.stasis.memory.GuestMemory;
 import dev.stasis.memory.MemoryRange;
-import dev.stasis.memory.PopulatedPages;
 import dev.stasis.snapshot.container.GuestRam;
 import dev.stasis.snapshot.container.GuestRamSink;
 import dev.stasis.snapshot.container.RamRange;
@@ -10,26 +9,16 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /** Guest RAM as the snapshot writer reads it and the reader fills it: zero-copy windows over the mapping. */
-final class GuestMemoryRam implements GuestRam, GuestRamSink, AutoCloseable {
+final class GuestMemoryRam implements GuestRam, GuestRamSink {
     private final GuestMemory memory;
-    /** Guest RAM is anonymous private memory: pages never populated are zero and need no reading. */
-    private final PopulatedPages populated;
 
     GuestMemoryRam(GuestMemory memory) {
         this.memory = memory;
-        this.populated = PopulatedPages.open();
     }
 
     @Override
     public boolean knownZero(long gpa, long length) {
-        return populated != null && populated.noneIn(com.sun.jna.Pointer.nativeValue(memory.pointer(gpa, length)), length);
-    }
-
-    @Override
-    public void close() {
-        if (populated != null) {
-            populated.close();
-        }
+        return memory.isKnownZero(gpa, length);
     }
 
     @Override

@@ -47,18 +47,17 @@ public final class Machine implements AutoCloseable {
     private final Uart16550 uart;
     private final I8042 i8042;
     private final CmosRtc rtc;
-    private final ExitPort exitPort;
 
     private Machine(Vm vm, OutputStream console) {
         this.vm = vm;
         this.uart = new Uart16550(vm.irqLine(COM1_IRQ), console);
         this.i8042 = new I8042(() -> vm.stop(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset through the i8042", "")));
         this.rtc = new CmosRtc();
-        this.exitPort = new ExitPort(status -> vm.stop(VmExit.guestExit(status)));
+
         vm.pio().attach(COM1_PORT, 8, uart, "uart");
         vm.pio().attach(I8042.BASE, I8042.PORT_COUNT, i8042, "i8042");
         vm.pio().attach(RTC_PORT, 2, rtc, "rtc");
-        vm.pio().attach(ExitPort.EXIT_PORT, ExitPort.PORT_COUNT, exitPort, "exit port");
+        vm.pio().attach(ExitPort.EXIT_PORT, ExitPort.PORT_COUNT, new ExitPort(status -> vm.stop(VmExit.guestExit(status))), "exit port");
         vm.pio().attach(PvPanic.PORT, 1, new PvPanic(event -> vm.stop(new VmExit(VmExit.Kind.GUEST_FAILURE, 0,
                 String.format("guest reported a panic (pvpanic port 0x%x, event 0x%x)", PvPanic.PORT, event), ""))), "pvpanic");
         CmosMemorySize.write(rtc, vm.memory().layout());

@@ -138,10 +138,6 @@ public final class RunControl {
         kickAll();
     }
 
-    boolean stopRequested() {
-        return stopRequested;
-    }
-
     /** Waits until no vCPU thread is in its loop any more. */
     public boolean awaitAllLeft(long timeoutMillis) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);

@@ -16,6 +16,8 @@ class PopulatedPagesTest {
             assertFalse(pages.noneIn(base + (5 << 20), 4096), "the written page is populated");
             assertFalse(pages.noneIn(base + (4 << 20), 2 << 20), "a range holding it is populated");
             assertTrue(pages.noneIn(base + (6 << 20), 2 << 20), "other pages stay unpopulated");
+            assertFalse(memory.isKnownZero(4 << 20, 2 << 20), "guest memory knows the written page is not zero");
+            assertTrue(memory.isKnownZero(6 << 20, 2 << 20), "and that untouched pages are");
         }
     }
 }

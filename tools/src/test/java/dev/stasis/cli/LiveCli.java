@@ -18,11 +18,14 @@ final class LiveCli implements AutoCloseable {
     private final Process process;
     private final List<String> lines = new ArrayList<>();
     private final StringBuilder err = new StringBuilder();
+    private final StringBuilder text = new StringBuilder();
+    private final Thread reader;
+    private final Thread errReader;
 
     private LiveCli(Process process) {
         this.process = process;
-        Thread reader = new Thread(() -> pump(new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)), true));
-        Thread errReader = new Thread(() -> pump(new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8)), false));
+        this.reader = new Thread(() -> pump(new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)), true));
+        this.errReader = new Thread(() -> pump(new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8)), false));
         reader.setDaemon(true);
         errReader.setDaemon(true);
         reader.start();
@@ -46,15 +49,24 @@ final class LiveCli implements AutoCloseable {
         return new LiveCli(p);
     }
 
+    /** Reads a stream to its end, keeping every character (stdout's also split into lines). */
     private void pump(BufferedReader in, boolean stdout) {
+        char[] buffer = new char[4096];
+        StringBuilder partial = new StringBuilder();
         try (in) {
-            String l;
-            while ((l = in.readLine()) != null) {
+            int n;
+            while ((n = in.read(buffer)) > 0) {
                 synchronized (this) {
+                    (stdout ? text : err).append(buffer, 0, n);
                     if (stdout) {
-                        lines.add(l);
-                    } else {
-                        err.append(l).append('\n');
+                        for (int i = 0; i < n; i++) {
+                            if (buffer[i] == '\n') {
+                                lines.add(partial.toString());
+                                partial.setLength(0);
+                            } else {
+                                partial.append(buffer[i]);
+                            }
+                        }
                     }
                     notifyAll();
                 }
@@ -62,6 +74,16 @@ final class LiveCli implements AutoCloseable {
         } catch (IOException ignored) {
             // The process ended.
         }
+        synchronized (this) {
+            if (stdout && partial.length() > 0) {
+                lines.add(partial.toString()); // an unfinished last line still counts as printed
+            }
+        }
+    }
+
+    /** Everything the process wrote to stdout, byte for byte, unfinished last line included. */
+    synchronized String text() {
+        return text.toString();
     }
 
     synchronized List<String> lines() {
@@ -91,9 +113,14 @@ final class LiveCli implements AutoCloseable {
         }
     }
 
-    /** Exit status, or null if still running after {@code timeout}. */
+    /** Exit status, or null if still running after {@code timeout}; once it exits, every line it printed is read. */
     Integer awaitExit(Duration timeout) throws InterruptedException {
-        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? process.exitValue() : null;
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            return null;
+        }
+        reader.join(5000); // the pipes may still hold the last lines when the process has gone
+        errReader.join(5000);
+        return process.exitValue();
     }
 
     boolean isAlive() {

@@ -3,10 +3,12 @@ package dev.stasis.kvm;
 import static dev.stasis.kvm.x86.KvmLayout.*;
 
 import com.sun.jna.Memory;
+import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.stasis.kvm.x86.ClockData;
 import dev.stasis.kvm.x86.IrqchipState;
 import dev.stasis.kvm.x86.PitState;
+import dev.stasis.os.LibC;
 
 /**
  * A VM descriptor: memory slots, the in-kernel irqchip and PIT, the clock, dirty logging, interrupt
@@ -153,7 +155,11 @@ public final class VmFd extends Fd {
         synchronized (irqLevel) {
             irqLevel.setInt(0, irq);
             irqLevel.setInt(4, level ? 1 : 0);
-            ioctl(KvmIoctl.KVM_IRQ_LINE, irqLevel, "irq " + irq);
+            // Devices call this on every interrupt edge: the message is built only when the call fails.
+            checkOpen(KvmIoctl.KVM_IRQ_LINE, "");
+            if (LibC.ioctl(fd(), KvmIoctl.KVM_IRQ_LINE.request, irqLevel) < 0) {
+                throw new KvmException(KvmIoctl.KVM_IRQ_LINE, Native.getLastError(), "irq " + irq);
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import dev.stasis.memory.GuestMemory;
 import dev.stasis.migrate.protocol.Frame;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.snapshot.codec.Decoder;
+import dev.stasis.snapshot.container.ZeroPage;
 import java.nio.ByteBuffer;
 
 /**
@@ -14,7 +15,6 @@ import java.nio.ByteBuffer;
  * One per receiving thread (it owns a 16 MiB buffer).
  */
 public final class PageReader {
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Protocol.PAGE_SIZE);
 
     private final GuestMemory memory;
     private final Written written;
@@ -118,7 +118,7 @@ public final class PageReader {
                 boolean wasWritten = (touched[(int) (index >>> 6)] & (1L << (index & 63))) != 0;
                 if ((zero[w] & (1L << bit)) != 0) {
                     if (wasWritten) {
-                        ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(ZERO_PAGE.duplicate());
+                        ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(ZeroPage.view());
                     }
                 } else {
                     ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(raw, from, Protocol.PAGE_SIZE);

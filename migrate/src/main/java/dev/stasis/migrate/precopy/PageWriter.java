@@ -6,8 +6,7 @@ import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.snapshot.codec.Encoder;
-import com.sun.jna.Pointer;
-import dev.stasis.memory.PopulatedPages;
+import dev.stasis.snapshot.container.ZeroPage;
 import java.nio.ByteBuffer;
 
 /**
@@ -20,12 +19,6 @@ public final class PageWriter {
     public static final int CODEC_RAW = 0;
     public static final int CODEC_ZSTD = 1;
     private static final int LEVEL = 1;
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Protocol.PAGE_SIZE);
-    /**
-     * Guest RAM is anonymous private memory: pages never populated are zero. Round 1 of an idle 1 GiB guest
-     * is mostly such pages. Shared by all writers for the process's life (positional reads are thread-safe).
-     */
-    private static final PopulatedPages POPULATED = PopulatedPages.open();
 
     private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
     private final byte[] packed = new byte[(int) Zstd.compressBound(raw.length)];
@@ -61,19 +54,17 @@ public final class PageWriter {
             return 0;
         }
         ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
-        long host = Pointer.nativeValue(memory.pointer(gpa, (long) span * Protocol.PAGE_SIZE));
         int rawLength = 0;
         for (int w = 0; w < words; w++) {
             int pagesInWord = Math.min(64, span - w * 64);
-            if (sent[w] != 0 && POPULATED != null
-                    && POPULATED.noneIn(host + (long) w * 64 * Protocol.PAGE_SIZE, (long) pagesInWord * Protocol.PAGE_SIZE)) {
+            if (sent[w] != 0 && memory.isKnownZero(gpa + (long) w * 64 * Protocol.PAGE_SIZE, (long) pagesInWord * Protocol.PAGE_SIZE)) {
                 zero[w] = sent[w]; // never written: zero without reading (reading would map each page in)
                 continue;
             }
             for (long v = sent[w]; v != 0; v &= v - 1) {
                 int page = w * 64 + Long.numberOfTrailingZeros(v);
                 ByteBuffer p = ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
-                if (p.mismatch(ZERO_PAGE) < 0) {
+                if (ZeroPage.isZero(p)) {
                     zero[w] |= 1L << (page & 63);
                 } else {
                     p.get(raw, rawLength, Protocol.PAGE_SIZE);

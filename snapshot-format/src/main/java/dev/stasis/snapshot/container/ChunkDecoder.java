@@ -14,12 +14,11 @@ import java.nio.ByteOrder;
  * map says the chunk must be before any byte reaches the sink.
  */
 final class ChunkDecoder implements AutoCloseable {
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Layout.PAGE_SIZE).asReadOnlyBuffer();
 
     private final FileBlocks file;
     private final ByteBuffer block;
     private final ByteBuffer scratch;
-    private final ByteBuffer zero = ZERO_PAGE.duplicate();
+    private final ByteBuffer zero = ZeroPage.view();
     private final ZstdDecompressCtx ctx = new ZstdDecompressCtx();
 
     ChunkDecoder(FileBlocks file, int chunkSize) {

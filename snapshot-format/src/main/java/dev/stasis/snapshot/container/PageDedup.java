@@ -17,7 +17,6 @@ import java.util.Arrays;
  * are never references), so there are no chains and no forward references.
  */
 final class PageDedup {
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(Layout.PAGE_SIZE).asReadOnlyBuffer();
     private static final long K = 0x9E3779B97F4A7C15L;
     private static final long M1 = 0xFF51AFD7ED558CCDL;
     private static final long M2 = 0xC4CEB9FE1A85EC53L;
@@ -57,12 +56,11 @@ final class PageDedup {
         ByteBuffer w = window(ram, chunk.gpa(), chunk.length());
         int base = w.position();
         LongBuffer longs = w.slice(base, chunk.length()).order(ByteOrder.nativeOrder()).asLongBuffer();
-        ByteBuffer zero = ZERO_PAGE.duplicate();
         long[] hashes = null;
         int n = 0;
         for (int p = 0; p < pages; p++) {
             int at = base + p * Layout.PAGE_SIZE;
-            if (w.slice(at, Layout.PAGE_SIZE).mismatch(zero) != -1) {
+            if (!ZeroPage.isZero(w.slice(at, Layout.PAGE_SIZE))) {
                 if (hashes == null) {
                     hashes = new long[pages];
                 }
