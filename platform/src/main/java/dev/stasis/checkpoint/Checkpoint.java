@@ -1,6 +1,7 @@
 package dev.stasis.checkpoint;
 
 import dev.stasis.machine.Machine;
+import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
 import dev.stasis.machine.StateSource;
 import dev.stasis.snapshot.container.Manifest;
@@ -16,7 +17,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
 
@@ -39,7 +42,7 @@ public final class Checkpoint {
     /** {@link #save}, telling {@code progress} the guest bytes of each memory chunk as the writer takes it. */
     public static WriteReport save(Machine machine, Path file, WriterOptions options, LongConsumer progress) throws IOException {
         try (SnapshotWriter writer = SnapshotWriter.create(file, options)) {
-            writer.manifest(Manifest.of(STASIS_VERSION, properties(machine)));
+            List<String> optional = new ArrayList<>();
             try {
                 machine.saveState(new StateSink() {
                     @Override
@@ -49,11 +52,19 @@ public final class Checkpoint {
                         } catch (IOException e) {
                             throw new UncheckedIOException(e);
                         }
+                        if (description.optional()) {
+                            optional.add(description.name() + "#" + instance);
+                        }
                     }
                 });
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
+            Map<String, String> properties = properties(machine);
+            if (!optional.isEmpty()) {
+                properties.put(Manifest.OPTIONAL_SECTIONS, String.join(",", optional));
+            }
+            writer.manifest(Manifest.of(STASIS_VERSION, properties));
             writer.memory(new GuestMemoryRam(machine.memory()), progress);
             return writer.commit();
         }
@@ -98,7 +109,17 @@ public final class Checkpoint {
                     public <S> S section(StateDescription<S> description, int instance) {
                         return reader.load(description, instance);
                     }
-                });
+
+                    @Override
+                    public List<SectionRecords.Key> keys() {
+                        return reader.sections().stream().map(s -> new SectionRecords.Key(s.name(), s.instance())).toList();
+                    }
+
+                    @Override
+                    public boolean optional(SectionRecords.Key key) {
+                        return reader.manifest().optional(key.name(), key.instance());
+                    }
+                }).forEach(machine::note);
                 return machine;
             } catch (IOException | RuntimeException e) {
                 machine.close();
@@ -113,6 +134,7 @@ public final class Checkpoint {
         p.put("vcpus", String.valueOf(c.vcpus()));
         p.put("memory_bytes", String.valueOf(c.layout().totalSize()));
         p.put("tsc_khz", String.valueOf(machine.vm().tscKhz()));
+        p.put("cpu_model", c.cpu().describe());
         return p;
     }
 }

@@ -1,6 +1,6 @@
 package dev.stasis.machine;
 
-import dev.stasis.arch.x86.CpuidCompatibility;
+import dev.stasis.arch.x86.cpu.CpuCompatibility;
 import dev.stasis.arch.x86.VcpuState;
 import dev.stasis.arch.x86.VcpuStateIo;
 import dev.stasis.devices.debugexit.ExitPort;
@@ -12,6 +12,7 @@ import dev.stasis.devices.kvm.PitSection;
 import dev.stasis.devices.pvpanic.PvPanic;
 import dev.stasis.devices.rtc.CmosRtcState;
 import dev.stasis.devices.uart.UartState;
+import dev.stasis.kvm.Capability;
 import dev.stasis.kvm.VmFd;
 import dev.stasis.kvm.x86.IrqchipState;
 import dev.stasis.snapshot.state.StateException;
@@ -32,7 +33,9 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A small PC: a {@link Vm} with KVM's in-kernel irqchip and PIT, a 16550A on COM1 (IRQ 4), an i8042
@@ -47,6 +50,7 @@ public final class Machine implements AutoCloseable {
     private final Uart16550 uart;
     private final I8042 i8042;
     private final CmosRtc rtc;
+    private final List<String> notes = new ArrayList<>();
 
     private Machine(Vm vm, OutputStream console) {
         this.vm = vm;
@@ -79,6 +83,11 @@ public final class Machine implements AutoCloseable {
     public I8042 i8042() { return i8042; }
     public CmosRtc rtc() { return rtc; }
     public GuestMemory memory() { return vm.memory(); }
+
+    /** Things the user should know about this machine, e.g. a TSC that could not keep its rate on restore. */
+    public synchronized List<String> notes() { return List.copyOf(notes); }
+
+    public synchronized void note(String note) { notes.add(note); }
 
     /** Places the guest in memory and points the boot vCPU(s) at its entry. */
     public void boot(BootSource source) {
@@ -139,21 +148,53 @@ public final class Machine implements AutoCloseable {
 
     /**
      * Puts back every section {@link #saveState} wrote into this machine, which must have been created from
-     * the same configuration and not started. Guest memory is restored by the caller.
+     * the same configuration and not started. Guest memory is restored by the caller. Returns notes the user
+     * should see (a TSC that cannot keep its rate here), empty when there are none.
+     *
+     * <p>A section the source holds that this machine did not read is refused by name unless its writer marked
+     * it optional: it is state of something this build lacks (a newer stasis, another device), and dropping it
+     * would run a guest that is not the one saved.
      */
-    public void restoreState(StateSource source) {
+    public List<String> restoreState(StateSource source) {
+        Set<SectionRecords.Key> read = new HashSet<>();
+        StateSource tracked = new StateSource() {
+            @Override
+            public <S> S section(dev.stasis.snapshot.state.StateDescription<S> description, int instance) {
+                read.add(new SectionRecords.Key(description.name(), instance));
+                return source.section(description, instance);
+            }
+
+            @Override
+            public List<SectionRecords.Key> keys() {
+                return source.keys();
+            }
+
+            @Override
+            public boolean optional(SectionRecords.Key key) {
+                return source.optional(key);
+            }
+        };
+        List<String> notes = restoreSections(tracked);
+        for (SectionRecords.Key key : source.keys()) {
+            if (!read.contains(key) && !source.optional(key)) {
+                throw new StateException("section " + key.name() + "#" + key.instance() + " holds state this build of stasis cannot restore"
+                        + " (written by a newer stasis, or for a device or vCPU this machine lacks); refusing rather than dropping it");
+            }
+        }
+        return notes;
+    }
+
+    private List<String> restoreSections(StateSource source) {
         VmConfig savedConfig = source.section(VmConfigSection.DESCRIPTION, 0);
         if (!savedConfig.equals(vm.config())) {
             throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
         }
-        // Every vCPU is read and checked before any KVM state changes, against the CPUID a vCPU of this host
-        // actually presents (some KVMs let host features through beyond KVM_GET_SUPPORTED_CPUID).
-        var hostCpuid = vm.vcpus().get(0).fd().getCpuid2();
+        // Every vCPU is read and checked before any KVM state changes, against what this host can present.
         List<VcpuStateIo.Saved> vcpuStates = new ArrayList<>();
         for (Vcpu v : vm.vcpus()) {
             VcpuStateIo.Saved saved = new VcpuStateIo.Saved(source.section(VcpuState.DESCRIPTION, v.id()),
                     source.section(LapicSection.DESCRIPTION, v.id()));
-            CpuidCompatibility.check(saved.vcpu().cpuid(), hostCpuid);
+            CpuCompatibility.check(saved.vcpu().cpuid(), vm.hostCpu(), "the guest's CPU (" + savedConfig.cpu().describe() + ")");
             vcpuStates.add(saved);
         }
         VmFd fd = vm.vmFd();
@@ -165,18 +206,23 @@ public final class Machine implements AutoCloseable {
             fd.setIrqchip(state);
         }
         fd.setPit2(source.section(PitSection.DESCRIPTION, 0));
+        List<String> notes = new ArrayList<>();
+        var host = new VcpuStateIo.Host(vm.hasXcrs(), vm.xsaveSize(), vm.kvm().has(Capability.TSC_CONTROL));
         for (Vcpu v : vm.vcpus()) {
-            VcpuStateIo.restore(v.fd(), vcpuStates.get(v.id()), vm.hasXcrs());
+            String note = VcpuStateIo.restore(v.fd(), vcpuStates.get(v.id()), host);
+            if (note != null && notes.isEmpty()) {
+                notes.add(note); // the same for every vCPU
+            }
         }
         fd.setClock(source.section(ClockSection.DESCRIPTION, 0));
         uart.restore(source.section(UartState.DESCRIPTION, 0));
         i8042.restore(source.section(I8042State.DESCRIPTION, 0));
         rtc.restore(source.section(CmosRtcState.DESCRIPTION, 0));
+        return notes;
     }
 
     private static String describe(VmConfig c) {
-        return c.vcpus() + " vCPUs, " + c.layout().totalSize() + " bytes of RAM " + c.layout().ranges()
-                + (c.maskedFeatures().isEmpty() ? "" : ", CPUID masked " + c.maskedFeatures());
+        return c.vcpus() + " vCPUs, " + c.layout().totalSize() + " bytes of RAM " + c.layout().ranges() + ", CPU " + c.cpu().describe();
     }
 
     public void start() {

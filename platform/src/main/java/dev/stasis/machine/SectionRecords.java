@@ -4,6 +4,7 @@ import dev.stasis.snapshot.state.StateDescription;
 import dev.stasis.snapshot.state.StateException;
 import dev.stasis.snapshot.state.StateRecord;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -29,6 +30,17 @@ public final class SectionRecords implements StateSink, StateSource {
             throw new StateException("section " + description.name() + "[" + instance + "] is missing");
         }
         return description.load(e.record(), e.version());
+    }
+
+    @Override
+    public synchronized List<Key> keys() {
+        return List.copyOf(sections.keySet());
+    }
+
+    /** Sections kept in memory or sent over a migration link are never optional: a reader must know each. */
+    @Override
+    public boolean optional(Key key) {
+        return false;
     }
 
     public synchronized Map<Key, Entry> entries() {

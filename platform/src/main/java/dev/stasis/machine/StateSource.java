@@ -1,6 +1,7 @@
 package dev.stasis.machine;
 
 import dev.stasis.snapshot.state.StateDescription;
+import java.util.List;
 
 /**
  * Where a machine's sections come from when it is restored. Implementations decode by the stored schema
@@ -9,4 +10,10 @@ import dev.stasis.snapshot.state.StateDescription;
  */
 public interface StateSource {
     <S> S section(StateDescription<S> description, int instance);
+
+    /** Every section the source holds, so a restore can refuse the ones it does not know. */
+    List<SectionRecords.Key> keys();
+
+    /** Whether the writer marked {@code key} optional: state a reader that does not know it may skip. */
+    boolean optional(SectionRecords.Key key);
 }

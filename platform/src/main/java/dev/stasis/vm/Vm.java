@@ -1,8 +1,12 @@
 package dev.stasis.vm;
 
 import dev.stasis.arch.x86.BootRegisters;
-import dev.stasis.arch.x86.CpuidPolicy;
-import dev.stasis.arch.x86.VcpuStateIo;
+import dev.stasis.arch.x86.cpu.CpuCompatibility;
+import dev.stasis.arch.x86.cpu.CpuidBuilder;
+import dev.stasis.arch.x86.cpu.HostCpu;
+import dev.stasis.arch.x86.cpu.MsrPolicy;
+import dev.stasis.kvm.KvmException;
+import dev.stasis.kvm.x86.MsrEntry;
 import dev.stasis.bus.MmioBus;
 import dev.stasis.bus.PioBus;
 import dev.stasis.devices.IrqLine;
@@ -11,7 +15,6 @@ import dev.stasis.kvm.Kvm;
 import dev.stasis.kvm.KvmRun;
 import dev.stasis.kvm.VcpuFd;
 import dev.stasis.kvm.VmFd;
-import dev.stasis.kvm.x86.CpuidEntry;
 import dev.stasis.loader.EntryPoint;
 import dev.stasis.memory.GuestMemory;
 import dev.stasis.memory.MemoryRange;
@@ -56,6 +59,7 @@ public final class Vm implements AutoCloseable {
     private final int xsaveSize;
     private final boolean hasXcrs;
     private final int[] stateMsrs;
+    private final HostCpu hostCpu;
     /** Whether the memory slots carry KVM_MEM_LOG_DIRTY_PAGES; see {@link #setDirtyLogging}. */
     private boolean dirtyLogging;
 
@@ -74,17 +78,22 @@ public final class Vm implements AutoCloseable {
                 MemoryRange r = ranges.get(slot);
                 vmFd.setUserMemoryRegion(slot, 0, r.gpa(), r.size(), memory.mapping(slot).address()); // no dirty log: see setDirtyLogging
             }
-            List<CpuidEntry> supported = kvm.supportedCpuid();
+            this.hostCpu = HostCpu.of(kvm);
+            // Refused before any vCPU exists: a model this host cannot present would fail later, far from the cause.
+            CpuCompatibility.check(CpuidBuilder.build(config.cpu(), hostCpu, 0, config.vcpus()), hostCpu,
+                    "the CPU model " + config.cpu().model());
+            List<MsrEntry> presetMsrs = config.cpu().msrs().entrySet().stream().map(e -> new MsrEntry(e.getKey(), e.getValue())).toList();
             for (int id = 0; id < config.vcpus(); id++) {
                 VcpuFd fd = vmFd.createVcpu(id);
                 vcpus.add(new Vcpu(id, fd));
-                fd.setCpuid2(CpuidPolicy.forVcpu(supported, id, config.vcpus(), config.maskedFeatures()));
+                fd.setCpuid2(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
+                fd.setMsrs(presetMsrs);
             }
             this.tscKhz = vcpus.get(0).fd().getTscKhz();
             this.xsaveSize = Math.max(kvm.checkExtension(Capability.XSAVE2), 0);
             this.hasXcrs = kvm.has(Capability.XCRS);
-            // Probed now, one ioctl per listed MSR, so no snapshot or migration pays for it while paused.
-            this.stateMsrs = VcpuStateIo.readableMsrs(vcpus.get(0).fd(), kvm.msrIndexList());
+            this.stateMsrs = MsrPolicy.forCpu(config.cpu());
+            checkReadable(vcpus.get(0).fd(), stateMsrs);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -165,9 +174,31 @@ public final class Vm implements AutoCloseable {
         return hasXcrs;
     }
 
-    /** The MSRs that make up a vCPU's state: those KVM lists that this VM's vCPUs can read, probed at creation. */
+    /** The MSRs that make up a vCPU's state ({@link MsrPolicy}), each checked readable at creation. */
     public int[] stateMsrs() {
         return stateMsrs.clone();
+    }
+
+    /** What this host can give a guest's CPU. */
+    public HostCpu hostCpu() {
+        return hostCpu;
+    }
+
+    /** Fails now, naming the MSR, rather than at the first snapshot: every declared MSR must be readable here. */
+    private static void checkReadable(VcpuFd fd, int[] msrs) {
+        try {
+            fd.getMsrs(msrs);
+        } catch (KvmException e) {
+            for (int index : msrs) {
+                try {
+                    fd.getMsrs(new int[] {index});
+                } catch (KvmException one) {
+                    throw new IllegalStateException("this host's KVM cannot read " + MsrPolicy.describe(index)
+                            + ", part of the vCPU state of this CPU model: " + one.getMessage());
+                }
+            }
+            throw e;
+        }
     }
 
     /** A level-triggered line into GSI {@code gsi} of the in-kernel IOAPIC (and PIC for 0-15). */

@@ -1,31 +1,38 @@
 package dev.stasis.vm;
 
-import dev.stasis.arch.x86.CpuFeature;
+import dev.stasis.arch.x86.cpu.CpuModels;
+import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.memory.MemoryLayout;
-import java.util.Set;
+import java.util.Objects;
 
 /**
  * What a VM is made of. Validated here so a bad request fails before anything is created.
  *
- * @param layout         guest RAM ranges
- * @param vcpus          number of vCPUs, 1..{@link #MAX_VCPUS}
- * @param maskedFeatures CPUID features hidden from the guest
+ * @param layout guest RAM ranges
+ * @param vcpus  number of vCPUs, 1..{@link #MAX_VCPUS}
+ * @param cpu    the CPU every vCPU is given (its model resolved on the boot host; it travels with the guest)
  */
-public record VmConfig(MemoryLayout layout, int vcpus, Set<CpuFeature> maskedFeatures) {
+public record VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu) {
     public static final int MAX_VCPUS = 64;
 
     public VmConfig {
         if (vcpus < 1 || vcpus > MAX_VCPUS) {
             throw new IllegalArgumentException("vCPU count must be 1.." + MAX_VCPUS + ", got " + vcpus);
         }
-        maskedFeatures = Set.copyOf(maskedFeatures);
+        Objects.requireNonNull(cpu, "cpu");
     }
 
+    /** A VM of the default, portable CPU model. */
     public static VmConfig of(long memorySize, int vcpus) {
-        return new VmConfig(MemoryLayout.ofSize(memorySize), vcpus, Set.of());
+        return new VmConfig(MemoryLayout.ofSize(memorySize), vcpus, defaultCpu());
     }
 
-    public VmConfig withMaskedFeatures(Set<CpuFeature> features) {
-        return new VmConfig(layout, vcpus, features);
+    public VmConfig withCpu(GuestCpu cpu) {
+        return new VmConfig(layout, vcpus, cpu);
+    }
+
+    /** {@link CpuModels#DEFAULT}, which needs no host to resolve. */
+    public static GuestCpu defaultCpu() {
+        return CpuModels.builtIn(CpuModels.DEFAULT).resolve(null);
     }
 }

@@ -42,8 +42,9 @@ final class RestoreCommand implements Callable<Integer> {
         try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
             machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), new Checkpoint.Expect(cpus, memory), progress);
         }
-        System.err.printf("stasis: restored %s (%d vCPUs, %d MiB) in %.0f ms%n", file, machine.vm().config().vcpus(),
-                machine.vm().config().layout().totalSize() >> 20, (System.nanoTime() - start) / 1e6);
+        System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%n", file, machine.vm().config().vcpus(),
+                machine.vm().config().layout().totalSize() >> 20, machine.vm().config().cpu().describe(), (System.nanoTime() - start) / 1e6);
+        machine.notes().forEach(n -> System.err.println("stasis: warning: " + n));
         VmExit exit = ForegroundVm.run(machine, apiSocket, dump);
         if (exit.kind() == VmExit.Kind.RESET) {
             System.err.println("stasis: the restored guest asked for a reset; it has no boot image here to boot again");

@@ -1,6 +1,10 @@
 package dev.stasis.cli;
 
-import dev.stasis.arch.x86.CpuFeature;
+import dev.stasis.arch.x86.cpu.CpuFeature;
+import dev.stasis.arch.x86.cpu.CpuModels;
+import dev.stasis.arch.x86.cpu.GuestCpu;
+import dev.stasis.arch.x86.cpu.HostCpu;
+import dev.stasis.kvm.Kvm;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
@@ -63,8 +67,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control socket (snapshot, pause, resume, status, stop) at PATH")
     Path apiSocket;
 
+    @Option(names = "--cpu-model", paramLabel = "NAME|FILE", defaultValue = CpuModels.DEFAULT,
+            description = "the guest's CPU: host, x86-64-v2, x86-64-v3, x86-64-v4 or a JSON model file (default ${DEFAULT-VALUE}; 'stasis cpu models')")
+    String cpuModel;
+
     @Option(names = "--cpuid-mask", paramLabel = "FEATURE", split = ",",
-            description = "hide CPU features from the guest, e.g. cx16,xsave")
+            description = "hide CPU features of the model from the guest, e.g. cx16,xsave (and every feature that needs them)")
     List<String> masked = new ArrayList<>();
 
     @Mixin
@@ -73,7 +81,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         crashDump.dump(); // refuse conflicting options before booting
-        VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, maskedFeatures());
+        VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, guestCpu());
         BootSource source = bootSource();
         List<Load> preloads = new ArrayList<>();
         for (String spec : loads) {
@@ -127,12 +135,16 @@ final class RunCommand implements Callable<Integer> {
         return BootSource.of(guest, Files.readAllBytes(file), boot, cmdline, initrdBytes, values);
     }
 
-    private Set<CpuFeature> maskedFeatures() {
+    /** The model resolved on this host, less the masked features; whether the host can present it is checked at VM creation. */
+    private GuestCpu guestCpu() throws Exception {
         Set<CpuFeature> set = EnumSet.noneOf(CpuFeature.class);
         for (String m : masked) {
             set.add(CpuFeature.parse(m));
         }
-        return set;
+        var model = CpuModels.find(cpuModel);
+        try (Kvm kvm = Kvm.open()) {
+            return model.resolve(HostCpu.of(kvm)).masking(set);
+        }
     }
 
     /** {@code --load FILE@GPA}. */

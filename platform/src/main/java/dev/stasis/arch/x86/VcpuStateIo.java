@@ -27,7 +27,10 @@ public final class VcpuStateIo {
     /** One vCPU's state: its registers and its vLAPIC. */
     public record Saved(VcpuState vcpu, LapicState lapic) {}
 
-    /** Reads the state of a vCPU that is out of KVM_RUN. {@code msrs} from {@link #readableMsrs}. */
+    /** What the restoring host's KVM offers: XCRs, its XSAVE buffer size (0: 4 KiB), TSC scaling. */
+    public record Host(boolean hasXcrs, int xsaveSize, boolean canScaleTsc) {}
+
+    /** Reads the state of a vCPU that is out of KVM_RUN. {@code msrs} from {@link dev.stasis.arch.x86.cpu.MsrPolicy}. */
     public static Saved save(VcpuFd fd, int[] msrs, int xsaveSize, boolean hasXcrs) {
         int mpState = fd.getMpState();
         var regs = fd.getRegs();
@@ -43,18 +46,21 @@ public final class VcpuStateIo {
         return new Saved(new VcpuState(mpState, regs, sregs, xsave, xcrs, debugRegs, msrValues, events, cpuid, tscKhz), lapic);
     }
 
-    /** Writes a saved state into a vCPU that has not run since it was created (or is paused). */
-    public static void restore(VcpuFd fd, Saved saved, boolean hasXcrs) {
+    /**
+     * Writes a saved state into a vCPU that has not run since it was created (or is paused). Returns a note
+     * when the guest's TSC cannot run at its saved rate here ({@link TscRate}), or null.
+     */
+    public static String restore(VcpuFd fd, Saved saved, Host host) {
         VcpuState s = saved.vcpu();
-        int hostKhz = fd.getTscKhz();
-        if (s.tscKhz() != hostKhz) {
-            fd.setTscKhz((int) s.tscKhz()); // needs KVM_CAP_TSC_CONTROL; the error names the ioctl if absent
-        }
+        boolean hasXcrs = host.hasXcrs();
+        String tscNote = TscRate.apply(fd, s.tscKhz(), host.canScaleTsc());
         fd.setCpuid2(s.cpuid());
         fd.setMpState(s.mpState());
         fd.setRegs(s.regs());
         fd.setSregs(s.sregs());
-        fd.setXsave(new dev.stasis.kvm.x86.XsaveState(s.xsave()));
+        // KVM_SET_XSAVE reads this host's whole XSAVE buffer: a shorter area from another host is padded with
+        // zeros (components it did not have), a longer one cut (CpuCompatibility made sure the guest's fit).
+        fd.setXsave(new dev.stasis.kvm.x86.XsaveState(java.util.Arrays.copyOf(s.xsave(), Math.max(host.xsaveSize(), 4096))));
         if (hasXcrs && !s.xcrs().isEmpty()) {
             fd.setXcrs(s.xcrs());
         }
@@ -71,6 +77,7 @@ public final class VcpuStateIo {
                 throw e;
             }
         }
+        return tscNote;
     }
 
     /**
@@ -96,20 +103,6 @@ public final class VcpuStateIo {
 
     private static MsrEntry find(List<MsrEntry> msrs, int index) {
         return msrs.stream().filter(m -> m.index() == index).findFirst().orElse(null);
-    }
-
-    /** The MSRs KVM lists for saving that this vCPU can actually read, in the order restore needs. */
-    public static int[] readableMsrs(VcpuFd fd, int[] listed) {
-        List<Integer> ok = new ArrayList<>();
-        for (int index : listed) {
-            try {
-                fd.getMsrs(new int[] {index});
-                ok.add(index);
-            } catch (KvmException e) {
-                // Listed but not readable here (feature absent for this guest's CPUID): not part of its state.
-            }
-        }
-        return tscFirstDeadlineLast(ok.stream().map(i -> new MsrEntry(i, 0)).toList()).stream().mapToInt(MsrEntry::index).toArray();
     }
 
     static List<MsrEntry> tscFirstDeadlineLast(List<MsrEntry> msrs) {

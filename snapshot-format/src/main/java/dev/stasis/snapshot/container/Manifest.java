@@ -14,11 +14,23 @@ import java.util.Objects;
  * @param created truncated to milliseconds, the precision the file keeps
  */
 public record Manifest(Instant created, String stasisVersion, HostIdentity host, Map<String, String> properties) {
+    /**
+     * Since format 1.2: the property listing, comma-separated as {@code name#instance}, the sections a reader
+     * that does not know them may skip. A reader refuses any other section it does not know.
+     */
+    public static final String OPTIONAL_SECTIONS = "optional_sections";
+
     public Manifest {
         created = Objects.requireNonNull(created, "created").truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
         Objects.requireNonNull(stasisVersion, "stasisVersion");
         Objects.requireNonNull(host, "host");
         properties = Collections.unmodifiableMap(new LinkedHashMap<>(properties));
+    }
+
+    /** Whether the writer marked section {@code name#instance} optional ({@link #OPTIONAL_SECTIONS}). */
+    public boolean optional(String name, int instance) {
+        String list = properties.get(OPTIONAL_SECTIONS);
+        return list != null && java.util.Arrays.asList(list.split(",")).contains(name + "#" + instance);
     }
 
     /** A manifest for now, on this host. */

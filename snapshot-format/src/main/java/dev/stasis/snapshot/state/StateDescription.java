@@ -31,6 +31,7 @@ public final class StateDescription<S> {
     private final Class<S> type;
     private final int version;
     private final int minVersion;
+    private final boolean optional;
     private final List<Field<S>> fields;
     private final StructSchema schema;
     private final Function<StateRecord, S> constructor;
@@ -42,6 +43,7 @@ public final class StateDescription<S> {
         this.type = b.type;
         this.version = b.version;
         this.minVersion = b.minVersion;
+        this.optional = b.optional;
         this.fields = List.copyOf(b.fields);
         this.schema = new StructSchema(fields.stream().map(Field::schema).toList());
         this.constructor = constructor;
@@ -55,6 +57,8 @@ public final class StateDescription<S> {
     public Class<S> type() { return type; }
     public int version() { return version; }
     public int minVersion() { return minVersion; }
+    /** Whether a reader that does not know this section may skip it (QEMU's optional subsections). */
+    public boolean optional() { return optional; }
     public StructSchema schema() { return schema; }
 
     /** The state as a record, by the getters. */
@@ -194,6 +198,7 @@ public final class StateDescription<S> {
         private final Class<S> type;
         private final int version;
         private int minVersion = 1;
+        private boolean optional;
         private final List<Field<S>> fields = new ArrayList<>();
 
         private Builder(String name, Class<S> type, int version) {
@@ -203,6 +208,15 @@ public final class StateDescription<S> {
             this.name = name;
             this.type = type;
             this.version = version;
+        }
+
+        /**
+         * Marks the section optional: state that matters only when present, which a reader that does not know
+         * the section may skip. Every other unknown section is refused by a restore, never dropped.
+         */
+        public Builder<S> optional() {
+            this.optional = true;
+            return this;
         }
 
         public Builder<S> minVersion(int v) {

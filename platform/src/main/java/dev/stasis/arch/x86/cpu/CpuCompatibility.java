@@ -1,0 +1,61 @@
+package dev.stasis.arch.x86.cpu;
+
+import dev.stasis.kvm.x86.CpuidEntry;
+import dev.stasis.snapshot.state.StateException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Whether a host can present a guest's CPU: every feature bit its CPUID shows (all {@link FeatureWord}s),
+ * its XSAVE components and area size, and its physical address width. Otherwise the guest would meet #UD,
+ * a KVM error or lost register state later, far from the cause; {@code run}, restore, migration and
+ * {@code stasis cpu check} refuse it up front, naming each feature.
+ */
+public final class CpuCompatibility {
+    private CpuCompatibility() {}
+
+    /** Every reason {@code host} cannot run a vCPU with this CPUID table; empty when it can. */
+    public static List<String> problems(List<CpuidEntry> guest, HostCpu host) {
+        List<String> out = new ArrayList<>();
+        FeatureSet needed = FeatureSet.fromCpuid(guest);
+        FeatureSet missing = needed.minus(host.presentable(needed));
+        if (!missing.isEmpty()) {
+            out.add("features " + host.name() + " cannot give a guest: " + String.join(", ", missing.describe()));
+        }
+        long xcr0 = xcr0(guest);
+        long missingComponents = xcr0 & ~(host.xcr0() | 0b11);
+        if (missingComponents != 0) {
+            out.add(String.format("XSAVE components 0x%x (XCR0 bits) that %s's KVM does not support", missingComponents, host.name()));
+        }
+        int size = xsaveEntry(guest) == null ? 0 : xsaveEntry(guest).ecx();
+        if (xcr0 != 0 && host.xsaveMaxSize() != 0 && size > host.xsaveMaxSize()) {
+            out.add("an XSAVE area of " + size + " bytes, larger than the " + host.xsaveMaxSize() + " of " + host.name());
+        }
+        int physBits = physicalAddressBits(guest);
+        if (physBits > host.physicalAddressBits()) {
+            out.add(physBits + "-bit guest-physical addresses; " + host.name() + " has " + host.physicalAddressBits());
+        }
+        return out;
+    }
+
+    /** Throws a {@link StateException} ("the guest's CPU needs ...") when {@link #problems} finds any. */
+    public static void check(List<CpuidEntry> guest, HostCpu host, String what) {
+        List<String> p = problems(guest, host);
+        if (!p.isEmpty()) {
+            throw new StateException(what + " needs " + String.join("; and ", p));
+        }
+    }
+
+    static long xcr0(List<CpuidEntry> cpuid) {
+        CpuidEntry e = xsaveEntry(cpuid);
+        return e == null ? 0 : (Integer.toUnsignedLong(e.edx()) << 32) | Integer.toUnsignedLong(e.eax());
+    }
+
+    private static CpuidEntry xsaveEntry(List<CpuidEntry> cpuid) {
+        return cpuid.stream().filter(e -> e.function() == 0xd && e.index() == 0).findFirst().orElse(null);
+    }
+
+    private static int physicalAddressBits(List<CpuidEntry> cpuid) {
+        return cpuid.stream().filter(e -> e.function() == 0x80000008).mapToInt(e -> e.eax() & 0xff).findFirst().orElse(0);
+    }
+}
