@@ -140,7 +140,7 @@ public final class Machine implements AutoCloseable {
         sink.section(PitSection.DESCRIPTION, 0, fd.getPit2());
         int[] msrs = vm.stateMsrs();
         for (Vcpu v : vm.vcpus()) {
-            VcpuStateIo.Saved saved = VcpuStateIo.save(v.fd(), msrs, vm.xsaveSize(), vm.hasXcrs());
+            VcpuStateIo.Saved saved = VcpuStateIo.save(v, msrs, vm.xsaveSize(), vm.hasXcrs());
             sink.section(VcpuState.DESCRIPTION, v.id(), saved.vcpu());
             sink.section(LapicSection.DESCRIPTION, v.id(), saved.lapic());
         }
@@ -209,7 +209,7 @@ public final class Machine implements AutoCloseable {
         List<String> notes = new ArrayList<>();
         var host = new VcpuStateIo.Host(vm.hasXcrs(), vm.xsaveSize(), vm.kvm().has(Capability.TSC_CONTROL));
         for (Vcpu v : vm.vcpus()) {
-            String note = VcpuStateIo.restore(v.fd(), vcpuStates.get(v.id()), host);
+            String note = VcpuStateIo.restore(v, vcpuStates.get(v.id()), host);
             if (note != null && notes.isEmpty()) {
                 notes.add(note); // the same for every vCPU
             }

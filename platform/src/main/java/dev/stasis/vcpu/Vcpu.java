@@ -1,6 +1,8 @@
 package dev.stasis.vcpu;
 
 import dev.stasis.kvm.VcpuFd;
+import dev.stasis.kvm.x86.CpuidEntry;
+import java.util.List;
 
 /**
  * The opaque handle of one vCPU (libvmmapi's {@code struct vcpu}): every per-vCPU operation takes it.
@@ -11,6 +13,7 @@ public final class Vcpu implements AutoCloseable {
     private final int id;
     private final VcpuFd fd;
     private volatile int tid;
+    private volatile List<CpuidEntry> cpuid = List.of();
 
     public Vcpu(int id, VcpuFd fd) {
         this.id = id;
@@ -24,6 +27,20 @@ public final class Vcpu implements AutoCloseable {
     /** The KVM descriptor, for state access while the vCPU is out of KVM_RUN. */
     public VcpuFd fd() {
         return fd;
+    }
+
+    /**
+     * Sets the vCPU's CPUID (KVM_SET_CPUID2) and keeps the table: it is what a snapshot saves as the guest's
+     * CPU, never KVM_GET_CPUID2, which some KVMs (this machine's emulating one) report merged with host bits.
+     */
+    public void setCpuid(List<CpuidEntry> table) {
+        fd.setCpuid2(table);
+        this.cpuid = List.copyOf(table);
+    }
+
+    /** The CPUID table last set with {@link #setCpuid}. */
+    public List<CpuidEntry> cpuid() {
+        return cpuid;
     }
 
     /** The Linux thread id running this vCPU, 0 while no thread runs it. */

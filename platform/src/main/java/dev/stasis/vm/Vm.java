@@ -85,8 +85,9 @@ public final class Vm implements AutoCloseable {
             List<MsrEntry> presetMsrs = config.cpu().msrs().entrySet().stream().map(e -> new MsrEntry(e.getKey(), e.getValue())).toList();
             for (int id = 0; id < config.vcpus(); id++) {
                 VcpuFd fd = vmFd.createVcpu(id);
-                vcpus.add(new Vcpu(id, fd));
-                fd.setCpuid2(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
+                Vcpu vcpu = new Vcpu(id, fd);
+                vcpus.add(vcpu);
+                vcpu.setCpuid(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
                 fd.setMsrs(presetMsrs);
             }
             this.tscKhz = vcpus.get(0).fd().getTscKhz();

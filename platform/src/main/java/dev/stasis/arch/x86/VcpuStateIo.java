@@ -6,6 +6,7 @@ import dev.stasis.kvm.VcpuFd;
 import dev.stasis.kvm.x86.LapicState;
 import dev.stasis.kvm.x86.MsrEntry;
 import dev.stasis.os.Errno;
+import dev.stasis.vcpu.Vcpu;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,7 +32,8 @@ public final class VcpuStateIo {
     public record Host(boolean hasXcrs, int xsaveSize, boolean canScaleTsc) {}
 
     /** Reads the state of a vCPU that is out of KVM_RUN. {@code msrs} from {@link dev.stasis.arch.x86.cpu.MsrPolicy}. */
-    public static Saved save(VcpuFd fd, int[] msrs, int xsaveSize, boolean hasXcrs) {
+    public static Saved save(Vcpu vcpu, int[] msrs, int xsaveSize, boolean hasXcrs) {
+        VcpuFd fd = vcpu.fd();
         int mpState = fd.getMpState();
         var regs = fd.getRegs();
         var sregs = fd.getSregs();
@@ -40,7 +42,7 @@ public final class VcpuStateIo {
         var debugRegs = fd.getDebugRegs();
         LapicState lapic = fd.getLapic();
         List<MsrEntry> msrValues = fd.getMsrs(msrs);
-        var cpuid = fd.getCpuid2();
+        var cpuid = vcpu.cpuid();
         int tscKhz = fd.getTscKhz();
         var events = fd.getVcpuEvents();
         return new Saved(new VcpuState(mpState, regs, sregs, xsave, xcrs, debugRegs, msrValues, events, cpuid, tscKhz), lapic);
@@ -50,11 +52,12 @@ public final class VcpuStateIo {
      * Writes a saved state into a vCPU that has not run since it was created (or is paused). Returns a note
      * when the guest's TSC cannot run at its saved rate here ({@link TscRate}), or null.
      */
-    public static String restore(VcpuFd fd, Saved saved, Host host) {
+    public static String restore(Vcpu vcpu, Saved saved, Host host) {
+        VcpuFd fd = vcpu.fd();
         VcpuState s = saved.vcpu();
         boolean hasXcrs = host.hasXcrs();
         String tscNote = TscRate.apply(fd, s.tscKhz(), host.canScaleTsc());
-        fd.setCpuid2(s.cpuid());
+        vcpu.setCpuid(s.cpuid());
         fd.setMpState(s.mpState());
         fd.setRegs(s.regs());
         fd.setSregs(s.sregs());

@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Whether a host can present a guest's CPU: every feature bit its CPUID shows (all {@link FeatureWord}s),
- * its XSAVE components and area size, and its physical address width. Otherwise the guest would meet #UD,
+ * its XSAVE components with their offsets and the area size, and its physical address width. Otherwise the guest would meet #UD,
  * a KVM error or lost register state later, far from the cause; {@code run}, restore, migration and
  * {@code stasis cpu check} refuse it up front, naming each feature.
  */
@@ -26,6 +26,16 @@ public final class CpuCompatibility {
         long missingComponents = xcr0 & ~(host.xcr0() | 0b11);
         if (missingComponents != 0) {
             out.add(String.format("XSAVE components 0x%x (XCR0 bits) that %s's KVM does not support", missingComponents, host.name()));
+        }
+        for (int bit = 2; bit < 64; bit++) {
+            if ((xcr0 & (1L << bit)) == 0 || (missingComponents & (1L << bit)) != 0) {
+                continue;
+            }
+            CpuidEntry g = entry(guest, 0xd, bit), h = host.entry(0xd, bit);
+            if (g != null && h != null && (g.eax() != h.eax() || g.ebx() != h.ebx())) {
+                out.add(String.format("XSAVE component %d (XCR0 bit %d) at offset %d, %d bytes, where %s has it at %d, %d bytes"
+                        + " (the guest's XSAVE buffers are laid out for the CPU it booted on)", bit, bit, g.ebx(), g.eax(), host.name(), h.ebx(), h.eax()));
+            }
         }
         int size = xsaveEntry(guest) == null ? 0 : xsaveEntry(guest).ecx();
         if (xcr0 != 0 && host.xsaveMaxSize() != 0 && size > host.xsaveMaxSize()) {
@@ -52,7 +62,11 @@ public final class CpuCompatibility {
     }
 
     private static CpuidEntry xsaveEntry(List<CpuidEntry> cpuid) {
-        return cpuid.stream().filter(e -> e.function() == 0xd && e.index() == 0).findFirst().orElse(null);
+        return entry(cpuid, 0xd, 0);
+    }
+
+    private static CpuidEntry entry(List<CpuidEntry> cpuid, int leaf, int subleaf) {
+        return cpuid.stream().filter(e -> e.function() == leaf && e.index() == subleaf).findFirst().orElse(null);
     }
 
     private static int physicalAddressBits(List<CpuidEntry> cpuid) {

@@ -16,7 +16,7 @@ import java.util.List;
  *       core, 16 MiB L3 shared);</li>
  *   <li>PMU (0xA): zero unless the CPU asks for it;</li>
  *   <li>brand string (0x80000002-4): "stasis MODEL";</li>
- *   <li>XSAVE (0xD): only the components the features enable, with sizes that add up.</li>
+ *   <li>XSAVE (0xD): only the components the features enable, at the boot host's offsets, with sizes that add up.</li>
  * </ul>
  * A portable CPU gets a fixed set of leaves (basic up to 0xD, extended up to 0x80000008) and 40-bit physical
  * addresses; only the vendor and the family/model/stepping come from the boot host, and they then travel with
@@ -29,7 +29,7 @@ public final class CpuidBuilder {
     private static final int PORTABLE_MAX_BASIC = 0xd, PORTABLE_MAX_EXTENDED = 0x80000008;
     private static final int PORTABLE_PHYS_BITS = 40, PORTABLE_VIRT_BITS = 48;
 
-    /** XSAVE component: XCR0 bit, size and standard-format offset (fixed by the architecture; Intel SDM 13.2). */
+    /** XSAVE component: XCR0 bit, and size and standard-format offset as Intel CPUs have them (used where a host does not say). */
     private record Component(int bit, int size, int offset) {}
 
     private static final List<Component> COMPONENTS = List.of(new Component(2, 256, 576), new Component(3, 64, 960),
@@ -48,17 +48,6 @@ public final class CpuidBuilder {
         if (f.has(CpuFeature.PKU)) x |= 1L << 9;
         if (f.has(CpuFeature.AMX_TILE)) x |= (1L << 17) | (1L << 18);
         return x;
-    }
-
-    /** Bytes of the standard-format XSAVE area holding every component of {@code xcr0}. */
-    public static int xsaveSize(long xcr0) {
-        int size = 512 + 64;
-        for (Component c : COMPONENTS) {
-            if ((xcr0 & (1L << c.bit)) != 0) {
-                size = Math.max(size, c.offset + c.size);
-            }
-        }
-        return size;
     }
 
     public static List<CpuidEntry> build(GuestCpu cpu, HostCpu host, int vcpuId, int vcpuCount) {
@@ -172,7 +161,9 @@ public final class CpuidBuilder {
             if ((xcr0 & (1L << c.bit)) == 0) {
                 continue;
             }
-            CpuidEntry h = cpu.portable() ? null : host.entry(0xd, c.bit);
+            // Offsets are the host CPU's own (AMD packs AVX-512 state where Intel keeps MPX): the guest's XSAVE
+            // instructions run on this hardware, so its CPUID must say where they put each component.
+            CpuidEntry h = host.entry(0xd, c.bit);
             int csize = h != null && h.eax() != 0 ? h.eax() : c.size;
             int offset = h != null && h.eax() != 0 ? h.ebx() : c.offset;
             int align = h != null ? h.ecx() & 0b10 : 0;
