@@ -28,6 +28,19 @@ final class SnapshotCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "compression threads (default: the writer's)")
     Integer threads;
 
+    /** A guest with the host model restores only where the CPU matches; say so where the file is made. */
+    private static void warnIfNotPortable(Path file) {
+        try (var reader = dev.stasis.snapshot.container.SnapshotReader.open(file)) {
+            String model = reader.manifest().properties().getOrDefault("cpu_model", "");
+            if (model.contains("not portable")) {
+                System.err.println("stasis: note: " + file + " holds a guest with CPU " + model
+                        + "; it restores only on hosts that have every feature of this CPU ('stasis cpu check FILE' tells)");
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // the snapshot itself succeeded; this note is only advice
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         ObjectNode request = ControlClient.request("snapshot").put("path", out.toAbsolutePath().toString()).put("exit", exit);
@@ -60,6 +73,7 @@ final class SnapshotCommand implements Callable<Integer> {
         System.out.printf("snapshot %s: %d bytes (%d pages stored, %d zero), paused %.1f ms%s%n", r.path("path").asText(),
                 r.path("bytes").asLong(), r.path("stored_pages").asLong(), r.path("zero_pages").asLong(),
                 r.path("paused_ms").asDouble(), exit ? ", VM stopped" : "");
+        warnIfNotPortable(Path.of(r.path("path").asText()));
         return 0;
     }
 }

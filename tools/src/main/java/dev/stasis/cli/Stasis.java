@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "stasis", mixinStandardHelpOptions = true, version = "stasis 0.1.0",
         description = "A KVM virtual machine monitor built for moving guest state.",
         subcommands = {RunCommand.class, SnapshotCommand.class, RestoreCommand.class, DemoCommand.class, InspectCommand.class,
-                VerifyCommand.class,
+                VerifyCommand.class, CpuCommand.class,
                 CoreCommand.class, MemCommand.class, DiffCommand.class, MigrateCommand.class, CommandLine.HelpCommand.class})
 public final class Stasis {
     /** Exit status for a command the user got wrong or input that is not usable. */

@@ -33,11 +33,11 @@ public final class TscRate {
         return note(savedKhz, hostKhz, "cannot scale it (no KVM_CAP_TSC_CONTROL)");
     }
 
-    static boolean withinTolerance(long savedKhz, long hostKhz) {
+    public static boolean withinTolerance(long savedKhz, long hostKhz) {
         return Math.abs(savedKhz - hostKhz) * 1_000_000L <= (long) TOLERANCE_PPM * savedKhz;
     }
 
-    static String note(long savedKhz, long hostKhz, String why) {
+    public static String note(long savedKhz, long hostKhz, String why) {
         return String.format("the guest's TSC ran at %d kHz where it was saved; this host's KVM %s, so it runs at %d kHz (%+.2f%%): "
                 + "time the guest measures with the raw TSC is off by that much until it recalibrates; kvmclock and the RTC keep time",
                 savedKhz, why, hostKhz, (hostKhz - savedKhz) * 100.0 / savedKhz);
