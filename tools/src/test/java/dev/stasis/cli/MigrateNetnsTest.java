@@ -1,7 +1,6 @@
 package dev.stasis.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.stasis.fixtures.GuestLines;
 import dev.stasis.kvm.testing.RequiresKvm;
@@ -34,8 +33,8 @@ class MigrateNetnsTest {
 
     @BeforeEach
     void namespaces() throws Exception {
-        assumeTrue(isRoot(), "needs root to create network namespaces (run as root, as CI does)");
-        assumeTrue(ip("-V") == 0, "needs iproute2's ip command");
+        assertTrue(isRoot(), "needs root to create network namespaces: run the suite as root, as .ci/run does");
+        assertTrue(ip("-V") == 0, "needs the ip command: apt-get install iproute2 (.ci/run does)");
         for (String ns : List.of(nsA, nsB)) {
             assertEquals(0, ip("netns", "add", ns));
             created.add(ns);

@@ -56,7 +56,7 @@ class DedupTest {
                 assertEquals(m.pages(), m.zeroPages() + m.storedPages() + m.referencedPages());
                 assertTrue(m.storedPages() >= 12, m.toString());
                 try (SnapshotReader r = SnapshotReader.open(f)) {
-                    assertEquals(new FormatVersion(1, 1), r.formatVersion());
+                    assertEquals(FormatVersion.CURRENT, r.formatVersion());
                     FakeRam zeroed = new FakeRam(ram.ranges(), true);
                     MemoryStats back = r.readMemory(zeroed, true, 3);
                     assertTrue(zeroed.sameBytes(ram));
