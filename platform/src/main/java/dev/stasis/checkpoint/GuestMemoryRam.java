@@ -9,10 +9,11 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /** Guest RAM as the snapshot writer reads it and the reader fills it: zero-copy windows over the mapping. */
-final class GuestMemoryRam implements GuestRam, GuestRamSink {
+/** Guest RAM as the snapshot writer reads it and the reader fills it: windows over the mapping, zero-copy. */
+public final class GuestMemoryRam implements GuestRam, GuestRamSink {
     private final GuestMemory memory;
 
-    GuestMemoryRam(GuestMemory memory) {
+    public GuestMemoryRam(GuestMemory memory) {
         this.memory = memory;
     }
 

@@ -5,12 +5,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.stasis.arch.x86.cpu.CpuFeature;
-import dev.stasis.arch.x86.cpu.FeatureSet;
-import dev.stasis.arch.x86.cpu.FeatureWord;
 import dev.stasis.checkpoint.Checkpoint;
 import dev.stasis.fixtures.Guests;
+import dev.stasis.fixtures.HostFeatures;
 import dev.stasis.kvm.testing.RequiresKvm;
-import dev.stasis.kvm.x86.CpuidEntry;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
 import dev.stasis.snapshot.container.WriterOptions;
@@ -28,17 +26,6 @@ import org.junit.jupiter.api.io.TempDir;
 class CpuCliTest {
     @TempDir
     Path dir;
-
-    /** A named feature this host cannot present (asking for every feature makes the host run its probe too). */
-    static CpuFeature missingHere(Machine m) {
-        FeatureSet presentable = m.vm().hostCpu().presentable(FeatureSet.of(CpuFeature.values()));
-        for (CpuFeature f : CpuFeature.values()) {
-            if (!presentable.has(f) && f.word.equals(FeatureWord.L7_0_EBX)) {
-                return f;
-            }
-        }
-        throw new AssertionError("this host presents every leaf 7.0 EBX feature; nothing to test with");
-    }
 
     @Test
     void aGuestSavedWithV2ShowsNoAvx2AndRestoresAndGoesOn() throws Exception {
@@ -102,14 +89,8 @@ class CpuCliTest {
         try (Machine m = Machine.create(VmConfig.of(16 << 20, 1), OutputStream.nullOutputStream())) {
             m.boot(new BootSource.Flat(Guests.flatImage("idle"), Guests.defaults("idle")));
             Checkpoint.save(m, good, WriterOptions.defaults());
-            missing = missingHere(m);
-            // The guest as a host with one more feature would have saved it.
-            var vcpu = m.vm().vcpus().get(0);
-            List<CpuidEntry> more = new ArrayList<>();
-            for (CpuidEntry e : vcpu.cpuid()) {
-                more.add(e.function() == 7 && e.index() == 0 ? e.withRegisters(e.eax(), e.ebx() | missing.mask(), e.ecx(), e.edx()) : e);
-            }
-            vcpu.setCpuid(more);
+            missing = HostFeatures.notPresentable(m);
+            HostFeatures.claim(m, missing); // the guest as a host with one more feature would have saved it
             Checkpoint.save(m, bad, WriterOptions.defaults());
         }
         CliProcess yes = CliProcess.run(List.of(), "cpu", "check", good.toString());
@@ -133,7 +114,7 @@ class CpuCliTest {
                 "{\"name\": \"l\", \"base\": \"x86-64-v2\",\n \"cpuid\": [\n {\"leaf\": \"0x1234\", \"register\": \"eax\", \"bits\": \"" + "x".repeat(32) + "\"}]}");
         String missing;
         try (Machine m = Machine.create(VmConfig.of(16 << 20, 1), OutputStream.nullOutputStream())) {
-            missing = missingHere(m).key();
+            missing = HostFeatures.notPresentable(m).key();
         }
         Path unpresentable = Files.writeString(dir.resolve("u.json"), "{\"name\": \"u\", \"base\": \"x86-64-v2\", \"add\": [\"" + missing + "\"]}");
         record Case(List<String> args, String says) {}

@@ -45,7 +45,8 @@ public final class CpuModels {
         }
         @Override public boolean portable() { return false; }
         @Override public GuestCpu resolve(HostCpu host) {
-            return new GuestCpu("host", false, host.supportedFeatures().withoutUnmetRequirements(), Map.of(), false, Set.of());
+            FeatureSet f = CpuidBuilder.withStateIn(host.supportedFeatures().withoutUnmetRequirements(), host.xcr0());
+            return new GuestCpu("host", false, f, Map.of(), false, Set.of());
         }
     };
 

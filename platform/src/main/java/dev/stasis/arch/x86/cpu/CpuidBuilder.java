@@ -50,6 +50,21 @@ public final class CpuidBuilder {
         return x;
     }
 
+    /**
+     * {@code f} less the features whose XSAVE state {@code xcr0} cannot hold (and what needs them): a host may list
+     * AMX or AVX-512 while its KVM offers no state for them (AMX until the VMM asks for permission).
+     */
+    public static FeatureSet withStateIn(FeatureSet f, long xcr0) {
+        List<CpuFeature> drop = new ArrayList<>();
+        if ((xcr0 & 0b11) != 0b11) drop.add(CpuFeature.XSAVE);
+        if ((xcr0 & (1L << 2)) == 0) drop.add(CpuFeature.AVX);
+        if ((xcr0 & 0b11000) != 0b11000) drop.add(CpuFeature.MPX);
+        if ((xcr0 & 0b11100000) != 0b11100000) drop.add(CpuFeature.AVX512F);
+        if ((xcr0 & (1L << 9)) == 0) drop.add(CpuFeature.PKU);
+        if ((xcr0 & (3L << 17)) != (3L << 17)) drop.add(CpuFeature.AMX_TILE);
+        return f.without(drop).withoutUnmetRequirements();
+    }
+
     public static List<CpuidEntry> build(GuestCpu cpu, HostCpu host, int vcpuId, int vcpuCount) {
         List<CpuidEntry> out = new ArrayList<>();
         FeatureSet f = cpu.features();
