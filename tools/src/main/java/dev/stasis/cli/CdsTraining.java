@@ -1,0 +1,72 @@
+package dev.stasis.cli;
+
+import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.fixtures.Guests;
+import dev.stasis.kvm.Kvm;
+import dev.stasis.machine.BootSource;
+import dev.stasis.machine.Machine;
+import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.vm.VmConfig;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The training run of the build's class-data-sharing archive (tools/pom.xml runs it with
+ * {@code -XX:ArchiveClassesAtExit=target/stasis.jsa}; bin/stasis starts every command with that archive):
+ * runs the commands users run in fresh processes, in this one JVM, so the classes they load are archived
+ * already parsed and verified. Without /dev/kvm only the commands that need none are trained. Never fails
+ * the build: a command that fails here only means fewer archived classes.
+ */
+public final class CdsTraining {
+    private CdsTraining() {}
+
+    public static void main(String[] args) throws Exception {
+        PrintStream out = System.out, err = System.err;
+        Path dir = Files.createTempDirectory("stasis-cds");
+        List<String[]> commands = new ArrayList<>();
+        commands.add(new String[] {"cpu", "models"});
+        commands.add(new String[] {"run", "--help"});
+        if (Kvm.isAvailable()) {
+            Path file = dir.resolve("hello.stasis");
+            try (Machine m = Machine.create(VmConfig.of(16 << 20, 1), OutputStream.nullOutputStream())) {
+                m.boot(new BootSource.Flat(Guests.flatImage("hello"), Guests.defaults("hello")));
+                Checkpoint.save(m, file, WriterOptions.defaults());
+            }
+            String f = file.toString();
+            commands.add(new String[] {"verify", f});
+            commands.add(new String[] {"inspect", f});
+            commands.add(new String[] {"inspect", f, "--json"});
+            commands.add(new String[] {"cpu", "check", f});
+            commands.add(new String[] {"diff", f, f});
+            commands.add(new String[] {"restore", f, "--no-crash-dump"});
+            commands.add(new String[] {"run", "hello", "--no-crash-dump"});
+        }
+        int ok = 0;
+        try (PrintStream sink = new PrintStream(OutputStream.nullOutputStream())) {
+            System.setOut(sink);
+            System.setErr(sink);
+            for (String[] c : commands) {
+                try {
+                    if (Stasis.commandLine().execute(c) == 0) {
+                        ok++;
+                    }
+                } catch (RuntimeException e) {
+                    // fewer classes archived, nothing worse
+                }
+            }
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            try (var files = Files.list(dir)) {
+                files.forEach(p -> p.toFile().delete());
+            }
+            Files.deleteIfExists(dir);
+        }
+        System.out.println("cds training: " + ok + " of " + commands.size() + " commands ran" + (Kvm.isAvailable() ? "" : " (no /dev/kvm)"));
+        System.exit(0); // daemon threads (console input) must not keep the JVM alive; the archive is written at exit
+    }
+}
