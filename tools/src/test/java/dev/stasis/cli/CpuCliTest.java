@@ -16,8 +16,10 @@ import dev.stasis.vm.VmConfig;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,14 +29,20 @@ class CpuCliTest {
     @TempDir
     Path dir;
 
-    @Test
-    void aGuestSavedWithV2ShowsNoAvx2AndRestoresAndGoesOn() throws Exception {
-        Path file = dir.resolve("hello.stasis");
-        try (LiveCli run = LiveCli.start("run", "ticker", "--cpu-model", "x86-64-v2", "--api-socket", dir.resolve("s").toString())) {
-            assertNotNull(run.await(java.util.regex.Pattern.compile("ticker n=.*"), m -> true, 0, java.time.Duration.ofSeconds(20)), run.output());
+    /** Runs {@code guest} with {@code model} until it prints {@code line}, then snapshots it with --exit; returns what snapshot said. */
+    private CliProcess snapshotOf(String guest, String model, String line, Path file) throws Exception {
+        try (LiveCli run = LiveCli.start("run", guest, "--cpu-model", model, "--api-socket", dir.resolve("s").toString())) {
+            assertNotNull(run.await(Pattern.compile(line), m -> true, 0, Duration.ofSeconds(20)), run.output());
             CliProcess snap = CliProcess.run(List.of(), "snapshot", "--api-socket", dir.resolve("s").toString(), "--out", file.toString(), "--exit");
             assertEquals(0, snap.status(), snap.err());
+            return snap;
         }
+    }
+
+    @Test
+    void aGuestSavedWithV2ShowsNoAvx2AndRestoresAndGoesOn() throws Exception {
+        Path file = dir.resolve("ticker.stasis");
+        snapshotOf("ticker", "x86-64-v2", "ticker n=.*", file);
         CliProcess inspect = CliProcess.run(List.of(), "inspect", file.toString(), "--json");
         assertEquals(0, inspect.status(), inspect.err());
         JsonNode sections = new ObjectMapper().readTree(inspect.out()).get("sections");
@@ -55,19 +63,15 @@ class CpuCliTest {
         assertEquals(1, leaf7, "one vCPU, one leaf 7.0");
         assertTrue(inspect.out().contains("x86-64-v2 (portable)"), "the manifest says the model is portable");
         try (LiveCli restore = LiveCli.start("restore", file.toString())) {
-            assertNotNull(restore.await(java.util.regex.Pattern.compile("ticker n=.*"), m -> true, 0, java.time.Duration.ofSeconds(20)), restore.output());
+            assertNotNull(restore.await(Pattern.compile("ticker n=.*"), m -> true, 0, Duration.ofSeconds(20)), restore.output());
         }
     }
 
     @Test
     void theHostModelSaysItIsNotPortable() throws Exception {
         Path file = dir.resolve("host.stasis");
-        try (LiveCli run = LiveCli.start("run", "idle", "--cpu-model", "host", "--api-socket", dir.resolve("s").toString())) {
-            assertNotNull(run.await(java.util.regex.Pattern.compile("idle ready.*"), m -> true, 0, java.time.Duration.ofSeconds(20)), run.output());
-            CliProcess snap = CliProcess.run(List.of(), "snapshot", "--api-socket", dir.resolve("s").toString(), "--out", file.toString(), "--exit");
-            assertEquals(0, snap.status(), snap.err());
-            assertTrue(snap.err().contains("not portable"), "snapshot warns the file is tied to this CPU: " + snap.err());
-        }
+        CliProcess snap = snapshotOf("idle", "host", "idle ready.*", file);
+        assertTrue(snap.err().contains("not portable"), "snapshot warns the file is tied to this CPU: " + snap.err());
         CliProcess inspect = CliProcess.run(List.of(), "inspect", file.toString());
         assertTrue(inspect.out().contains("cpu_model = host (not portable"), inspect.out());
     }
