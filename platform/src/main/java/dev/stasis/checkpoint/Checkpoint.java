@@ -1,5 +1,6 @@
 package dev.stasis.checkpoint;
 
+import dev.stasis.arch.x86.VcpuState;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
@@ -87,7 +88,8 @@ public final class Checkpoint {
     /** {@link #restore}, telling {@code progress} the guest bytes of each memory chunk as the reader fills it. */
     public static Machine restore(Path file, OutputStream console, Expect expect, LongConsumer progress) throws IOException {
         try (SnapshotReader reader = SnapshotReader.open(file)) {
-            VmConfig config = reader.load(VmConfigSection.DESCRIPTION, 0);
+            VmConfig config = VmConfigSection.withSavedCpu(reader.load(VmConfigSection.DESCRIPTION, 0),
+                    reader.load(VcpuState.DESCRIPTION, 0).cpuid());
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
                 throw new StateException(file + " holds a guest with " + config.vcpus() + " vCPUs, not " + expect.vcpus());
             }

@@ -185,7 +185,8 @@ public final class Machine implements AutoCloseable {
     }
 
     private List<String> restoreSections(StateSource source) {
-        VmConfig savedConfig = source.section(VmConfigSection.DESCRIPTION, 0);
+        VmConfig savedConfig = VmConfigSection.withSavedCpu(source.section(VmConfigSection.DESCRIPTION, 0),
+                source.section(VcpuState.DESCRIPTION, 0).cpuid());
         if (!savedConfig.equals(vm.config())) {
             throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
         }

@@ -4,6 +4,7 @@ import dev.stasis.arch.x86.cpu.CpuFeature;
 import dev.stasis.arch.x86.cpu.FeatureSet;
 import dev.stasis.arch.x86.cpu.FeatureWord;
 import dev.stasis.arch.x86.cpu.GuestCpu;
+import dev.stasis.kvm.x86.CpuidEntry;
 import dev.stasis.memory.MemoryLayout;
 import dev.stasis.memory.MemoryRange;
 import dev.stasis.snapshot.state.StateDescription;
@@ -59,6 +60,18 @@ public final class VmConfigSection {
             .bool("cpu_pmu", c -> c.cpu().pmu()).since(2, false)
             .build(r -> new VmConfig(new MemoryLayout(r.getList("memory").stream().map(RANGE::fromNormalized).toList()),
                     r.getInt("vcpus"), cpu(r)));
+
+    /**
+     * {@code c} with its CPU's features taken from the CPUID its vCPU 0 was saved with, when its section is of
+     * version 1 (saved before CPU models, so the model was not recorded): the restored guest then keeps the MSRs
+     * and checks its features imply. Any other config is returned as it is.
+     */
+    public static VmConfig withSavedCpu(VmConfig c, List<CpuidEntry> vcpu0) {
+        if (!c.cpu().model().equals(UNRECORDED_MODEL) || !c.cpu().features().isEmpty()) {
+            return c;
+        }
+        return c.withCpu(new GuestCpu(UNRECORDED_MODEL, false, FeatureSet.fromCpuid(vcpu0), Map.of(), false, c.cpu().masked()));
+    }
 
     private static GuestCpu cpu(StateRecord r) {
         Map<FeatureWord, Integer> words = new LinkedHashMap<>();
