@@ -13,8 +13,14 @@ package dev.stasis.loader;
  * @param stackStride RSP of vCPU i is {@code stackTop - i * stackStride}
  * @param allVcpus    true when every vCPU starts at {@code rip} with RDI = its index (flat test guests);
  *                    false when only vCPU 0 starts and the others wait for INIT/SIPI as on real hardware
+ * @param rax         EAX at entry (Multiboot: the boot loader's magic)
  */
-public record EntryPoint(CpuMode mode, long rip, long cr3, long rsi, long rbx, long stackTop, long stackStride, boolean allVcpus) {
+public record EntryPoint(CpuMode mode, long rip, long cr3, long rsi, long rbx, long stackTop, long stackStride, boolean allVcpus,
+                         long rax) {
+    public EntryPoint(CpuMode mode, long rip, long cr3, long rsi, long rbx, long stackTop, long stackStride, boolean allVcpus) {
+        this(mode, rip, cr3, rsi, rbx, stackTop, stackStride, allVcpus, 0);
+    }
+
     public long stackFor(int vcpu) {
         return stackTop == 0 ? 0 : stackTop - (long) vcpu * stackStride;
     }

@@ -1,5 +1,7 @@
 package dev.stasis.machine;
 
+import dev.stasis.loader.multiboot.Module;
+import dev.stasis.loader.multiboot.MultibootLoader;
 import dev.stasis.loader.ElfImage;
 import dev.stasis.loader.ElfLoader;
 import dev.stasis.loader.EntryPoint;
@@ -52,15 +54,28 @@ public sealed interface BootSource {
         }
     }
 
+    /** A Multiboot (version 1 or 2) kernel, as QEMU's -kernel and GRUB boot it, with its command line and modules. */
+    record Multiboot(byte[] kernel, String cmdline, List<Module> modules) implements BootSource {
+        @Override
+        public EntryPoint place(Vm vm) {
+            return MultibootLoader.load(vm.memory(), kernel, cmdline, modules);
+        }
+    }
+
     /** How to boot a file whose kind the user did not name. */
-    enum Kind { AUTO, FLAT, ELF, PVH, LINUX64 }
+    enum Kind { AUTO, FLAT, ELF, PVH, LINUX64, MULTIBOOT }
 
     /**
-     * Recognizes a file: an ELF with a PVH note is Linux (PVH), another ELF is an ELF guest, a bzImage is
+     * Recognizes a file: an ELF with a PVH note is Linux (PVH), an image with a Multiboot header (version 2 in its
+     * first 32 KiB, 1 in its first 8 KiB) is a Multiboot kernel, another ELF is an ELF guest, a bzImage is
      * Linux (PVH: the vmlinux inside is started directly, faster than decompressing in the guest), a
      * {@code .bin} is a flat guest. Anything else is refused with a message naming what was expected.
      */
     static BootSource of(String name, byte[] file, Kind kind, String cmdline, byte[] initrd, List<Long> parameters) {
+        return of(name, file, kind, cmdline, initrd, parameters, List.of());
+    }
+
+    static BootSource of(String name, byte[] file, Kind kind, String cmdline, byte[] initrd, List<Long> parameters, List<Module> modules) {
         if (kind == Kind.AUTO) {
             kind = detect(name, file);
         }
@@ -69,11 +84,21 @@ public sealed interface BootSource {
             case ELF -> new Elf(file, parameters);
             case PVH -> new Pvh(file, cmdline, initrd);
             case LINUX64 -> new Linux64(file, cmdline, initrd);
+            case MULTIBOOT -> new Multiboot(file, cmdline, modules);
             case AUTO -> throw new AssertionError();
         };
     }
 
     private static Kind detect(String name, byte[] file) {
+        if (ElfImage.hasElfMagic(file) && file.length > 4 && file[4] == 2) {
+            ElfImage elf = ElfImage.parse(file);
+            if (elf.findNote(PvhLoader.XEN_NOTE_OWNER, PvhLoader.XEN_ELFNOTE_PHYS32_ENTRY).isPresent()) {
+                return Kind.PVH;
+            }
+        }
+        if (MultibootLoader.isMultiboot(file)) {
+            return Kind.MULTIBOOT;
+        }
         if (ElfImage.hasElfMagic(file)) {
             ElfImage elf = ElfImage.parse(file);
             return elf.findNote(PvhLoader.XEN_NOTE_OWNER, PvhLoader.XEN_ELFNOTE_PHYS32_ENTRY).isPresent() ? Kind.PVH : Kind.ELF;
@@ -85,6 +110,6 @@ public sealed interface BootSource {
             return Kind.FLAT;
         }
         throw new InvalidImageException(name + " is not a guest image: expected an ELF64 executable, a Linux bzImage or vmlinux, "
-                + "or a flat .bin image (or name its kind with --boot)");
+                + "a Multiboot kernel, or a flat .bin image (or name its kind with --boot)");
     }
 }

@@ -15,7 +15,7 @@ public final class BootRegisters {
     private BootRegisters() {}
 
     public static Regs regs(EntryPoint entry, int vcpu) {
-        return Regs.initial().withEntry(entry.rip(), entry.stackFor(vcpu), entry.rsi(), vcpu, entry.rbx());
+        return Regs.initial().withEntry(entry.rip(), entry.stackFor(vcpu), entry.rsi(), vcpu, entry.rbx()).withRax(entry.rax());
     }
 
     /** {@code current} (KVM's reset state, which keeps the APIC base and TR) with the entry's mode applied. */

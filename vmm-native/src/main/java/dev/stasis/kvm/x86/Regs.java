@@ -26,6 +26,10 @@ public record Regs(long rax, long rbx, long rcx, long rdx, long rsi, long rdi, l
         return new Regs(rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags);
     }
 
+    public Regs withRax(long rax) {
+        return new Regs(rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags);
+    }
+
     @Override
     public String toString() {
         return String.format(
