@@ -18,8 +18,16 @@ import java.util.List;
 public sealed interface BootSource {
     EntryPoint place(Vm vm);
 
+    /** The boot protocol's name, recorded in the {@code vm} section: flat, elf, pvh, linux64, multiboot1, multiboot2. */
+    String protocol();
+
     /** A flat test guest entered in long mode on every vCPU, with its parameter block. */
     record Flat(byte[] image, List<Long> parameters) implements BootSource {
+        @Override
+        public String protocol() {
+            return "flat";
+        }
+
         @Override
         public EntryPoint place(Vm vm) {
             EntryPoint entry = FlatLoader.load(vm.memory(), image);
@@ -31,6 +39,11 @@ public sealed interface BootSource {
     /** An ELF64 executable entered in long mode like a flat guest, with its parameter block. */
     record Elf(byte[] image, List<Long> parameters) implements BootSource {
         @Override
+        public String protocol() {
+            return "elf";
+        }
+
+        @Override
         public EntryPoint place(Vm vm) {
             EntryPoint entry = ElfLoader.load(vm.memory(), image);
             ParameterBlock.write(vm.memory(), vm.config().vcpus(), vm.tscKhz(), parameters);
@@ -41,6 +54,11 @@ public sealed interface BootSource {
     /** Linux through its PVH entry: a vmlinux, or a bzImage whose vmlinux is extracted. */
     record Pvh(byte[] kernel, String cmdline, byte[] initrd) implements BootSource {
         @Override
+        public String protocol() {
+            return "pvh";
+        }
+
+        @Override
         public EntryPoint place(Vm vm) {
             return PvhLoader.load(vm.memory(), kernel, cmdline, initrd);
         }
@@ -49,6 +67,11 @@ public sealed interface BootSource {
     /** Linux through the bzImage boot protocol's 64-bit entry. */
     record Linux64(byte[] bzImage, String cmdline, byte[] initrd) implements BootSource {
         @Override
+        public String protocol() {
+            return "linux64";
+        }
+
+        @Override
         public EntryPoint place(Vm vm) {
             return LinuxLoader.load(vm.memory(), bzImage, cmdline, initrd);
         }
@@ -56,6 +79,11 @@ public sealed interface BootSource {
 
     /** A Multiboot (version 1 or 2) kernel, as QEMU's -kernel and GRUB boot it, with its command line and modules. */
     record Multiboot(byte[] kernel, String cmdline, List<Module> modules) implements BootSource {
+        @Override
+        public String protocol() {
+            return "multiboot" + MultibootLoader.version(kernel);
+        }
+
         @Override
         public EntryPoint place(Vm vm) {
             return MultibootLoader.load(vm.memory(), kernel, cmdline, modules);

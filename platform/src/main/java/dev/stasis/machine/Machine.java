@@ -61,7 +61,7 @@ public final class Machine implements AutoCloseable {
         vm.pio().attach(COM1_PORT, 8, uart, "uart");
         vm.pio().attach(I8042.BASE, I8042.PORT_COUNT, i8042, "i8042");
         vm.pio().attach(RTC_PORT, 2, rtc, "rtc");
-        vm.pio().attach(ExitPort.EXIT_PORT, ExitPort.PORT_COUNT, new ExitPort(status -> vm.stop(VmExit.guestExit(status))), "exit port");
+        vm.pio().attach(ExitPort.EXIT_PORT, ExitPort.PORT_COUNT, new ExitPort(vm.config().exit(), status -> vm.stop(VmExit.guestExit(status))), "exit port");
         vm.pio().attach(PvPanic.PORT, 1, new PvPanic(event -> vm.stop(new VmExit(VmExit.Kind.GUEST_FAILURE, 0,
                 String.format("guest reported a panic (pvpanic port 0x%x, event 0x%x)", PvPanic.PORT, event), ""))), "pvpanic");
         CmosMemorySize.write(rtc, vm.memory().layout());

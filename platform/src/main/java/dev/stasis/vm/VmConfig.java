@@ -2,6 +2,7 @@ package dev.stasis.vm;
 
 import dev.stasis.arch.x86.cpu.CpuModels;
 import dev.stasis.arch.x86.cpu.GuestCpu;
+import dev.stasis.devices.debugexit.ExitPort;
 import dev.stasis.memory.MemoryLayout;
 import java.util.Objects;
 
@@ -11,8 +12,11 @@ import java.util.Objects;
  * @param layout guest RAM ranges
  * @param vcpus  number of vCPUs, 1..{@link #MAX_VCPUS}
  * @param cpu    the CPU every vCPU is given (its model resolved on the boot host; it travels with the guest)
+ * @param boot   how the guest was booted (flat, elf, pvh, linux64, multiboot1, multiboot2; empty when not known),
+ *               kept for the user: a restore does not boot
+ * @param exit   what a write to the exit port means (QEMU's isa-debug-exit status, or stasis's own)
  */
-public record VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu) {
+public record VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu, String boot, ExitPort.Convention exit) {
     public static final int MAX_VCPUS = 64;
 
     public VmConfig {
@@ -20,6 +24,12 @@ public record VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu) {
             throw new IllegalArgumentException("vCPU count must be 1.." + MAX_VCPUS + ", got " + vcpus);
         }
         Objects.requireNonNull(cpu, "cpu");
+        Objects.requireNonNull(boot, "boot");
+        Objects.requireNonNull(exit, "exit");
+    }
+
+    public VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu) {
+        this(layout, vcpus, cpu, "", ExitPort.Convention.STASIS);
     }
 
     /** A VM of the default, portable CPU model. */
@@ -28,7 +38,15 @@ public record VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu) {
     }
 
     public VmConfig withCpu(GuestCpu cpu) {
-        return new VmConfig(layout, vcpus, cpu);
+        return new VmConfig(layout, vcpus, cpu, boot, exit);
+    }
+
+    public VmConfig withBoot(String boot) {
+        return new VmConfig(layout, vcpus, cpu, boot, exit);
+    }
+
+    public VmConfig withExit(ExitPort.Convention exit) {
+        return new VmConfig(layout, vcpus, cpu, boot, exit);
     }
 
     /** {@link CpuModels#DEFAULT}, which needs no host to resolve. */

@@ -4,6 +4,7 @@ import dev.stasis.arch.x86.cpu.CpuFeature;
 import dev.stasis.arch.x86.cpu.FeatureSet;
 import dev.stasis.arch.x86.cpu.FeatureWord;
 import dev.stasis.arch.x86.cpu.GuestCpu;
+import dev.stasis.devices.debugexit.ExitPort;
 import dev.stasis.kvm.x86.CpuidEntry;
 import dev.stasis.memory.MemoryLayout;
 import dev.stasis.memory.MemoryRange;
@@ -19,7 +20,7 @@ import java.util.stream.Collectors;
 /**
  * The {@code vm} section: what the VM is made of, checked again on restore like any user input.
  * Version 2 added the CPU model (its name, whether it is portable, its feature registers, preset MSRs and
- * PMU); a version 1 file (saved before CPU models) restores with {@link #UNRECORDED_MODEL}, whose CPUID is
+ * PMU), the boot protocol and the exit port's convention; a version 1 file (saved before CPU models) restores with {@link #UNRECORDED_MODEL}, whose CPUID is
  * whatever each saved vCPU carries.
  */
 public final class VmConfigSection {
@@ -58,8 +59,18 @@ public final class VmConfigSection {
             .list("cpu_msrs", MSR, c -> c.cpu().msrs().entrySet().stream().map(e -> new Msr(e.getKey(), e.getValue())).toList())
             .since(2, List.of())
             .bool("cpu_pmu", c -> c.cpu().pmu()).since(2, false)
+            .string("boot", VmConfig::boot).since(2, "")
+            .string("exit_port", c -> c.exit().name().toLowerCase(java.util.Locale.ROOT)).since(2, "stasis")
             .build(r -> new VmConfig(new MemoryLayout(r.getList("memory").stream().map(RANGE::fromNormalized).toList()),
-                    r.getInt("vcpus"), cpu(r)));
+                    r.getInt("vcpus"), cpu(r), r.getString("boot"), exit(r.getString("exit_port"))));
+
+    private static ExitPort.Convention exit(String name) {
+        try {
+            return ExitPort.Convention.valueOf(name.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("exit_port '" + name + "' is neither stasis nor qemu");
+        }
+    }
 
     /**
      * {@code c} with its CPU's features taken from the CPUID its vCPU 0 was saved with, when its section is of

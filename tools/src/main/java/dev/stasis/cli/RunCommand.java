@@ -5,7 +5,9 @@ import dev.stasis.arch.x86.cpu.CpuModels;
 import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.arch.x86.cpu.HostCpu;
 import dev.stasis.kvm.Kvm;
+import dev.stasis.devices.debugexit.ExitPort;
 import dev.stasis.fixtures.Guests;
+import dev.stasis.loader.multiboot.Module;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
 import dev.stasis.memory.MemoryLayout;
@@ -33,7 +35,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Run a test guest by name (@|bold hello|@, @|bold ticker|@, @|bold dirtier|@, ...) or an image file:",
-                "an ELF64 executable, a Linux vmlinux or bzImage (booted through PVH), or a flat .bin image.",
+                "an ELF64 executable, a Linux vmlinux or bzImage (booted through PVH), a Multiboot 1 or 2 kernel, or a flat .bin image.",
                 "The guest's serial console (COM1) is joined to this terminal."})
 final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "GUEST|FILE", description = "a fixture guest name or an image file")
@@ -64,6 +66,14 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--initrd", paramLabel = "FILE", description = "Linux initial ramdisk")
     Path initrd;
 
+    @Option(names = "--module", paramLabel = "FILE[,STRING]",
+            description = "a Multiboot boot module (repeatable), with the string the kernel gets for it (default: the file name)")
+    List<String> modules = new ArrayList<>();
+
+    @Option(names = "--exit-port", paramLabel = "CONVENTION", defaultValue = "STASIS",
+            description = "what a write to port 0xf4 means: stasis (exit with the value) or qemu (QEMU's isa-debug-exit: (value << 1) | 1); default stasis")
+    ExitPort.Convention exitPort;
+
     @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control socket (snapshot, pause, resume, status, stop) at PATH")
     Path apiSocket;
 
@@ -81,8 +91,11 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         crashDump.dump(); // refuse conflicting options before booting
-        VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, guestCpu());
         BootSource source = bootSource();
+        if (!modules.isEmpty() && !(source instanceof BootSource.Multiboot)) {
+            throw new IllegalArgumentException("--module applies only to Multiboot kernels; " + guest + " boots as " + source.protocol());
+        }
+        VmConfig config = new VmConfig(MemoryLayout.ofSize(memory), cpus, guestCpu(), source.protocol(), exitPort);
         List<Load> preloads = new ArrayList<>();
         for (String spec : loads) {
             preloads.add(Load.parse(spec));
@@ -132,7 +145,7 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         byte[] initrdBytes = initrd == null ? null : Files.readAllBytes(initrd);
-        return BootSource.of(guest, Files.readAllBytes(file), boot, cmdline, initrdBytes, values);
+        return BootSource.of(guest, Files.readAllBytes(file), boot, cmdline, initrdBytes, values, modules());
     }
 
     /** The model resolved on this host, less the masked features; whether the host can present it is checked at VM creation. */
@@ -145,6 +158,20 @@ final class RunCommand implements Callable<Integer> {
         try (Kvm kvm = Kvm.open()) {
             return model.resolve(HostCpu.of(kvm)).masking(set);
         }
+    }
+
+    /** {@code --module FILE[,STRING]}: the string defaults to the file's name, as GRUB's {@code module} gives it. */
+    private List<Module> modules() throws java.io.IOException {
+        List<Module> out = new ArrayList<>();
+        for (String spec : modules) {
+            int comma = spec.indexOf(',');
+            Path file = Path.of(comma < 0 ? spec : spec.substring(0, comma));
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("--module: " + file + ": no such file");
+            }
+            out.add(new Module(Files.readAllBytes(file), comma < 0 ? file.toString() : spec.substring(comma + 1)));
+        }
+        return out;
     }
 
     /** {@code --load FILE@GPA}. */

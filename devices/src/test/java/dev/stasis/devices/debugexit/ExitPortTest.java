@@ -26,4 +26,13 @@ class ExitPortTest {
         assertEquals(List.of(), statuses);
         assertEquals(0xf4, ExitPort.EXIT_PORT);
     }
+
+    @Test
+    void theQemuConventionGivesIsaDebugExitsStatus() {
+        ExitPort qemu = new ExitPort(ExitPort.Convention.QEMU, statuses::add);
+        qemu.write(0, 1, 0);
+        qemu.write(0, 4, 0x10);
+        qemu.write(0, 1, 0x1ff);
+        assertEquals(List.of(1, 0x21, 0x1ff), statuses, "(value << 1) | 1, the value cut to the access size first");
+    }
 }

@@ -42,6 +42,11 @@ public final class MultibootLoader {
         return false;
     }
 
+    /** 2 for a Multiboot 2 kernel, 1 for a Multiboot 1 kernel, 0 for neither (the header as {@link #load} finds it). */
+    public static int version(byte[] image) {
+        return has(image, Multiboot2Header.MAGIC, Multiboot2Header.SEARCH, 8) ? 2 : has(image, Multiboot1Header.MAGIC, Multiboot1Header.SEARCH, 4) ? 1 : 0;
+    }
+
     public static EntryPoint load(GuestMemory memory, byte[] image, String cmdline, List<Module> modules) {
         Multiboot2Header v2 = Multiboot2Header.find(image);
         Multiboot1Header v1 = v2 == null ? Multiboot1Header.find(image) : null;
