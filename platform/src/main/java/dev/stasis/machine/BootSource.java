@@ -118,21 +118,18 @@ public sealed interface BootSource {
     }
 
     private static Kind detect(String name, byte[] file) {
-        if (ElfImage.hasElfMagic(file) && file.length > 4 && file[4] == 2) {
-            ElfImage elf = ElfImage.parse(file);
-            if (elf.findNote(PvhLoader.XEN_NOTE_OWNER, PvhLoader.XEN_ELFNOTE_PHYS32_ENTRY).isPresent()) {
-                return Kind.PVH;
-            }
+        boolean elf64 = ElfImage.hasElfMagic(file) && file.length > 4 && file[4] == 2;
+        if (elf64 && ElfImage.parse(file).findNote(PvhLoader.XEN_NOTE_OWNER, PvhLoader.XEN_ELFNOTE_PHYS32_ENTRY).isPresent()) {
+            return Kind.PVH;
+        }
+        if (SetupHeader.isBzImage(file)) {
+            return Kind.PVH;
         }
         if (MultibootLoader.isMultiboot(file)) {
             return Kind.MULTIBOOT;
         }
         if (ElfImage.hasElfMagic(file)) {
-            ElfImage elf = ElfImage.parse(file);
-            return elf.findNote(PvhLoader.XEN_NOTE_OWNER, PvhLoader.XEN_ELFNOTE_PHYS32_ENTRY).isPresent() ? Kind.PVH : Kind.ELF;
-        }
-        if (SetupHeader.isBzImage(file)) {
-            return Kind.PVH;
+            return Kind.ELF;
         }
         if (name.endsWith(".bin")) {
             return Kind.FLAT;
