@@ -1,0 +1,80 @@
+package dev.stasis.control;
+
+import dev.stasis.snapshot.container.FileKind;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+
+/**
+ * Creates a control socket that has its final permissions from the moment it exists under its name.
+ * {@code bind(2)} makes the file with the process's umask, so a socket bound in place and chmodded after is
+ * open to everyone in between (under umask 000 a local user got in). Instead the socket is bound inside a
+ * fresh private directory (mode 0700, so nobody else can even reach it), set to 0600 there, then hard-linked
+ * under its real name (which fails, rather than replacing, if something appeared there meanwhile) and its
+ * private name removed. No umask change: that is process-wide and would race other threads creating files.
+ *
+ * @param channel the listening socket
+ * @param owner   the user that owns the socket file: this VM's user
+ */
+record SocketFile(ServerSocketChannel channel, UserPrincipal owner) {
+    /** Binds {@code path}, replacing a stale socket (nothing answers) but never a live one or another file. */
+    static SocketFile bind(Path path) throws IOException {
+        Path target = path.toAbsolutePath();
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            if (!isStaleSocket(target)) {
+                throw new IOException(path + " is in use (another VM's control socket, or not a socket)");
+            }
+            Files.delete(target);
+        }
+        Path parent = target.getParent();
+        Path dir;
+        try {
+            dir = Files.createTempDirectory(parent, ".stasis-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + path + ": cannot create a private directory in " + parent + ": " + e.getMessage(), e);
+        }
+        Path hidden = dir.resolve("s");
+        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            server.bind(UnixDomainSocketAddress.of(hidden));
+            Files.setPosixFilePermissions(hidden, PosixFilePermissions.fromString("rw-------"));
+            UserPrincipal owner = Files.getOwner(hidden, LinkOption.NOFOLLOW_LINKS);
+            try {
+                Files.createLink(target, hidden);
+            } catch (FileAlreadyExistsException e) {
+                throw new IOException(path + " is in use (it appeared while this VM was binding it)");
+            }
+            return new SocketFile(server, owner);
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e instanceof IOException io && io.getMessage() != null && io.getMessage().startsWith(path.toString())
+                    ? io : new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
+        } finally {
+            Files.deleteIfExists(hidden);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private static boolean isStaleSocket(Path path) {
+        try {
+            if (FileKind.of(path) != FileKind.SOCKET) {
+                return false; // a file, directory, link, FIFO or device is never ours to replace
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+            return false;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+}
