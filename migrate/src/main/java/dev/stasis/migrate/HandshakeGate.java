@@ -52,6 +52,8 @@ public final class HandshakeGate implements AutoCloseable {
     private static final class Pending {
         final Channel channel;
         volatile String reason;
+        /** Cut because the gate closed: the receiver is done waiting, so nobody needs the line. */
+        volatile boolean quiet;
         ScheduledFuture<?> timer;
 
         Pending(Channel channel) {
@@ -180,9 +182,10 @@ public final class HandshakeGate implements AutoCloseable {
                 admitted.add(new Admitted(p.channel, hello));
                 return;
             }
+            p.quiet |= closed;
         }
         p.channel.close();
-        if (!closed) {
+        if (!p.quiet) {
             String why = cut ? p.reason : failure != null ? failure : "the gate closed";
             log.accept("refused " + p.channel.peer() + " (" + why + "); still waiting for " + awaited);
         }
@@ -193,7 +196,10 @@ public final class HandshakeGate implements AutoCloseable {
     public void close() {
         synchronized (pending) {
             closed = true;
-            pending.forEach(p -> p.cut("the destination stopped accepting"));
+            pending.forEach(p -> {
+                p.quiet = true;
+                p.cut("the destination stopped accepting");
+            });
             pending.clear();
         }
         timers.shutdownNow();
