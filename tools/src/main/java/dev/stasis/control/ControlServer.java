@@ -174,7 +174,7 @@ public final class ControlServer implements AutoCloseable {
             UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
             who = "client " + id + " (" + peer.user().getName() + ")";
             refusal = peer.user().equals(vmUser) || peer.user().equals(root) ? null
-                    : "this VM's control socket serves only " + vmUser.getName() + " and root, not " + peer.user().getName();
+                    : "this VM's control socket serves only " + (vmUser.equals(root) ? "root" : vmUser.getName() + " and root") + ", not " + peer.user().getName();
         } catch (IOException | UnsupportedOperationException e) {
             who = "client " + id;
             refusal = "cannot read the client's credentials (SO_PEERCRED): " + e.getMessage();

@@ -25,7 +25,7 @@ public final class SnapshotTarget {
     public static Path check(Path target) throws IOException {
         Path parent = target.getParent();
         if (parent == null) {
-            throw refused(target, "it is a directory");
+            throw notRegular(target, FileKind.DIRECTORY);
         }
         if (!Files.isDirectory(parent)) { // through links: /tmp may be one
             FileKind dir = FileKind.of(parent);
@@ -40,12 +40,16 @@ public final class SnapshotTarget {
                     throw refused(target, "it exists and may not be written (mode " + String.format("%04o", mode & 07777) + ")");
                 }
             }
-            default -> throw refused(target, "it is " + kind.description + "; a snapshot only creates or replaces a regular file");
+            default -> throw notRegular(target, kind);
         }
         if (!Files.isWritable(parent)) {
             throw refused(target, "its directory " + parent + " is not writable");
         }
         return parent;
+    }
+
+    private static SnapshotFormatException notRegular(Path target, FileKind kind) {
+        return refused(target, "it is " + kind.description + "; a snapshot only creates or replaces a regular file");
     }
 
     private static SnapshotFormatException refused(Path target, String why) {
