@@ -65,7 +65,11 @@ public final class RawClient implements AutoCloseable {
 
     /** The next answer as JSON, or null when the VM closed the connection. */
     public JsonNode answer() throws IOException {
-        String line = readLine();
+        return parse(readLine());
+    }
+
+    /** An answer line as JSON (null for null). */
+    public static JsonNode parse(String line) throws IOException {
         return line == null ? null : ControlServer.json().readTree(line);
     }
 
