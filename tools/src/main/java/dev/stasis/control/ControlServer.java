@@ -241,7 +241,7 @@ public final class ControlServer implements AutoCloseable {
         } catch (CommandOwner.Cancelled e) {
             log.accept(e.getMessage());
             return false;
-        } catch (Exception | AssertionError | StackOverflowError e) {
+        } catch (Exception | AssertionError e) {
             // An error in one request must not kill the socket: the client gets it as the answer.
             reply = error(e.getMessage() == null ? "internal error (" + e.getClass().getSimpleName() + ")" : e.getMessage());
         } finally {

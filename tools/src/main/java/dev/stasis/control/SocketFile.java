@@ -25,6 +25,8 @@ import java.nio.file.attribute.UserPrincipal;
  * @param owner   the user that owns the socket file: this VM's user
  */
 record SocketFile(ServerSocketChannel channel, UserPrincipal owner) {
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
     /** Binds {@code path}, replacing a stale socket (nothing answers) but never a live one or another file. */
     static SocketFile bind(Path path) throws IOException {
         Path target = path.toAbsolutePath();
@@ -35,12 +37,7 @@ record SocketFile(ServerSocketChannel channel, UserPrincipal owner) {
             Files.delete(target);
         }
         Path parent = target.getParent();
-        Path dir;
-        try {
-            dir = Files.createTempDirectory(parent, ".stasis-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (IOException e) {
-            throw new IOException("cannot listen on " + path + ": cannot create a private directory in " + parent + ": " + e.getMessage(), e);
-        }
+        Path dir = privateDirectory(path, parent);
         Path hidden = dir.resolve("s");
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
@@ -60,6 +57,23 @@ record SocketFile(ServerSocketChannel channel, UserPrincipal owner) {
         } finally {
             Files.deleteIfExists(hidden);
             Files.deleteIfExists(dir);
+        }
+    }
+
+    /** A fresh 0700 directory in {@code parent}, its name short: a socket's whole path must fit in 107 bytes. */
+    private static Path privateDirectory(Path path, Path parent) throws IOException {
+        var mode = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")); // umask only removes bits
+        for (int attempt = 0; ; attempt++) {
+            Path dir = parent.resolve(".stasis-" + Long.toString(RANDOM.nextLong() & 0xffffffffL, 36));
+            try {
+                return Files.createDirectory(dir, mode);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt == 9) {
+                    throw new IOException("cannot listen on " + path + ": cannot create a private directory in " + parent, e);
+                }
+            } catch (IOException e) {
+                throw new IOException("cannot listen on " + path + ": cannot create a private directory in " + parent + ": " + e.getMessage(), e);
+            }
         }
     }
 
