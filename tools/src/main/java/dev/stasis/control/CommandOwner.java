@@ -30,7 +30,7 @@ final class CommandOwner {
      * half-closes its connection after sending its request still gets an uncontended command run.
      */
     <T> T run(String who, BooleanSupplier gone, Callable<T> body) throws Exception {
-        if (!lock.tryLock()) {
+        if (!lock.tryLock(0, TimeUnit.NANOSECONDS)) { // unlike tryLock(), keeps the queue's order
             while (!lock.tryLock(POLL_MILLIS, TimeUnit.MILLISECONDS)) {
                 if (gone.getAsBoolean()) {
                     throw new Cancelled(who + " was cancelled before it started: its client went away while " + owner + " ran");
