@@ -40,21 +40,22 @@ record SocketFile(ServerSocketChannel channel, UserPrincipal owner) {
         Path dir = privateDirectory(path, parent);
         Path hidden = dir.resolve("s");
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        boolean linked = false;
         try {
             server.bind(UnixDomainSocketAddress.of(hidden));
             Files.setPosixFilePermissions(hidden, PosixFilePermissions.fromString("rw-------"));
             UserPrincipal owner = Files.getOwner(hidden, LinkOption.NOFOLLOW_LINKS);
-            try {
-                Files.createLink(target, hidden);
-            } catch (FileAlreadyExistsException e) {
-                throw new IOException(path + " is in use (it appeared while this VM was binding it)");
-            }
+            Files.createLink(target, hidden);
+            linked = true;
             return new SocketFile(server, owner);
+        } catch (FileAlreadyExistsException e) {
+            throw new IOException(path + " is in use (it appeared while this VM was binding it)", e);
         } catch (IOException | RuntimeException e) {
-            server.close();
-            throw e instanceof IOException io && io.getMessage() != null && io.getMessage().startsWith(path.toString())
-                    ? io : new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
+            throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
         } finally {
+            if (!linked) {
+                server.close();
+            }
             Files.deleteIfExists(hidden);
             Files.deleteIfExists(dir);
         }

@@ -121,6 +121,30 @@ class HostileControlTest {
         assertNoSnapshotWritten();
     }
 
+    @Test
+    void aSnapshotWhoseClientGaveUpWhileAMigrationHeldTheVmIsNeverWritten() throws Exception {
+        Path abandoned = dir.resolve("abandoned.stasis");
+        try (java.net.ServerSocket mute = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             RawClient migrating = new RawClient(socket)) {
+            // A destination that accepts and never answers: the migration holds the VM's commands until it is closed.
+            migrating.send("{\"command\":\"migrate\",\"to\":\"127.0.0.1:" + mute.getLocalPort() + "\",\"insecure\":true}");
+            try (java.net.Socket held = mute.accept(); RawClient quitter = new RawClient(socket)) {
+                quitter.send("{\"command\":\"snapshot\",\"path\":\"" + abandoned + "\"}");
+                try (RawClient watcher = new RawClient(socket)) {
+                    JsonNode status = watcher.call("{\"command\":\"status\"}").path("result");
+                    assertEquals("running", status.path("state").asText(), "status answers while a migration holds the VM");
+                    assertTrue(status.path("busy").asText().startsWith("migrate for client "), status.toString());
+                }
+                Thread.sleep(200); // the snapshot is queued behind the migration
+            } // the snapshot's client gives up; then the destination hangs up, ending the migration
+            JsonNode failed = migrating.answer();
+            assertFalse(failed.path("ok").asBoolean(true), failed.toString());
+        }
+        Thread.sleep(500);
+        assertFalse(Files.exists(abandoned), "the abandoned snapshot was cancelled, not written once the VM was free");
+        assertEquals("running", ControlClient.call(socket, ControlClient.request("status")).path("state").asText());
+    }
+
     /** One client's run: requests refused with one clean error line, and anything else that happened. */
     private record Run(int refused, List<String> problems) {}
 

@@ -165,7 +165,7 @@ public final class Channel implements AutoCloseable {
             close();
             String reason;
             try {
-                reason = f.decoder().string("reason", Protocol.MAX_REASON_BYTES);
+                reason = f.read(d -> d.string("reason", Protocol.MAX_REASON_BYTES));
             } catch (SnapshotFormatException e) {
                 reason = "(unreadable reason)";
             }
