@@ -17,7 +17,6 @@ import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmConfigSection;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.net.ServerSocket;
 import java.security.SecureRandom;
