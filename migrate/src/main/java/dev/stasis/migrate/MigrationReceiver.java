@@ -17,11 +17,8 @@ import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmConfigSection;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,25 +41,36 @@ import java.util.function.Consumer;
  * half-built guest ever runs, nothing stays allocated.
  */
 public final class MigrationReceiver {
-    /** @param acceptTimeout how long to wait for the source to connect (zero = forever) */
-    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
+    /**
+     * @param acceptTimeout how long to wait for the source to connect and authenticate, strangers and all
+     *                      (zero = forever)
+     * @param handshakes    how many handshakes may run at once and how long each may take
+     */
+    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes) {
+        public Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
+            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT);
+        }
+
         public static Options of(Auth auth) {
             return new Options(auth, Duration.ZERO, FaultHook.NONE);
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, acceptTimeout, h);
+            return new Options(auth, acceptTimeout, h, handshakes);
+        }
+
+        /** At most {@code maxPending} handshakes at once, each finished within {@code deadline} of its accept. */
+        public Options withHandshakeLimits(int maxPending, Duration deadline) {
+            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline));
         }
     }
 
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
-    /** How long an accepted peer may take over the handshake before it is dropped (and the next one accepted). */
-    static final int HANDSHAKE_TIMEOUT_MILLIS = 10_000;
     private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END);
     private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
 
-    private final ServerSocket server;
+    private final HandshakeGate gate;
     private final OutputStream console;
     private final Options options;
     private final Consumer<String> log;
@@ -71,7 +79,7 @@ public final class MigrationReceiver {
     private Machine machine;
 
     private MigrationReceiver(ServerSocket server, OutputStream console, Options options, Consumer<String> log) {
-        this.server = server;
+        this.gate = new HandshakeGate(server, options.auth(), options.hook(), messages, log, options.handshakes());
         this.console = console;
         this.options = options;
         this.log = log;
@@ -112,6 +120,11 @@ public final class MigrationReceiver {
                 control.refuse("bad SETUP: " + e.getMessage());
                 throw new MigrationException(Kind.PROTOCOL, "bad SETUP from " + control.peer() + ": " + e.getMessage(), e);
             }
+            String misfit = HostCapacity.probe().refusal(config);
+            if (misfit != null) {
+                control.refuse("this destination cannot hold the guest: " + misfit);
+                throw new MigrationException(Kind.LOCAL, "cannot hold the incoming guest: " + misfit);
+            }
             try {
                 machine = Machine.create(config, console);
             } catch (RuntimeException e) {
@@ -133,6 +146,7 @@ public final class MigrationReceiver {
                     t.start();
                 }));
             }
+            gate.close(); // every connection of the session is in: nobody else is let in from here on
             PageReader pages = new PageReader(machine.memory(), written);
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;
@@ -176,6 +190,7 @@ public final class MigrationReceiver {
                         Decoder d = f.decoder();
                         int count = d.varInt("section count", Protocol.MAX_SECTIONS);
                         sentPages = d.u64("pages sent");
+                        d.end("END");
                         if (count != sectionCount) {
                             throw d.malformed("the source sent " + sectionCount + " sections but END says " + count);
                         }
@@ -196,14 +211,14 @@ public final class MigrationReceiver {
                 throw new MigrationException(Kind.PROTOCOL, "received " + received + " pages, the source says it sent " + sentPages);
             }
             try {
-                machine.restoreState(sections);
+                machine.restoreState(sections).forEach(note -> log.accept("warning: " + note));
             } catch (RuntimeException e) {
                 control.refuse("the destination cannot restore the guest: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot restore the incoming guest: " + e.getMessage(), e);
             }
             long tRestored = System.nanoTime();
             control.send(MessageType.READY, new Encoder());
-            control.expect(MessageType.COMMIT);
+            control.expectEmpty(MessageType.COMMIT);
             long tCommit = System.nanoTime();
             machine.start();
             long tStarted = System.nanoTime();
@@ -223,6 +238,7 @@ public final class MigrationReceiver {
         } catch (RuntimeException e) {
             throw new MigrationException(Kind.LOCAL, "migration failed on the destination: " + e.getMessage(), e);
         } finally {
+            gate.close();
             channels.forEach(Channel::close);
             for (CompletableFuture<Long> r : readers) {
                 try {
@@ -241,21 +257,22 @@ public final class MigrationReceiver {
     private static long readData(Channel ch, PageReader pages, Progress progress) {
         while (true) {
             Frame f = ch.receive(DATA_MESSAGES);
-            switch (f.type()) {
-                case PAGES -> {
-                    try {
+            try {
+                switch (f.type()) {
+                    case PAGES -> {
                         long before = pages.pages();
                         pages.apply(f);
                         progress.add(pages.pages() - before);
-                    } catch (SnapshotFormatException e) {
-                        ch.refuse("bad PAGES: " + e.getMessage());
-                        throw new MigrationException(Kind.PROTOCOL, "bad PAGES from the source: " + e.getMessage(), e);
                     }
+                    case DATA_END -> {
+                        f.read(d -> null);
+                        return pages.pages();
+                    }
+                    default -> throw ch.protocolError("unexpected " + f.type() + " on a data connection");
                 }
-                case DATA_END -> {
-                    return pages.pages();
-                }
-                default -> throw ch.protocolError("unexpected " + f.type() + " on a data connection");
+            } catch (SnapshotFormatException e) {
+                ch.refuse("bad " + f.type() + ": " + e.getMessage());
+                throw new MigrationException(Kind.PROTOCOL, "bad " + f.type() + " from the source: " + e.getMessage(), e);
             }
         }
     }
@@ -274,26 +291,20 @@ public final class MigrationReceiver {
     }
 
     /**
-     * Accepts connections until one passes the handshake and asks for {@code session} ({@code index}); by
-     * {@code deadline} (System.nanoTime, MAX_VALUE = none). A peer that fails the handshake (a port scan, a
-     * health check, a wrong key, another version) or does not finish it within
-     * {@link #HANDSHAKE_TIMEOUT_MILLIS} is refused, logged in one line and forgotten; so is an authenticated
-     * source starting a new session while this one is being set up. Only an authenticated peer naming
-     * another session ends the migration: it holds the key, so it is a confused source, not a stranger.
+     * The next peer through the {@link HandshakeGate} that asks for {@code session} ({@code index}), by
+     * {@code deadline} (System.nanoTime, MAX_VALUE = none). Strangers (port scans, health checks, wrong keys,
+     * other versions, peers too slow for the handshake deadline) are refused and logged by the gate; here an
+     * authenticated peer asking for a session that does not exist, or for a new one while this one is being
+     * set up, is refused the same way. Only an authenticated peer naming another session or index ends the
+     * migration: it holds the key, so it is a confused source, not a stranger.
      */
     private Channel acceptAuthenticated(long deadline, String what, long session, int index) {
         while (true) {
-            Channel ch = accept(deadline, what);
-            Handshake.Hello h;
-            try {
-                ch.setReadTimeout(HANDSHAKE_TIMEOUT_MILLIS);
-                h = Handshake.server(ch, options.auth());
-            } catch (MigrationException e) {
-                drop(ch, e.getMessage(), what);
-                continue;
-            }
+            HandshakeGate.Admitted a = gate.next(deadline, what);
+            Channel ch = a.channel();
+            Handshake.Hello h = a.hello();
+            channels.add(ch);
             if (h.session() == session && h.index() == index) {
-                ch.setReadTimeout(Channel.READ_TIMEOUT_MILLIS);
                 return ch;
             }
             if (session != 0 && h.session() != 0) {
@@ -302,32 +313,8 @@ public final class MigrationReceiver {
             }
             String reason = session == 0 ? "no migration session " + Long.toHexString(h.session()) + " here" : "a migration is already in progress here";
             ch.refuse(reason);
-            drop(ch, reason, what);
-        }
-    }
-
-    private void drop(Channel ch, String reason, String what) {
-        ch.close();
-        channels.remove(ch);
-        log.accept("refused " + ch.peer() + " (" + reason + "); still waiting for " + what);
-    }
-
-    private Channel accept(long deadline, String what) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-            throw new MigrationException(Kind.LINK, what + " did not connect and authenticate in time");
-        }
-        int timeoutMillis = deadline == Long.MAX_VALUE ? 0 : (int) Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(left)));
-        try {
-            server.setSoTimeout(timeoutMillis);
-            Socket s = server.accept();
-            Channel ch = new Channel(s, options.hook(), messages);
-            channels.add(ch);
-            return ch;
-        } catch (SocketTimeoutException e) {
-            throw new MigrationException(Kind.LINK, what + " did not connect and authenticate in time");
-        } catch (IOException e) {
-            throw new MigrationException(Kind.LINK, "waiting for " + what + ": " + e.getMessage(), e);
+            channels.remove(ch);
+            log.accept("refused " + ch.peer() + " (" + reason + "); still waiting for " + what);
         }
     }
 

@@ -141,7 +141,10 @@ public final class MigrationSender {
                 long t = System.nanoTime();
                 long[] sent = sendRound(pages, false);
                 channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
-                channels.get(0).expect(MessageType.ROUND);
+                long acked = channels.get(0).expect(MessageType.ROUND, d -> d.varUnsigned("round", Long.MAX_VALUE));
+                if (acked != rounds) {
+                    throw channels.get(0).protocolError("the destination acknowledged round " + acked + " after round " + rounds);
+                }
                 long took = System.nanoTime() - t;
                 convergence.roundSent(sent[0], sent[0] - sent[1], took);
                 pages = dirty.collect();
@@ -178,11 +181,11 @@ public final class MigrationSender {
             }
             long totalPages = writers.stream().mapToLong(PageWriter::pages).sum();
             control.send(MessageType.END, new Encoder().varUnsigned(sections.payloads().size()).u64(totalPages));
-            control.expect(MessageType.READY);
+            control.expectEmpty(MessageType.READY);
             long tReady = System.nanoTime();
             committed = true;
             control.send(MessageType.COMMIT, new Encoder());
-            control.expect(MessageType.STARTED);
+            control.expectEmpty(MessageType.STARTED);
             long end = System.nanoTime();
             vm.runControl().setThrottle(0);
             long bytes = channels.stream().mapToLong(Channel::bytesSent).sum();
@@ -238,11 +241,14 @@ public final class MigrationSender {
         Encoder setup = new Encoder().varUnsigned(options.connections()).u64(vm.config().layout().totalSize())
                 .raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, vm.config()));
         control.send(MessageType.SETUP, setup);
-        long session = control.expect(MessageType.ACCEPT).decoder().u64("session");
+        long session = control.expect(MessageType.ACCEPT, d -> d.u64("session"));
         for (int i = 1; i < options.connections(); i++) {
             Channel ch = open(to);
             Handshake.client(ch, options.auth(), session, i);
-            ch.expect(MessageType.ACCEPT);
+            long joined = ch.expect(MessageType.ACCEPT, d -> d.u64("session"));
+            if (joined != session) {
+                throw ch.protocolError("data connection " + i + " was accepted into session " + Long.toHexString(joined) + ", not " + Long.toHexString(session));
+            }
         }
         for (int i = 0; i < options.connections(); i++) {
             writers.add(new PageWriter());

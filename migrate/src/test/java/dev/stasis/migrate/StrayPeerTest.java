@@ -60,10 +60,11 @@ class StrayPeerTest {
             assertTrue(result.rounds() >= 2, result.toString());
             List<String> refused = log.stream().filter(l -> l.startsWith("refused ")).toList();
             assertEquals(4, refused.size(), String.join("\n", log));
-            assertTrue(refused.get(0).contains("not a stasis migration peer"), refused.get(0));
-            assertTrue(refused.get(1).contains("authentication failed: the source"), refused.get(1));
-            assertTrue(refused.get(2).contains("expected HELLO") && refused.get(2).contains("got PAGES") && refused.get(2).contains("refused before reading it"), refused.get(2));
-            assertTrue(refused.get(3).contains("no migration session 42 here"), refused.get(3));
+            // Handshakes run side by side, so the lines may come in any order.
+            assertTrue(refused.stream().anyMatch(l -> l.contains("not a stasis migration peer")), refused.toString());
+            assertTrue(refused.stream().anyMatch(l -> l.contains("authentication failed: the source")), refused.toString());
+            assertTrue(refused.stream().anyMatch(l -> l.contains("expected HELLO") && l.contains("got PAGES") && l.contains("refused before reading it")), refused.toString());
+            assertTrue(refused.stream().anyMatch(l -> l.contains("no migration session 42 here")), refused.toString());
             assertTrue(refused.stream().allMatch(l -> l.endsWith("still waiting for the source")), refused.toString());
         }
     }

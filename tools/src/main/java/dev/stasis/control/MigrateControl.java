@@ -1,11 +1,11 @@
 package dev.stasis.control;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationSender;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.Protocol;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,23 +19,25 @@ import java.time.Duration;
 public final class MigrateControl {
     private MigrateControl() {}
 
-    static ObjectNode migrate(Machine machine, JsonNode request) {
-        InetSocketAddress to = address(request.path("to").asText(""));
-        Auth auth;
-        if (request.hasNonNull("psk_file")) {
-            auth = Auth.Psk.fromFile(Path.of(request.path("psk_file").asText()));
-        } else if (request.path("insecure").asBoolean(false)) {
-            auth = new Auth.Insecure();
-        } else {
-            throw new IllegalArgumentException("migrate needs \"psk_file\" or \"insecure\": true");
+    static final RequestSchema SCHEMA = RequestSchema.of(
+            Field.string("to", true), Field.string("psk_file", false), Field.bool("insecure"), Field.bool("progress"),
+            Field.integer("downtime_ms", 0, 3_600_000), Field.integer("max_time_s", 1, 86_400),
+            Field.integer("connections", 1, Protocol.MAX_CONNECTIONS), Field.integer("max_bandwidth", 0, Long.MAX_VALUE));
+
+    static ObjectNode migrate(Machine machine, Request request) {
+        InetSocketAddress to = address(request.string("to", ""));
+        boolean insecure = request.bool("insecure", false);
+        if (request.has("psk_file") == insecure) {
+            throw new IllegalArgumentException("migrate needs exactly one of \"psk_file\" and \"insecure\": true");
         }
+        Auth auth = insecure ? new Auth.Insecure() : Auth.Psk.fromFile(Path.of(request.string("psk_file", null)));
         MigrationSender.Options options = new MigrationSender.Options(auth,
-                Duration.ofMillis(request.path("downtime_ms").asLong(300)),
-                Duration.ofSeconds(request.path("max_time_s").asLong(120)),
-                request.path("connections").asInt(1),
-                request.path("max_bandwidth").asLong(0),
+                Duration.ofMillis(request.integer("downtime_ms", 300)),
+                Duration.ofSeconds(request.integer("max_time_s", 120)),
+                (int) request.integer("connections", 1),
+                request.integer("max_bandwidth", 0),
                 FaultHook.NONE);
-        var client = request.path("progress").asBoolean(false) ? ControlServer.progressSink() : null;
+        var client = request.bool("progress", false) ? ControlServer.progressSink() : null;
         MigrationSender.Result r = MigrationSender.migrateAndHold(machine, to, options, line -> {
             System.err.println("stasis: migrate: " + line);
             if (client != null) { // the client shows the rounds as they go, on its terminal

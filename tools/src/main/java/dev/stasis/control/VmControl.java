@@ -4,10 +4,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.checkpoint.Checkpoint;
 import dev.stasis.machine.Machine;
 import dev.stasis.snapshot.container.WriteReport;
+import dev.stasis.snapshot.container.SnapshotTarget;
 import dev.stasis.snapshot.container.WriterOptions;
 import dev.stasis.vm.VmExit;
 import java.nio.file.Path;
-import java.util.Map;
+import java.util.List;
 
 /**
  * The commands a running VM answers on its control socket:
@@ -17,52 +18,57 @@ import java.util.Map;
  *   <li>{@code migrate} {to, ...}: live-migrate to a waiting {@code stasis migrate receive} ({@link MigrateControl});</li>
  *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop}.</li>
  * </ul>
+ * Each request is checked against its schema here before it runs; all but {@code status} change the VM
+ * and so run one at a time.
  */
 public final class VmControl {
     private VmControl() {}
 
-    public static Map<String, ControlServer.Handler> handlers(Machine machine) {
-        return Map.of(
-                "snapshot", request -> snapshot(machine, request),
-                "migrate", request -> MigrateControl.migrate(machine, request),
-                "pause", request -> {
+    private static final RequestSchema NONE = RequestSchema.of();
+    private static final RequestSchema SNAPSHOT = RequestSchema.of(
+            Field.string("path", true), Field.bool("exit"), Field.bool("progress"),
+            Field.integer("level", -7, 19), Field.integer("threads", 1, 64));
+
+    public static List<Command> handlers(Machine machine) {
+        return List.of(
+                Command.changing("snapshot", SNAPSHOT, request -> snapshot(machine, request)),
+                Command.changing("migrate", MigrateControl.SCHEMA, request -> MigrateControl.migrate(machine, request)),
+                Command.changing("pause", NONE, request -> {
                     machine.vm().pauseAll();
-                    return status(machine);
-                },
-                "resume", request -> {
+                    return status(machine, request);
+                }),
+                Command.changing("resume", NONE, request -> {
                     machine.vm().resumeAll();
-                    return status(machine);
-                },
-                "status", request -> status(machine),
-                "stop", request -> {
+                    return status(machine, request);
+                }),
+                Command.reading("status", NONE, request -> status(machine, request)),
+                Command.changing("stop", NONE, request -> {
                     machine.vm().stop(VmExit.hostStop("stopped through the control socket"));
-                    return status(machine);
-                });
+                    return status(machine, request);
+                }));
     }
 
-    private static ObjectNode snapshot(Machine machine, com.fasterxml.jackson.databind.JsonNode request) throws Exception {
-        String path = request.path("path").asText("");
-        if (path.isEmpty()) {
-            throw new IllegalArgumentException("snapshot needs a \"path\"");
-        }
-        boolean exit = request.path("exit").asBoolean(false);
+    private static ObjectNode snapshot(Machine machine, Request request) throws Exception {
+        Path path = Path.of(request.string("path", null)).toAbsolutePath();
+        boolean exit = request.bool("exit", false);
         WriterOptions options = WriterOptions.defaults();
         if (request.has("level")) {
-            options = options.withLevel(request.path("level").asInt());
+            options = options.withLevel((int) request.integer("level", 0));
         }
         if (request.has("threads")) {
-            options = options.withThreads(request.path("threads").asInt());
+            options = options.withThreads((int) request.integer("threads", 0));
         }
         if (machine.vm().isStopped()) {
             throw new IllegalStateException("the VM has stopped; nothing to snapshot");
         }
+        SnapshotTarget.check(path); // before the guest is paused for it
         long start = System.nanoTime();
         boolean wasPaused = machine.vm().runControl().isPauseRequested(); // by the user, or held by a migration
         machine.vm().pauseAll();
         WriteReport report;
         try {
-            report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options,
-                    request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { });
+            report = Checkpoint.save(machine, path, options,
+                    request.bool("progress", false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { });
         } catch (Exception e) {
             if (!wasPaused) {
                 machine.vm().resumeAll(); // a failed snapshot leaves the guest as it was
@@ -77,7 +83,7 @@ public final class VmControl {
             machine.vm().resumeAll();
         }
         ObjectNode result = ControlServer.json().createObjectNode();
-        result.put("path", Path.of(path).toAbsolutePath().toString());
+        result.put("path", path.toString());
         result.put("bytes", report.bytes());
         result.put("sections", report.sectionCount());
         result.put("guest_bytes", report.memory().guestBytes());
@@ -113,11 +119,14 @@ public final class VmControl {
         }
     }
 
-    private static ObjectNode status(Machine machine) {
+    private static ObjectNode status(Machine machine, Request request) {
         ObjectNode s = ControlServer.json().createObjectNode();
         s.put("state", machine.vm().isStopped() ? "stopped" : machine.vm().runControl().isPaused() ? "paused" : "running");
         s.put("vcpus", machine.vm().config().vcpus());
         s.put("memory_bytes", machine.vm().config().layout().totalSize());
+        if (request.busyWith() != null) {
+            s.put("busy", request.busyWith()); // the state-changing command running now, and for whom
+        }
         return s;
     }
 }

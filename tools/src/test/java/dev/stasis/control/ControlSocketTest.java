@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,18 +25,18 @@ class ControlSocketTest {
     @Test
     void progressLinesComeBeforeTheAnswerAndErrorsAreAnswersToo() throws Exception {
         Path socket = dir.resolve("c.sock");
-        Map<String, ControlServer.Handler> handlers = Map.of(
-                "count", request -> {
+        List<Command> handlers = List.of(
+                Command.reading("count", RequestSchema.of(), request -> {
                     var sink = ControlServer.progressSink();
                     Thread other = new Thread(() -> sink.accept(ControlServer.json().createObjectNode().put("done", 1))); // any thread
                     other.start();
                     other.join();
                     sink.accept(ControlServer.json().createObjectNode().put("done", 2));
                     return ControlServer.json().createObjectNode().put("n", 2);
-                },
-                "fail", request -> {
+                }),
+                Command.reading("fail", RequestSchema.of(), request -> {
                     throw new IllegalStateException("no such thing");
-                });
+                }));
         try (ControlServer server = ControlServer.start(socket, handlers)) {
             List<Long> seen = new ArrayList<>();
             JsonNode r = ControlClient.call(socket, ControlClient.request("count"), e -> seen.add(e.path("done").asLong()));
@@ -54,8 +53,8 @@ class ControlSocketTest {
     @Test
     void aLiveSocketIsRefusedAndAStaleOneReplaced() throws Exception {
         Path socket = dir.resolve("c.sock");
-        try (ControlServer first = ControlServer.start(socket, Map.of())) {
-            IOException e = assertThrows(IOException.class, () -> ControlServer.start(socket, Map.of()));
+        try (ControlServer first = ControlServer.start(socket, List.of())) {
+            IOException e = assertThrows(IOException.class, () -> ControlServer.start(socket, List.of()));
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
         }
         // A socket file nobody listens on (as a killed VMM leaves it) is replaced.
@@ -63,7 +62,7 @@ class ControlSocketTest {
         stale.bind(java.net.UnixDomainSocketAddress.of(socket));
         stale.close();
         assertTrue(Files.exists(socket));
-        try (ControlServer again = ControlServer.start(socket, Map.of())) {
+        try (ControlServer again = ControlServer.start(socket, List.of())) {
             assertEquals(socket, again.path());
         }
     }

@@ -26,6 +26,8 @@ import javax.crypto.spec.SecretKeySpec;
  */
 public final class Handshake {
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** An AUTH payload is exactly one HMAC-SHA256: shorter or longer is refused, never read in part. */
+    private static final int PROOF_BYTES = 32;
 
     private Handshake() {}
 
@@ -49,7 +51,7 @@ public final class Handshake {
         }
         if (auth instanceof Auth.Psk psk) {
             ch.send(MessageType.AUTH, new Encoder().raw(mac(psk, "source", mine, theirs)));
-            byte[] proof = ch.expect(MessageType.AUTH).decoder().raw(32, "destination proof");
+            byte[] proof = ch.expect(MessageType.AUTH, d -> d.raw(PROOF_BYTES, "destination proof"));
             if (!MessageDigest.isEqual(proof, mac(psk, "destination", mine, theirs))) {
                 ch.refuse("authentication failed: the destination's key does not match the source's");
                 throw new MigrationException(Kind.AUTH, "authentication failed: the destination " + ch.peer() + " does not hold this key");
@@ -75,7 +77,7 @@ public final class Handshake {
         byte[] mine = hello(auth, 0, 0);
         ch.send(MessageType.HELLO, mine, null, 0);
         if (auth instanceof Auth.Psk psk) {
-            byte[] proof = ch.expect(MessageType.AUTH).decoder().raw(32, "source proof");
+            byte[] proof = ch.expect(MessageType.AUTH, d -> d.raw(PROOF_BYTES, "source proof"));
             if (!MessageDigest.isEqual(proof, mac(psk, "source", theirs, mine))) {
                 ch.refuse("authentication failed: the source's key does not match the destination's");
                 throw new MigrationException(Kind.AUTH, "authentication failed: the source " + ch.peer() + " does not hold this key");

@@ -3,6 +3,7 @@ package dev.stasis.migrate.protocol;
 import dev.stasis.migrate.MigrationException;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -164,7 +165,7 @@ public final class Channel implements AutoCloseable {
             close();
             String reason;
             try {
-                reason = f.decoder().string("reason", Protocol.MAX_REASON_BYTES);
+                reason = f.read(d -> d.string("reason", Protocol.MAX_REASON_BYTES));
             } catch (SnapshotFormatException e) {
                 reason = "(unreadable reason)";
             }
@@ -176,6 +177,26 @@ public final class Channel implements AutoCloseable {
     /** The next frame, which must be of {@code type}; any other is refused before its payload is read. */
     public Frame expect(MessageType type) {
         return receive(EnumSet.of(type));
+    }
+
+    /**
+     * The next frame, which must be of {@code type}, decoded by {@code body}, which must use its payload up
+     * exactly. A payload that is short, malformed or has bytes left over is refused (the peer is told why)
+     * and thrown as a {@link Kind#PROTOCOL} error naming the frame.
+     */
+    public <T> T expect(MessageType type, java.util.function.Function<Decoder, T> body) {
+        Frame f = expect(type);
+        try {
+            return f.read(body);
+        } catch (SnapshotFormatException e) {
+            refuse("bad " + type + ": " + e.getMessage());
+            throw new MigrationException(Kind.PROTOCOL, "bad " + type + " from " + peer + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The next frame, which must be of {@code type} and carry no payload (READY, COMMIT, STARTED, ...). */
+    public void expectEmpty(MessageType type) {
+        expect(type, d -> null);
     }
 
     /**

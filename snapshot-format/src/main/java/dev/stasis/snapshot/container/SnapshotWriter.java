@@ -21,7 +21,8 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Writes one snapshot file. Everything goes to a temporary file beside the target; {@link #commit}
+ * Writes one snapshot file, only ever creating or replacing a regular file ({@link SnapshotTarget}).
+ * Everything goes to a temporary file beside the target; {@link #commit}
  * appends manifest, index and trailer, forces the file to disk, renames it over the target atomically
  * and forces the directory. Until then the target is untouched: {@link #close} without commit (or any
  * failure) deletes the temporary file, so no crash leaves a half file under the real name.
@@ -58,7 +59,7 @@ public final class SnapshotWriter implements AutoCloseable {
     private SnapshotWriter(Path target, WriterOptions options) throws IOException {
         this.target = target.toAbsolutePath();
         this.options = Objects.requireNonNull(options, "options");
-        Path dir = this.target.getParent();
+        Path dir = SnapshotTarget.check(this.target);
         this.temp = Files.createTempFile(dir, "." + this.target.getFileName() + ".", ".tmp");
         FileChannel ch = null;
         try {
@@ -167,6 +168,7 @@ public final class SnapshotWriter implements AutoCloseable {
             awaitEarlyFlush();
             channel.force(true);
             channel.close();
+            SnapshotTarget.check(target); // again: what sits there may have changed while the file was written
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             committed = true;
             forceDirectory(target.getParent());

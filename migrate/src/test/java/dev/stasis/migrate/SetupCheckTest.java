@@ -1,0 +1,91 @@
+package dev.stasis.migrate;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.stasis.kvm.testing.RequiresKvm;
+import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.migrate.protocol.SectionMessages;
+import dev.stasis.snapshot.codec.Encoder;
+import dev.stasis.vm.VmConfig;
+import dev.stasis.vm.VmConfigSection;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An authenticated source that asks for too much, or breaks the framing after SETUP: a SETUP beyond this host's
+ * memory or CPUs is refused before ACCEPT (nothing built), and an END with bytes after its fields is refused,
+ * not taken as READY. Each end frees the destination's VM (no KVM VM descriptor left open).
+ */
+@RequiresKvm
+class SetupCheckTest {
+    private static final Auth KEY = InProcessMigrationTest.KEY;
+
+    @Test
+    void aGuestBiggerThanThisHostIsRefusedBeforeAccept() throws Exception {
+        long tooMuch = Math.min(512L << 30, (HostCapacity.memAvailable() + (1L << 30)) & ~((2L << 20) - 1)) ;
+        assertTrue(tooMuch > HostCapacity.memAvailable(), "the test needs a host with less than 512 GiB available");
+        String why = refusedSetup(VmConfig.of(tooMuch, 1));
+        assertTrue(why.contains("cannot hold the guest: the guest needs " + (tooMuch >> 20) + " MiB of RAM and this host has"), why);
+        int cpus = Runtime.getRuntime().availableProcessors();
+        if (cpus < VmConfig.MAX_VCPUS) {
+            String vcpus = refusedSetup(VmConfig.of(16 << 20, cpus + 1 + new Random().nextInt(VmConfig.MAX_VCPUS - cpus)));
+            assertTrue(vcpus.contains("vCPUs and this host " + cpus + " CPUs"), vcpus);
+        }
+        assertEquals(0, Loopback.openVms(), "nothing was built for a refused guest");
+    }
+
+    @Test
+    void anEndWithTrailingBytesIsRefusedNotReady() throws Exception {
+        long vmsBefore = Loopback.openVms();
+        try (Loopback dest = new Loopback()) {
+            CompletableFuture<?> incoming = dest.receive(OutputStream.nullOutputStream(), MigrationReceiver.Options.of(KEY));
+            try (Channel ch = source(dest)) {
+                ch.send(MessageType.SETUP, setup(VmConfig.of(16 << 20, 1)));
+                ch.expect(MessageType.ACCEPT, d -> d.u64("session"));
+                byte[] extra = new byte[40];
+                new Random().nextBytes(extra);
+                ch.send(MessageType.END, new Encoder().varUnsigned(0).u64(0).raw(extra));
+                var refused = assertThrows(MigrationException.class, () -> ch.expectEmpty(MessageType.READY));
+                assertTrue(refused.getMessage().contains("bad END") && refused.getMessage().contains("40 unexpected bytes after END"), refused.getMessage());
+            }
+            var e = assertThrows(ExecutionException.class, () -> incoming.get(10, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().contains("40 unexpected bytes after END"), e.getCause().getMessage());
+        }
+        assertEquals(vmsBefore, Loopback.openVms(), "the destination freed its VM");
+    }
+
+    /** The destination's REFUSE reason for a SETUP announcing {@code config}; the receiver ends with it. */
+    private static String refusedSetup(VmConfig config) throws Exception {
+        try (Loopback dest = new Loopback()) {
+            CompletableFuture<?> incoming = dest.receive(OutputStream.nullOutputStream(), MigrationReceiver.Options.of(KEY));
+            String reason;
+            try (Channel ch = source(dest)) {
+                ch.send(MessageType.SETUP, setup(config));
+                reason = assertThrows(MigrationException.class, () -> ch.expect(MessageType.ACCEPT)).getMessage();
+            }
+            var e = assertThrows(ExecutionException.class, () -> incoming.get(10, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().startsWith("cannot hold the incoming guest: "), e.getCause().getMessage());
+            return reason;
+        }
+    }
+
+    private static Channel source(Loopback dest) throws Exception {
+        Channel ch = new Channel(new Socket(dest.address.getAddress(), dest.address.getPort()), FaultHook.NONE, new AtomicInteger());
+        Handshake.client(ch, KEY, 0, 0);
+        return ch;
+    }
+
+    private static Encoder setup(VmConfig config) {
+        return new Encoder().varUnsigned(1).u64(config.layout().totalSize()).raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, config));
+    }
+}
