@@ -12,18 +12,20 @@ import java.nio.file.Path;
  * destination that says yes to a guest it cannot hold would fail later, with the source's guest already
  * paused for it, or worse, be killed by the OOM killer with the guest inside.
  *
+ * <p>vCPUs may outnumber this host's CPUs, as they may for {@code run} and {@code restore} (KVM and QEMU allow
+ * overcommit; the guest runs slower, it does not fail): only KVM's own limit refuses a guest.
+ *
  * @param availableMemory bytes the kernel says can be given out now without swapping ({@code MemAvailable})
- * @param cpus            logical CPUs this process may run on
  * @param kvmMaxVcpus     KVM's limit per VM ({@code KVM_CAP_MAX_VCPUS}), 0 when KVM does not say
  */
-public record HostCapacity(long availableMemory, int cpus, int kvmMaxVcpus) {
+public record HostCapacity(long availableMemory, int kvmMaxVcpus) {
     /** Reads this host's figures now. */
     public static HostCapacity probe() {
         int maxVcpus;
         try (Kvm kvm = Kvm.open()) {
             maxVcpus = Math.max(0, kvm.checkExtension(Capability.MAX_VCPUS));
         }
-        return new HostCapacity(memAvailable(), Runtime.getRuntime().availableProcessors(), maxVcpus);
+        return new HostCapacity(memAvailable(), maxVcpus);
     }
 
     /**
@@ -35,9 +37,6 @@ public record HostCapacity(long availableMemory, int cpus, int kvmMaxVcpus) {
         long ram = config.layout().totalSize();
         if (ram > availableMemory) {
             return String.format("the guest needs %s of RAM and this host has %s available", mib(ram), mib(availableMemory));
-        }
-        if (config.vcpus() > cpus) {
-            return "the guest has " + config.vcpus() + " vCPUs and this host " + cpus + " CPUs";
         }
         if (kvmMaxVcpus > 0 && config.vcpus() > kvmMaxVcpus) {
             return "the guest has " + config.vcpus() + " vCPUs and this host's KVM allows " + kvmMaxVcpus;
