@@ -95,6 +95,9 @@ public final class MigrationReceiver {
 
     private Machine run() {
         List<CompletableFuture<Long>> readers = new ArrayList<>();
+        // While waiting for the source: the guest's CPU model is not known yet, and the default model's state
+        // path is the same code, only the CPUID table differs.
+        var warmup = StatePathWarmup.start(VmConfig.defaultCpu());
         try {
             long acceptDeadline = options.acceptTimeout().isZero() ? Long.MAX_VALUE : System.nanoTime() + options.acceptTimeout().toNanos();
             Channel control = acceptAuthenticated(acceptDeadline, "the source", 0, 0);
@@ -250,6 +253,7 @@ public final class MigrationReceiver {
             if (machine != null) {
                 machine.close();
             }
+            StatePathWarmup.finish(warmup); // its scratch VMs never outlive the receive
         }
     }
 

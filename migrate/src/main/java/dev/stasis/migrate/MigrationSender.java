@@ -127,6 +127,7 @@ public final class MigrationSender {
         pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
+        var warmup = StatePathWarmup.start(vm.config().cpu()); // while pre-copy runs, not in the pause
         try {
             long session = connect(to);
             vm.setDirtyLogging(true); // off again in the finally below, whatever happens
@@ -165,6 +166,7 @@ public final class MigrationSender {
                 }
             }
             // Stop and copy.
+            StatePathWarmup.await(warmup, log);
             long pauseStart = System.nanoTime();
             vm.pauseAll();
             paused = true;
@@ -208,6 +210,7 @@ public final class MigrationSender {
             } catch (RuntimeException e) {
                 log.accept("could not turn dirty logging off: " + e.getMessage());
             }
+            StatePathWarmup.finish(warmup); // its scratch VMs never outlive the migration
         }
     }
 

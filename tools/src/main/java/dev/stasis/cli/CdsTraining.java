@@ -5,24 +5,50 @@ import dev.stasis.fixtures.Guests;
 import dev.stasis.kvm.Kvm;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
+import dev.stasis.migrate.MigrationReceiver;
+import dev.stasis.migrate.MigrationSender;
+import dev.stasis.migrate.auth.Auth;
 import dev.stasis.snapshot.container.WriterOptions;
 import dev.stasis.vm.VmConfig;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The training run of the build's class-data-sharing archive (tools/pom.xml runs it with
  * {@code -XX:ArchiveClassesAtExit=target/stasis.jsa}; bin/stasis starts every command with that archive):
- * runs the commands users run in fresh processes, in this one JVM, so the classes they load are archived
+ * runs the commands users run in fresh processes, and one loopback live migration, in this one JVM, so the
+ * classes they load are archived
  * already parsed and verified. Without /dev/kvm only the commands that need none are trained. Never fails
  * the build: a command that fails here only means fewer archived classes.
  */
 public final class CdsTraining {
     private CdsTraining() {}
+
+    /** A live migration of an idle guest between two machines of this JVM over loopback: both ends' classes. */
+    private static int migrateOnce() {
+        Auth auth = new Auth.Insecure();
+        try (ServerSocket server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+             Machine source = Machine.create(VmConfig.of(16 << 20, 1), OutputStream.nullOutputStream())) {
+            source.boot(new BootSource.Flat(Guests.flatImage("idle"), Guests.defaults("idle")));
+            source.start();
+            CompletableFuture<Machine> incoming = CompletableFuture.supplyAsync(
+                    () -> MigrationReceiver.receive(server, OutputStream.nullOutputStream(), MigrationReceiver.Options.of(auth), l -> { }));
+            MigrationSender.migrate(source, (InetSocketAddress) server.getLocalSocketAddress(), MigrationSender.Options.of(auth), l -> { });
+            incoming.get(30, TimeUnit.SECONDS).close();
+            return 1;
+        } catch (Exception | Error e) {
+            return 0; // fewer classes archived, nothing worse
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         PrintStream out = System.out, err = System.err;
@@ -45,6 +71,7 @@ public final class CdsTraining {
             commands.add(new String[] {"restore", f, "--no-crash-dump"});
             commands.add(new String[] {"run", "hello", "--no-crash-dump"});
         }
+        int migrations = Kvm.isAvailable() ? migrateOnce() : 0;
         int ok = 0;
         try (PrintStream sink = new PrintStream(OutputStream.nullOutputStream())) {
             System.setOut(sink);
@@ -66,7 +93,8 @@ public final class CdsTraining {
             }
             Files.deleteIfExists(dir);
         }
-        System.out.println("cds training: " + ok + " of " + commands.size() + " commands ran" + (Kvm.isAvailable() ? "" : " (no /dev/kvm)"));
+        System.out.println("cds training: " + ok + " of " + commands.size() + " commands ran, " + migrations + " migration"
+                + (Kvm.isAvailable() ? "" : " (no /dev/kvm)"));
         System.exit(0); // daemon threads (console input) must not keep the JVM alive; the archive is written at exit
     }
 }

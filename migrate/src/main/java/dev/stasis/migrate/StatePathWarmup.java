@@ -1,0 +1,86 @@
+package dev.stasis.migrate;
+
+import dev.stasis.arch.x86.cpu.GuestCpu;
+import dev.stasis.machine.Machine;
+import dev.stasis.machine.SectionRecords;
+import dev.stasis.memory.MemoryLayout;
+import dev.stasis.migrate.protocol.SectionMessages;
+import dev.stasis.snapshot.codec.Decoder;
+import dev.stasis.vm.VmConfig;
+import java.io.OutputStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Runs the code of the stop-and-copy before the guest stops: save every section of a scratch machine,
+ * encode them as SECTION payloads, decode them and restore them into a second scratch machine. In a fresh
+ * process the first save and restore are dominated by class loading and interpreted code (about 50 ms each here);
+ * done while pre-copy runs, that cost leaves the pause. The scratch machines have the guest's CPU model, so the
+ * CPUID, MSR and XSAVE paths are the ones the real guest takes; they are tiny (2 MiB, one vCPU) and never run.
+ */
+final class StatePathWarmup {
+    private StatePathWarmup() {}
+
+    private static final long SCRATCH_RAM = 2 << 20;
+    /** Enough passes for C1 to compile the per-field encode and decode loops. */
+    private static final int PASSES = 3;
+    private static final long WAIT_MILLIS = 2000;
+
+    /** Starts the warm-up on a daemon thread. */
+    static CompletableFuture<Void> start(GuestCpu cpu) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                run(cpu);
+                done.complete(null);
+            } catch (Throwable e) {
+                done.completeExceptionally(e);
+            }
+        }, "migrate-warmup");
+        t.setDaemon(true);
+        t.start();
+        return done;
+    }
+
+    /**
+     * Waits (briefly) for a warm-up to end, so it does not compete with the stop-and-copy for a CPU: for the
+     * source, before it pauses the guest. (The destination does not wait: there, waiting would be downtime; it
+     * starts its warm-up while it waits for the source, long before the pause.) A warm-up that failed or is still
+     * running only costs speed: it is logged, never fatal.
+     */
+    static void await(CompletableFuture<Void> warmup, Consumer<String> log) {
+        try {
+            warmup.get(WAIT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.accept("warm-up of the state path did not finish (" + e + "); the pause may be longer");
+        }
+    }
+
+    /** Waits for a warm-up to end, whatever its outcome: its scratch machines are closed when this returns. */
+    static void finish(CompletableFuture<Void> warmup) {
+        try {
+            warmup.get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            // it only ever made things faster
+        }
+    }
+
+    static void run(GuestCpu cpu) {
+        VmConfig config = new VmConfig(MemoryLayout.ofSize(SCRATCH_RAM), 1, cpu);
+        try (Machine from = Machine.create(config, OutputStream.nullOutputStream());
+             Machine to = Machine.create(config, OutputStream.nullOutputStream())) {
+            for (int i = 0; i < PASSES; i++) {
+                SectionMessages.Collector sections = new SectionMessages.Collector();
+                from.saveState(sections);
+                SectionRecords records = new SectionRecords();
+                for (byte[] p : sections.payloads()) {
+                    SectionMessages.decode(new Decoder(p, 0, p.length, 0, "warm-up section"), records);
+                }
+                to.restoreState(records);
+            }
+        }
+    }
+}
