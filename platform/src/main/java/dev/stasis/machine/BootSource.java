@@ -90,6 +90,9 @@ public sealed interface BootSource {
         }
     }
 
+    /** The command line Linux gets unless the user gives one. */
+    String LINUX_CMDLINE = "console=ttyS0";
+
     /** How to boot a file whose kind the user did not name. */
     enum Kind { AUTO, FLAT, ELF, PVH, LINUX64, MULTIBOOT }
 
@@ -103,16 +106,21 @@ public sealed interface BootSource {
         return of(name, file, kind, cmdline, initrd, parameters, List.of());
     }
 
+    /**
+     * {@code cmdline} null means the kind's default: {@link #LINUX_CMDLINE} for Linux, nothing for a Multiboot
+     * kernel. A Multiboot kernel's command line starts with its file name, as QEMU's {@code -kernel} and GRUB give it.
+     */
     static BootSource of(String name, byte[] file, Kind kind, String cmdline, byte[] initrd, List<Long> parameters, List<Module> modules) {
         if (kind == Kind.AUTO) {
             kind = detect(name, file);
         }
+        String linux = cmdline != null ? cmdline : LINUX_CMDLINE;
         return switch (kind) {
             case FLAT -> new Flat(file, parameters);
             case ELF -> new Elf(file, parameters);
-            case PVH -> new Pvh(file, cmdline, initrd);
-            case LINUX64 -> new Linux64(file, cmdline, initrd);
-            case MULTIBOOT -> new Multiboot(file, cmdline, modules);
+            case PVH -> new Pvh(file, linux, initrd);
+            case LINUX64 -> new Linux64(file, linux, initrd);
+            case MULTIBOOT -> new Multiboot(file, cmdline == null || cmdline.isEmpty() ? name : name + " " + cmdline, modules);
             case AUTO -> throw new AssertionError();
         };
     }

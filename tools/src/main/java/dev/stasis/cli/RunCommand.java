@@ -59,8 +59,8 @@ final class RunCommand implements Callable<Integer> {
             description = "how to boot a file: ${COMPLETION-CANDIDATES} (default: by its contents)")
     BootSource.Kind boot;
 
-    @Option(names = "--cmdline", paramLabel = "TEXT", defaultValue = "console=ttyS0",
-            description = "Linux kernel command line (default: ${DEFAULT-VALUE})")
+    @Option(names = "--cmdline", paramLabel = "TEXT",
+            description = "kernel command line (Linux: default console=ttyS0; a Multiboot kernel gets its file name, then TEXT, as QEMU and GRUB give it)")
     String cmdline;
 
     @Option(names = "--initrd", paramLabel = "FILE", description = "Linux initial ramdisk")

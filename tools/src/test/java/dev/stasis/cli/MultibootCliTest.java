@@ -27,7 +27,7 @@ class MultibootCliTest {
         try (LiveCli run = LiveCli.start("run", kernel.toString(), "--cmdline", "quiet", "--module", module + ",the module")) {
             var info = run.await(GuestLines.MB_INFO, m -> true, 0, Duration.ofSeconds(20));
             assertNotNull(info, run.output());
-            assertEquals("quiet", info.group(3));
+            assertEquals(kernel + " quiet", info.group(3), "the kernel file name, then --cmdline, as QEMU and GRUB give it");
             var mod = run.await(GuestLines.MB_MODULE, m -> true, 0, Duration.ofSeconds(5));
             assertNotNull(mod, run.output());
             assertEquals("the module", mod.group(1));
