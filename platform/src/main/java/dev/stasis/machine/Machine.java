@@ -1,22 +1,12 @@
 package dev.stasis.machine;
 
-import dev.stasis.arch.x86.cpu.CpuCompatibility;
 import dev.stasis.arch.x86.VcpuState;
-import dev.stasis.arch.x86.VcpuStateIo;
 import dev.stasis.devices.debugexit.ExitPort;
 import dev.stasis.devices.i8042.I8042State;
-import dev.stasis.devices.kvm.ClockSection;
-import dev.stasis.devices.kvm.IrqchipSection;
-import dev.stasis.devices.kvm.LapicSection;
-import dev.stasis.devices.kvm.PitSection;
 import dev.stasis.devices.pvpanic.PvPanic;
 import dev.stasis.devices.rtc.CmosRtcState;
 import dev.stasis.devices.uart.UartState;
-import dev.stasis.kvm.Capability;
-import dev.stasis.kvm.VmFd;
-import dev.stasis.kvm.x86.IrqchipState;
 import dev.stasis.snapshot.state.StateException;
-import dev.stasis.vcpu.Vcpu;
 import dev.stasis.vm.VmConfigSection;
 import dev.stasis.devices.i8042.I8042;
 import dev.stasis.devices.rtc.CmosRtc;
@@ -50,6 +40,8 @@ public final class Machine implements AutoCloseable {
     private final Uart16550 uart;
     private final I8042 i8042;
     private final CmosRtc rtc;
+    /** Every stateful part, in the order they are saved and restored within a {@link MachinePart.Phase}. */
+    private final List<MachinePart> parts;
     private final List<String> notes = new ArrayList<>();
 
     private Machine(Vm vm, OutputStream console) {
@@ -65,6 +57,13 @@ public final class Machine implements AutoCloseable {
         vm.pio().attach(PvPanic.PORT, 1, new PvPanic(event -> vm.stop(new VmExit(VmExit.Kind.GUEST_FAILURE, 0,
                 String.format("guest reported a panic (pvpanic port 0x%x, event 0x%x)", PvPanic.PORT, event), ""))), "pvpanic");
         CmosMemorySize.write(rtc, vm.memory().layout());
+        this.parts = List.of(
+                new DevicePart<>(UartState.DESCRIPTION, uart::save, uart::restore),
+                new DevicePart<>(I8042State.DESCRIPTION, i8042::save, i8042::restore),
+                new DevicePart<>(CmosRtcState.DESCRIPTION, rtc::save, rtc::restore),
+                new KvmClockPart(vm.vmFd()),
+                new IrqchipPart(vm.vmFd()),
+                new VcpuPart(vm));
     }
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
@@ -121,35 +120,35 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Writes every section of this machine to {@code sink}: the VM configuration, the devices, kvmclock, the
-     * irqchips and PIT, then each vCPU and its vLAPIC (in KVM's save order). The vCPUs must be paused or not
-     * yet started; guest memory is not a section and is saved by the caller.
+     * Writes every section of this machine to {@code sink}: the VM configuration, then each part in
+     * {@link MachinePart.Phase#SAVE} order. The vCPUs must be paused or not yet started; guest memory is not a
+     * section and is saved by the caller.
      */
     public void saveState(StateSink sink) {
-        VmFd fd = vm.vmFd();
         sink.section(VmConfigSection.DESCRIPTION, 0, vm.config());
-        // Devices before the in-kernel irqchip: an interrupt a device raises in between is then at worst
-        // pending in the saved irqchip with no cause (a guest driver reads nothing), never a lost edge.
-        sink.section(UartState.DESCRIPTION, 0, uart.save());
-        sink.section(I8042State.DESCRIPTION, 0, i8042.save());
-        sink.section(CmosRtcState.DESCRIPTION, 0, rtc.save());
-        sink.section(ClockSection.DESCRIPTION, 0, fd.getClock());
-        for (int chip = IrqchipState.PIC_MASTER; chip <= IrqchipState.IOAPIC; chip++) {
-            sink.section(IrqchipSection.DESCRIPTION, chip, fd.getIrqchip(chip));
+        for (MachinePart.Phase phase : MachinePart.Phase.SAVE) {
+            for (MachinePart p : parts) {
+                if (p.phase() == phase) {
+                    p.save(sink);
+                }
+            }
         }
-        sink.section(PitSection.DESCRIPTION, 0, fd.getPit2());
-        int[] msrs = vm.stateMsrs();
-        for (Vcpu v : vm.vcpus()) {
-            VcpuStateIo.Saved saved = VcpuStateIo.save(v, msrs, vm.xsaveSize(), vm.hasXcrs());
-            sink.section(VcpuState.DESCRIPTION, v.id(), saved.vcpu());
-            sink.section(LapicSection.DESCRIPTION, v.id(), saved.lapic());
-        }
+    }
+
+    /** Asks every part to finish its own I/O in flight and start none (around a snapshot: sections and memory). */
+    public void quiesce() {
+        parts.forEach(MachinePart::quiesce);
+    }
+
+    public void resumeIo() {
+        parts.forEach(MachinePart::resume);
     }
 
     /**
      * Puts back every section {@link #saveState} wrote into this machine, which must have been created from
-     * the same configuration and not started. Guest memory is restored by the caller. Returns notes the user
-     * should see (a TSC that cannot keep its rate here), empty when there are none.
+     * the same configuration and not started. Guest memory is restored by the caller. Every part reads and
+     * checks its sections before any part writes (in {@link MachinePart.Phase#RESTORE} order). Returns notes the
+     * user should see (a TSC that cannot keep its rate here), empty when there are none.
      *
      * <p>A section the source holds that this machine did not read is refused by name unless its writer marked
      * it optional: it is state of something this build lacks (a newer stasis, another device), and dropping it
@@ -174,51 +173,29 @@ public final class Machine implements AutoCloseable {
                 return source.optional(key);
             }
         };
-        List<String> notes = restoreSections(tracked);
+        VmConfig savedConfig = VmConfigSection.withSavedCpu(tracked.section(VmConfigSection.DESCRIPTION, 0),
+                tracked.section(VcpuState.DESCRIPTION, 0).cpuid());
+        if (!savedConfig.equals(vm.config())) {
+            throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
+        }
+        List<MachinePart.Apply> steps = new ArrayList<>();
+        for (MachinePart.Phase phase : MachinePart.Phase.RESTORE) {
+            for (MachinePart p : parts) {
+                if (p.phase() == phase) {
+                    steps.add(p.prepare(tracked));
+                }
+            }
+        }
         for (SectionRecords.Key key : source.keys()) {
             if (!read.contains(key) && !source.optional(key)) {
                 throw new StateException("section " + key.name() + "#" + key.instance() + " holds state this build of stasis cannot restore"
                         + " (written by a newer stasis, or for a device or vCPU this machine lacks); refusing rather than dropping it");
             }
         }
-        return notes;
-    }
-
-    private List<String> restoreSections(StateSource source) {
-        VmConfig savedConfig = VmConfigSection.withSavedCpu(source.section(VmConfigSection.DESCRIPTION, 0),
-                source.section(VcpuState.DESCRIPTION, 0).cpuid());
-        if (!savedConfig.equals(vm.config())) {
-            throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
-        }
-        // Every vCPU is read and checked before any KVM state changes, against what this host can present.
-        List<VcpuStateIo.Saved> vcpuStates = new ArrayList<>();
-        for (Vcpu v : vm.vcpus()) {
-            VcpuStateIo.Saved saved = new VcpuStateIo.Saved(source.section(VcpuState.DESCRIPTION, v.id()),
-                    source.section(LapicSection.DESCRIPTION, v.id()));
-            CpuCompatibility.check(saved.vcpu().cpuid(), vm.hostCpu(), "the guest's CPU (" + savedConfig.cpu().describe() + ")");
-            vcpuStates.add(saved);
-        }
-        VmFd fd = vm.vmFd();
-        for (int chip = IrqchipState.PIC_MASTER; chip <= IrqchipState.IOAPIC; chip++) {
-            IrqchipState state = source.section(IrqchipSection.DESCRIPTION, chip);
-            if (state.chipId() != chip) {
-                throw new StateException("irqchip[" + chip + "] holds the state of chip " + state.chipId());
-            }
-            fd.setIrqchip(state);
-        }
-        fd.setPit2(source.section(PitSection.DESCRIPTION, 0));
         List<String> notes = new ArrayList<>();
-        var host = new VcpuStateIo.Host(vm.hasXcrs(), vm.xsaveSize(), vm.kvm().has(Capability.TSC_CONTROL));
-        for (Vcpu v : vm.vcpus()) {
-            String note = VcpuStateIo.restore(v, vcpuStates.get(v.id()), host);
-            if (note != null && notes.isEmpty()) {
-                notes.add(note); // the same for every vCPU
-            }
+        for (MachinePart.Apply step : steps) {
+            notes.addAll(step.apply());
         }
-        fd.setClock(source.section(ClockSection.DESCRIPTION, 0));
-        uart.restore(source.section(UartState.DESCRIPTION, 0));
-        i8042.restore(source.section(I8042State.DESCRIPTION, 0));
-        rtc.restore(source.section(CmosRtcState.DESCRIPTION, 0));
         return notes;
     }
 
