@@ -69,4 +69,32 @@ class DirtyLoggingTest {
             assertFalse(vm.isDirtyLogging());
         }
     }
+
+    @Test
+    void pagesTheVmmWritesAreInTheRoundsToo() throws Exception {
+        try (RunningGuest a = RunningGuest.start("idle", 1, Map.of())) {
+            Vm vm = a.machine().vm();
+            vm.setDirtyLogging(true);
+            try {
+                DirtyLog log = new DirtyLog(vm);
+                log.collect();
+                long page = 3000; // 12 MiB in: RAM the idle guest never writes
+                vm.memory().write(page * 4096 + 17, new byte[] {42}, 0, 1); // as a device's DMA would
+                long[][] round = log.collect();
+                assertTrue((round[0][(int) (page / 64)] & (1L << (page % 64))) != 0, "the VMM's write is in the next round");
+                long[][] next = log.collect();
+                assertEquals(0, next[0][(int) (page / 64)] & (1L << (page % 64)), "and only in that one");
+            } finally {
+                vm.setDirtyLogging(false);
+            }
+            vm.memory().write(3001L * 4096, new byte[] {1}, 0, 1);
+            vm.setDirtyLogging(true);
+            try {
+                assertEquals(0, new DirtyLog(vm).collect()[0][(int) (3001 / 64)] & (1L << (3001 % 64)),
+                        "a write made while nothing tracked is not reported when tracking starts");
+            } finally {
+                vm.setDirtyLogging(false);
+            }
+        }
+    }
 }

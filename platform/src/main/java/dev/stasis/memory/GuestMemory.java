@@ -1,6 +1,7 @@
 package dev.stasis.memory;
 
 import com.sun.jna.Pointer;
+import dev.stasis.devices.DmaMemory;
 import dev.stasis.os.Mapping;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,12 +13,14 @@ import java.util.List;
  * take guest-physical addresses, are little-endian, and throw {@link GuestMemoryAccessException} naming
  * the address when an access falls outside RAM (or straddles two ranges).
  */
-public final class GuestMemory implements AutoCloseable {
+public final class GuestMemory implements DmaMemory, AutoCloseable {
     private final MemoryLayout layout;
     private final List<Mapping> mappings = new ArrayList<>();
+    private final WrittenPages written;
 
     public GuestMemory(MemoryLayout layout) {
         this.layout = layout;
+        this.written = new WrittenPages(layout);
         try {
             for (MemoryRange r : layout.ranges()) {
                 mappings.add(Mapping.anonymous(r.size()));
@@ -30,6 +33,15 @@ public final class GuestMemory implements AutoCloseable {
 
     public MemoryLayout layout() {
         return layout;
+    }
+
+    /**
+     * The pages written through this object's writers ({@link #write}, {@link #zero}, the {@code put}s, and
+     * {@link DmaMemory#write} for devices) while tracking is on. Writes through {@link #pointer} and
+     * {@link #buffer} are not recorded: those are for filling all of RAM (restore, incoming migration) and reading.
+     */
+    public WrittenPages writtenPages() {
+        return written;
     }
 
     public long size() {
@@ -62,8 +74,15 @@ public final class GuestMemory implements AutoCloseable {
         write(gpa, data, 0, data.length);
     }
 
+    @Override
     public void write(long gpa, byte[] data, int offset, int length) {
         pointer(gpa, length).write(0, data, offset, length);
+        written.mark(gpa, length);
+    }
+
+    @Override
+    public void read(long gpa, byte[] into, int offset, int length) {
+        pointer(gpa, length).read(0, into, offset, length);
     }
 
     public byte[] read(long gpa, int length) {
@@ -87,16 +106,17 @@ public final class GuestMemory implements AutoCloseable {
     /** Sets {@code [gpa, gpa + length)} to zero. */
     public void zero(long gpa, long length) {
         pointer(gpa, length).setMemory(0, length, (byte) 0);
+        written.mark(gpa, length);
     }
 
     public byte getByte(long gpa) { return pointer(gpa, 1).getByte(0); }
     public short getShort(long gpa) { return pointer(gpa, 2).getShort(0); }
     public int getInt(long gpa) { return pointer(gpa, 4).getInt(0); }
     public long getLong(long gpa) { return pointer(gpa, 8).getLong(0); }
-    public void putByte(long gpa, byte v) { pointer(gpa, 1).setByte(0, v); }
-    public void putShort(long gpa, short v) { pointer(gpa, 2).setShort(0, v); }
-    public void putInt(long gpa, int v) { pointer(gpa, 4).setInt(0, v); }
-    public void putLong(long gpa, long v) { pointer(gpa, 8).setLong(0, v); }
+    public void putByte(long gpa, byte v) { pointer(gpa, 1).setByte(0, v); written.mark(gpa, 1); }
+    public void putShort(long gpa, short v) { pointer(gpa, 2).setShort(0, v); written.mark(gpa, 2); }
+    public void putInt(long gpa, int v) { pointer(gpa, 4).setInt(0, v); written.mark(gpa, 4); }
+    public void putLong(long gpa, long v) { pointer(gpa, 8).setLong(0, v); written.mark(gpa, 8); }
 
     @Override
     public void close() {

@@ -143,7 +143,8 @@ public final class Vm implements AutoCloseable {
      * re-registering each slot with the same number, address, size and host mapping and only the flag
      * changed, which KVM allows while vCPUs run. Off by default: on hardware KVM a logged slot is mapped with
      * 4 KiB pages only, so only a live migration turns it on, for as long as it runs. Turning it on starts an
-     * empty log (every page write-protected); while off, {@code KVM_GET_DIRTY_LOG} fails with ENOENT.
+     * empty log (every page write-protected); while off, {@code KVM_GET_DIRTY_LOG} fails with ENOENT. The VMM's
+     * own writes to guest RAM ({@link GuestMemory#writtenPages}) are tracked for exactly as long.
      */
     public synchronized void setDirtyLogging(boolean on) {
         if (on == dirtyLogging) {
@@ -154,6 +155,7 @@ public final class Vm implements AutoCloseable {
             MemoryRange r = ranges.get(slot);
             vmFd.setUserMemoryRegion(slot, on ? VmFd.MEM_LOG_DIRTY_PAGES : 0, r.gpa(), r.size(), memory.mapping(slot).address());
         }
+        memory.writtenPages().track(on); // the VMM's own writes, which KVM's log does not see
         dirtyLogging = on;
     }
 

@@ -8,8 +8,8 @@ import java.util.List;
  * Which guest pages changed, from KVM's dirty log of each memory slot (slot i = layout range i). The log
  * exists only while {@link Vm#setDirtyLogging} has it on (the migration sender turns it on for the length
  * of a migration); {@link #collect} without it fails with KVM's ENOENT. {@code KVM_GET_DIRTY_LOG} returns the pages written since the previous
- * call and write-protects them again, so each {@link #collect} is one round's worth. Writes the VMM makes
- * itself do not show here; this machine's devices do none (no DMA) while a guest runs.
+ * call and write-protects them again, so each {@link #collect} is one round's worth. The pages the VMM wrote
+ * itself (devices, through {@code GuestMemory.writtenPages()}), which KVM's log does not see, are added in.
  */
 public final class DirtyLog {
     private final Vm vm;
@@ -22,10 +22,12 @@ public final class DirtyLog {
 
     /** One bitmap per slot of the pages dirtied since the last call (bit i of word i/64 = page i). */
     public long[][] collect() {
+        long[][] vmm = vm.memory().writtenPages().drain(); // first: a page written in between is in the next round
         long[][] maps = new long[ranges.size()][];
         for (int slot = 0; slot < maps.length; slot++) {
             maps[slot] = vm.vmFd().getDirtyLog(slot, ranges.get(slot).size() / 4096);
         }
+        or(maps, vmm);
         return maps;
     }
 
