@@ -191,9 +191,12 @@ public final class HandshakeGate implements AutoCloseable {
         }
     }
 
-    /** Stops accepting; drops every handshake still running and every admitted peer nobody took. */
-    @Override
-    public void close() {
+    /**
+     * Lets nobody else in, at once: pending handshakes are cut and a connection accepted from now on is closed. It
+     * does not wait for the acceptor thread (which wakes every {@value #ACCEPT_POLL_MILLIS} ms), so the session it
+     * is called for goes on without that delay.
+     */
+    public void stopAccepting() {
         synchronized (pending) {
             closed = true;
             pending.forEach(p -> {
@@ -203,6 +206,12 @@ public final class HandshakeGate implements AutoCloseable {
             pending.clear();
         }
         timers.shutdownNow();
+    }
+
+    /** {@link #stopAccepting}, then waits for the acceptor thread and closes every admitted peer nobody took. */
+    @Override
+    public void close() {
+        stopAccepting();
         try {
             acceptor.join(ACCEPT_POLL_MILLIS * 5L);
         } catch (InterruptedException e) {

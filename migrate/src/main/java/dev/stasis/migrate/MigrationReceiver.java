@@ -149,7 +149,7 @@ public final class MigrationReceiver {
                     t.start();
                 }));
             }
-            gate.close(); // every connection of the session is in: nobody else is let in from here on
+            gate.stopAccepting(); // every connection of the session is in: nobody else is let in from here on
             PageReader pages = new PageReader(machine.memory(), written);
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;

@@ -32,11 +32,12 @@ class SetupCheckTest {
 
     @Test
     void aGuestBiggerThanThisHostIsRefusedBeforeAccept() throws Exception {
+        long vmsBefore = Loopback.openVms(); // an earlier test's receiver may still be closing its own
         long tooMuch = Math.min(512L << 30, (HostCapacity.memAvailable() + (1L << 30)) & ~((2L << 20) - 1)) ;
         assertTrue(tooMuch > HostCapacity.memAvailable(), "the test needs a host with less than 512 GiB available");
         String why = refusedSetup(VmConfig.of(tooMuch, 1));
         assertTrue(why.contains("cannot hold the guest: the guest needs " + (tooMuch >> 20) + " MiB of RAM and this host has"), why);
-        assertEquals(0, Loopback.openVms(), "nothing was built for a refused guest");
+        assertTrue(Loopback.openVms() <= vmsBefore, "nothing was built for a refused guest");
     }
 
     @Test

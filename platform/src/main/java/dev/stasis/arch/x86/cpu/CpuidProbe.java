@@ -23,6 +23,13 @@ final class CpuidProbe {
 
     private static final long RAM = 0x10000, CODE = 0x1000, TABLE = 0x2000;
 
+    /** Opens its own {@link Kvm}: the probe may run long after the descriptor that measured the host is closed. */
+    static FeatureSet guestVisible() {
+        try (Kvm kvm = Kvm.open()) {
+            return guestVisible(kvm);
+        }
+    }
+
     static FeatureSet guestVisible(Kvm kvm) {
         List<int[]> queries = new ArrayList<>();
         for (FeatureWord w : FeatureWord.ALL) {

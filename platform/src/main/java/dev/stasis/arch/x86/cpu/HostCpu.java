@@ -27,9 +27,22 @@ public final class HostCpu {
         this.probe = probe;
     }
 
-    /** This host, through {@code kvm}. */
+    /** This host, measured once per process: what KVM supports and a probe vCPU sees do not change while it runs. */
+    private static volatile HostCpu thisHost;
+
+    /** This host, through {@code kvm} (the first call measures; later ones reuse it, probe included). */
     public static HostCpu of(Kvm kvm) {
-        return new HostCpu("this host", kvm.supportedCpuid(), kvm.has(Capability.TSC_DEADLINE_TIMER), () -> CpuidProbe.guestVisible(kvm));
+        HostCpu h = thisHost;
+        if (h == null) {
+            synchronized (HostCpu.class) {
+                h = thisHost;
+                if (h == null) {
+                    h = new HostCpu("this host", kvm.supportedCpuid(), kvm.has(Capability.TSC_DEADLINE_TIMER), () -> CpuidProbe.guestVisible());
+                    thisHost = h;
+                }
+            }
+        }
+        return h;
     }
 
     /** A host known by its CPUID table (what KVM supports or a guest saw there), e.g. test data of real CPUs. */
