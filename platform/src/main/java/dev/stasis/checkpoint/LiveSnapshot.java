@@ -44,7 +44,12 @@ public final class LiveSnapshot implements AutoCloseable {
     /** Null when live snapshots work here, else why not: what is missing and how to get it, one line. */
     public static String unavailabilityCause() {
         String cause = Userfaultfd.unavailabilityCause();
-        return cause == null ? null : "a live snapshot needs userfaultfd in write-protect mode: " + cause;
+        return cause == null ? null : explain(cause);
+    }
+
+    /** The one line for a live snapshot that cannot be taken because of {@code cause}. */
+    public static String explain(String cause) {
+        return "a live snapshot needs userfaultfd in write-protect mode: " + cause;
     }
 
     /**

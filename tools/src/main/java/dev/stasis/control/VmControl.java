@@ -12,8 +12,9 @@ import java.util.Map;
 /**
  * The commands a running VM answers on its control socket:
  * <ul>
- *   <li>{@code snapshot} {path, exit?, level?, threads?}: pause, write the file, then resume (or stop, with
- *       exit=true); answers bytes, paused_ms and the memory figures;</li>
+ *   <li>{@code snapshot} {path, exit?, live?, level?, threads?}: a live snapshot ({@link LiveSnapshotControl}:
+ *       the default where userfaultfd works), or pause, write the file, then resume (or stop, with exit=true);
+ *       answers bytes, paused_ms and the memory figures;</li>
  *   <li>{@code migrate} {to, ...}: live-migrate to a waiting {@code stasis migrate receive} ({@link MigrateControl});</li>
  *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop}.</li>
  * </ul>
@@ -56,13 +57,16 @@ public final class VmControl {
         if (machine.vm().isStopped()) {
             throw new IllegalStateException("the VM has stopped; nothing to snapshot");
         }
+        LiveSnapshotControl.Outcome live = LiveSnapshotControl.tryLive(machine, request, Path.of(path).toAbsolutePath(), options, exit);
+        if (live.result() != null) {
+            return live.result();
+        }
         long start = System.nanoTime();
         boolean wasPaused = machine.vm().runControl().isPauseRequested(); // by the user, or held by a migration
         machine.vm().pauseAll();
         WriteReport report;
         try {
-            report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options,
-                    request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { });
+            report = Checkpoint.save(machine, Path.of(path).toAbsolutePath(), options, progress(machine, request));
         } catch (Exception e) {
             if (!wasPaused) {
                 machine.vm().resumeAll(); // a failed snapshot leaves the guest as it was
@@ -76,8 +80,13 @@ public final class VmControl {
         } else if (!wasPaused) {
             machine.vm().resumeAll();
         }
+        return live.describe(result(Path.of(path).toAbsolutePath(), report, pausedNanos, exit));
+    }
+
+    /** The answer to a snapshot request, stopped or live. */
+    static ObjectNode result(Path path, WriteReport report, long pausedNanos, boolean exit) {
         ObjectNode result = ControlServer.json().createObjectNode();
-        result.put("path", Path.of(path).toAbsolutePath().toString());
+        result.put("path", path.toString());
         result.put("bytes", report.bytes());
         result.put("sections", report.sectionCount());
         result.put("guest_bytes", report.memory().guestBytes());
@@ -88,6 +97,10 @@ public final class VmControl {
         result.put("paused_ms", pausedNanos / 1e6);
         result.put("exited", exit);
         return result;
+    }
+
+    static java.util.function.LongConsumer progress(Machine machine, com.fasterxml.jackson.databind.JsonNode request) {
+        return request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { };
     }
 
     /** Guest bytes written so far, sent to the client as {@code {"done":N,"total":M}} at most every 100 ms. */
