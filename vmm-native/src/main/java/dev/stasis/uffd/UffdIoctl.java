@@ -2,6 +2,8 @@ package dev.stasis.uffd;
 
 import static dev.stasis.uffd.UffdLayout.*;
 
+import dev.stasis.os.IoctlNumber;
+
 /**
  * Every userfaultfd ioctl stasis issues, encoded from the {@code _IO/_IOR/_IOWR} rules and the structure sizes
  * in {@link UffdLayout}, checked against {@code <linux/userfaultfd.h>} by the layout test.
@@ -18,7 +20,6 @@ public enum UffdIoctl {
     UFFDIO_WRITEPROTECT(iowr(0x06, WRITEPROTECT_SIZE));
 
     private static final int UFFDIO = 0xAA;
-    private static final long NONE = 0, WRITE = 1, READ = 2;
 
     /** The request number passed to ioctl(2). */
     public final long request;
@@ -27,11 +28,7 @@ public enum UffdIoctl {
         this.request = request;
     }
 
-    private static long encode(long direction, int nr, int size) {
-        return (direction << 30) | ((long) size << 16) | ((long) UFFDIO << 8) | nr;
-    }
-
-    private static long io(int nr) { return encode(NONE, nr, 0); }
-    private static long ior(int nr, int size) { return encode(READ, nr, size); }
-    private static long iowr(int nr, int size) { return encode(READ | WRITE, nr, size); }
+    private static long io(int nr) { return IoctlNumber.io(UFFDIO, nr); }
+    private static long ior(int nr, int size) { return IoctlNumber.ior(UFFDIO, nr, size); }
+    private static long iowr(int nr, int size) { return IoctlNumber.iowr(UFFDIO, nr, size); }
 }
