@@ -4,7 +4,9 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
 import dev.stasis.snapshot.container.ZeroPage;
+import dev.stasis.os.Errno;
 import dev.stasis.uffd.PageFault;
+import dev.stasis.uffd.UffdException;
 import dev.stasis.uffd.UffdLayout;
 import dev.stasis.uffd.Userfaultfd;
 import java.lang.invoke.VarHandle;
@@ -30,14 +32,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * copies and lets the guest write it without faults. {@link #close} un-protects everything, always: whatever
  * fails, the guest runs on.
  *
- * <p>Pages never populated at the instant are zero and never read. Knowing them needs /proc/self/pagemap, which
- * after write-protection can no longer tell them (pte markers read as swapped), and reading it takes ~5 ms per
- * GiB here: too long for the pause. So where the kernel protects unpopulated pages (UFFD_FEATURE_WP_UNPOPULATED,
- * Linux 6.4), {@link #prepare} reads pagemap while the guest runs and protects the pages found unpopulated
- * right away; a write to one before the instant faults, and the page is then counted as holding data. At the
- * instant only the populated ones are protected, a few entries with huge pages. On older kernels unpopulated
- * pages cannot be protected: pagemap is read during the pause (longer, still correct: a page written after the
- * instant without a fault was zero at the instant, and is never read).
+ * <p>Pages never populated at the instant are zero and never read. Knowing them needs /proc/self/pagemap,
+ * which takes ~5 ms per GiB here: too long for the pause. So RAM is registered in missing mode too, and
+ * {@link #prepare} reads pagemap while the guest runs: from the registration on, the first touch of a page
+ * never populated faults as missing (the fault thread maps a zero page and counts the page as holding data),
+ * so no page is populated behind pagemap's back, and the pause protects only populated RAM (a few entries with
+ * huge pages). This needs no pte markers (UFFD_FEATURE_WP_UNPOPULATED, Linux 6.4): write-protect mode on
+ * anonymous memory (Linux 5.7) is enough. A missing fault after the instant proves the page was not populated
+ * at the instant: it is zero for the snapshot, whatever pagemap said (it cannot be read: then every page counts
+ * as populated until it faults so).
  *
  * <p>What goes through userfaultfd, and what would not: guest writes fault in KVM's page fault handler, which
  * resolves the host page for writing (the vCPU thread sleeps in KVM_RUN until the fault is served; a pause kick
@@ -50,7 +53,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * that tells this class.
  *
  * <p>Page states (one int per page): ZERO (zero at the instant), PROTECTED (the live page is the instant's),
- * COPIED (the copy is), RELEASED (the writer is done), DIRTIED (before the instant only: written since
+ * COPIED (the copy is), RELEASED (the writer is done), DIRTIED (before the instant only: populated since
  * {@link #prepare}).
  */
 public final class PointInTimeRam implements AutoCloseable {
@@ -70,8 +73,6 @@ public final class PointInTimeRam implements AutoCloseable {
     private final AtomicIntegerArray states;
     private final int[] slots;
     private final PageCopies copies = new PageCopies();
-    /** Pages found unpopulated before the instant are protected already (UFFD_FEATURE_WP_UNPOPULATED). */
-    private final boolean protectsUnpopulated;
     private final Object freezeLock = new Object();
     private final List<Integer> dirtied = new ArrayList<>();
     private final EventFd stop = new EventFd();
@@ -95,17 +96,17 @@ public final class PointInTimeRam implements AutoCloseable {
         }
         this.states = new AtomicIntegerArray(firstPage[ranges.size()]);
         this.slots = new int[firstPage[ranges.size()]];
-        this.protectsUnpopulated = uffd.has(UffdLayout.UFFD_FEATURE_WP_UNPOPULATED);
         this.server = new Thread(this::serve, "stasis-live-snapshot-faults");
         this.server.setDaemon(true);
     }
 
     /**
-     * Opens userfaultfd and registers all of {@code memory} for write-protection; the guest may run. Throws
-     * {@link dev.stasis.uffd.UffdUnavailableException} naming what is missing.
+     * Opens userfaultfd, registers all of {@code memory} in missing and write-protect modes and reads which pages
+     * are populated; the guest may run. Throws {@link dev.stasis.uffd.UffdUnavailableException} naming what is
+     * missing.
      */
     public static PointInTimeRam prepare(GuestMemory memory) {
-        Userfaultfd uffd = Userfaultfd.open(UffdLayout.UFFD_FEATURE_PAGEFAULT_FLAG_WP, UffdLayout.UFFD_FEATURE_WP_UNPOPULATED);
+        Userfaultfd uffd = Userfaultfd.open(UffdLayout.UFFD_FEATURE_PAGEFAULT_FLAG_WP, 0);
         PointInTimeRam ram;
         try {
             ram = new PointInTimeRam(memory, uffd);
@@ -115,13 +116,11 @@ public final class PointInTimeRam implements AutoCloseable {
         }
         try {
             for (int i = 0; i < ram.ranges.size(); i++) {
-                uffd.register(ram.hostBase[i], ram.ranges.get(i).size(), UffdLayout.UFFDIO_REGISTER_MODE_WP);
+                uffd.register(ram.hostBase[i], ram.ranges.get(i).size(),
+                        UffdLayout.UFFDIO_REGISTER_MODE_MISSING | UffdLayout.UFFDIO_REGISTER_MODE_WP);
             }
             ram.server.start();
-            if (ram.protectsUnpopulated) {
-                ram.classify(); // while the guest runs: the long pagemap read stays out of the pause
-                ram.protect(ZERO);
-            }
+            ram.classify(); // after the registration, so every page populated from here on faults first
             return ram;
         } catch (RuntimeException e) {
             ram.close();
@@ -135,14 +134,11 @@ public final class PointInTimeRam implements AutoCloseable {
      */
     public void freeze() {
         synchronized (freezeLock) {
-            if (protectsUnpopulated) {
-                for (int page : dirtied) {
-                    states.set(page, PROTECTED);
-                }
-                dirtied.clear();
-            } else {
-                classify();
+            // From the list, not the states: classify() may have set ZERO over a page populated during its read.
+            for (int page : dirtied) {
+                states.set(page, PROTECTED);
             }
+            dirtied.clear();
             frozen = true;
         }
         protect(PROTECTED);
@@ -161,7 +157,10 @@ public final class PointInTimeRam implements AutoCloseable {
         }
     }
 
-    /** Write-protects the runs of pages in {@code state}, runs closer than {@link #MERGE_GAP_PAGES} as one. */
+    /**
+     * Write-protects the runs of pages in {@code state}, runs closer than {@link #MERGE_GAP_PAGES} as one (a page
+     * in the gap is either unpopulated, which write-protection leaves alone, or ZERO, which a write may change).
+     */
     private void protect(int state) {
         for (int i = 0; i < ranges.size(); i++) {
             int start = -1;
@@ -203,9 +202,47 @@ public final class PointInTimeRam implements AutoCloseable {
             int n = uffd.read(buffer);
             for (int i = 0; i < n; i++) {
                 PageFault f = Userfaultfd.fault(buffer, i);
-                if (f != null) {
+                if (f != null && f.writeProtect()) {
                     serve(f.address() & -PAGE);
+                } else if (f != null) {
+                    populate(f.address() & -PAGE);
                 }
+            }
+        }
+    }
+
+    /**
+     * A first touch of a page not populated: before the instant it now holds data; after it, it was zero at the
+     * instant (nothing unpopulates guest RAM). Resolved by mapping the zero page, which wakes the toucher (a write
+     * then populates its own page as usual).
+     */
+    private void populate(long address) {
+        faults.incrementAndGet();
+        try {
+            int range = rangeOf(address);
+            int page = firstPage[range] + (int) ((address - hostBase[range]) / PAGE);
+            synchronized (freezeLock) {
+                if (!frozen) {
+                    if (states.getAndSet(page, DIRTIED) != DIRTIED) {
+                        dirtied.add(page);
+                    }
+                } else {
+                    states.compareAndSet(page, PROTECTED, ZERO);
+                }
+            }
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            try {
+                uffd.zeroPage(address, PAGE);
+            } catch (UffdException e) {
+                if (e.errno() != Errno.EEXIST) { // populated meanwhile (another fault on the page): only wake
+                    fail(e);
+                }
+                uffd.wake(address, PAGE);
+            } catch (RuntimeException e) {
+                fail(e);
+                uffd.wake(address, PAGE);
             }
         }
     }
@@ -219,13 +256,7 @@ public final class PointInTimeRam implements AutoCloseable {
         try {
             int range = rangeOf(address);
             int page = firstPage[range] + (int) ((address - hostBase[range]) / PAGE);
-            if (!frozen) {
-                synchronized (freezeLock) {
-                    if (!frozen && states.compareAndSet(page, ZERO, DIRTIED)) {
-                        dirtied.add(page);
-                    }
-                }
-            } else if (states.get(page) == PROTECTED) {
+            if (frozen && states.get(page) == PROTECTED) {
                 ByteBuffer live = memory.mapping(range).address().getByteBuffer(address - hostBase[range], PAGE);
                 int slot = copies.copyOf(live);
                 slots[page] = slot; // published by the compareAndSet

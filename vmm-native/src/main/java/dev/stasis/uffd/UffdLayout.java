@@ -57,12 +57,6 @@ public final class UffdLayout {
 
     public static final long UFFD_FEATURE_PAGEFAULT_FLAG_WP = 1L << 0;
     public static final long UFFD_FEATURE_THREAD_ID = 1L << 8;
-    /**
-     * Linux 6.4: write-protecting a range also protects pages never populated (a PTE marker), so a first
-     * write to one faults like any other. Newer than this machine's headers (6.1): the layout test checks it
-     * when the header defines it, and against the kernel's UFFDIO_API answer otherwise.
-     */
-    public static final long UFFD_FEATURE_WP_UNPOPULATED = 1L << 13;
 
     public static final long UFFDIO_REGISTER_MODE_MISSING = 1L << 0;
     public static final long UFFDIO_REGISTER_MODE_WP = 1L << 1;

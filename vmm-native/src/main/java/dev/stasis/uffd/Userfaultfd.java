@@ -121,10 +121,7 @@ public final class Userfaultfd implements AutoCloseable {
         if ((features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) != 0) {
             b.append("write-protect mode (UFFD_FEATURE_PAGEFAULT_FLAG_WP, Linux 5.7+) ");
         }
-        if ((features & UFFD_FEATURE_WP_UNPOPULATED) != 0) {
-            b.append("write-protection of unpopulated pages (UFFD_FEATURE_WP_UNPOPULATED, Linux 6.4+) ");
-        }
-        long other = features & ~(UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED);
+        long other = features & ~UFFD_FEATURE_PAGEFAULT_FLAG_WP;
         if (other != 0) {
             b.append("features 0x").append(Long.toHexString(other)).append(' ');
         }

@@ -1,7 +1,7 @@
 /*
  * Prints what the machine's <linux/userfaultfd.h> (and <linux/version.h>) say about every userfaultfd
  * number stasis hard-codes: "const <JAVA NAME> <n>" for the constants, sizes and offsets of UffdLayout,
- * "ioctl <NAME> 0x<hex>" for UffdIoctl. A constant newer than the headers prints "absent <NAME> 0".
+ * "ioctl <NAME> 0x<hex>" for UffdIoctl.
  * UffdLayoutTest compiles it with gcc and compares each line with the Java side.
  */
 #define _GNU_SOURCE
@@ -55,11 +55,6 @@ int main(void) {
     CONST(UFFD_PAGEFAULT_FLAG_WP);
     CONST(UFFD_FEATURE_PAGEFAULT_FLAG_WP);
     CONST(UFFD_FEATURE_THREAD_ID);
-#ifdef UFFD_FEATURE_WP_UNPOPULATED
-    CONST(UFFD_FEATURE_WP_UNPOPULATED);
-#else
-    printf("absent UFFD_FEATURE_WP_UNPOPULATED 0\n");
-#endif
     CONST(UFFDIO_REGISTER_MODE_MISSING);
     CONST(UFFDIO_REGISTER_MODE_WP);
     CONST(UFFDIO_WRITEPROTECT_MODE_WP);
