@@ -39,8 +39,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * so no page is populated behind pagemap's back, and the pause protects only populated RAM (a few entries with
  * huge pages). This needs no pte markers (UFFD_FEATURE_WP_UNPOPULATED, Linux 6.4): write-protect mode on
  * anonymous memory (Linux 5.7) is enough. A missing fault after the instant proves the page was not populated
- * at the instant: it is zero for the snapshot, whatever pagemap said (it cannot be read: then every page counts
- * as populated until it faults so).
+ * at the instant: it is zero for the snapshot. Without a readable pagemap there is no live snapshot.
+ *
+ * <p>Java threads and faults: while this runs, a Java thread must touch guest RAM only through JNA calls
+ * ({@link GuestMemory#read}, {@link GuestMemory#write}: the thread is "in native" while it faults), never
+ * through a direct ByteBuffer over RAM a fault can stop (a write, or a read of an unpopulated page): a thread
+ * stopped by a fault in Java code holds up every safepoint, and the fault thread, Java too, would wait at the
+ * next one for ever. vCPU threads fault inside KVM_RUN (native); this class reads only populated pages through
+ * buffers (reads of those never fault here).
  *
  * <p>What goes through userfaultfd, and what would not: guest writes fault in KVM's page fault handler, which
  * resolves the host page for writing (the vCPU thread sleeps in KVM_RUN until the fault is served; a pause kick
@@ -106,6 +112,10 @@ public final class PointInTimeRam implements AutoCloseable {
      * missing.
      */
     public static PointInTimeRam prepare(GuestMemory memory) {
+        MemoryRange first = memory.layout().ranges().get(0);
+        if (memory.populatedPages(first.gpa(), PAGE) == null) {
+            throw new dev.stasis.uffd.UffdUnavailableException("/proc/self/pagemap cannot be read, so pages never populated cannot be told from the others");
+        }
         Userfaultfd uffd = Userfaultfd.open(UffdLayout.UFFD_FEATURE_PAGEFAULT_FLAG_WP, 0);
         PointInTimeRam ram;
         try {
@@ -149,9 +159,12 @@ public final class PointInTimeRam implements AutoCloseable {
         for (int i = 0; i < ranges.size(); i++) {
             MemoryRange r = ranges.get(i);
             long[] populated = memory.populatedPages(r.gpa(), r.size());
+            if (populated == null) {
+                throw new IllegalStateException("reading /proc/self/pagemap failed: which guest pages hold data is unknown");
+            }
             int pages = firstPage[i + 1] - firstPage[i];
             for (int p = 0; p < pages; p++) {
-                boolean data = populated == null || (populated[p >>> 6] & 1L << p) != 0;
+                boolean data = (populated[p >>> 6] & 1L << p) != 0;
                 states.set(firstPage[i] + p, data ? PROTECTED : ZERO);
             }
         }
