@@ -171,8 +171,9 @@ public final class PointInTimeRam implements AutoCloseable {
     }
 
     /**
-     * Write-protects the runs of pages in {@code state}, runs closer than {@link #MERGE_GAP_PAGES} as one (a page
-     * in the gap is either unpopulated, which write-protection leaves alone, or ZERO, which a write may change).
+     * Write-protects the runs of pages in {@code state}, runs closer than {@link #MERGE_GAP_PAGES} as one: the
+     * pages in a gap are ZERO, unpopulated (every page populated since {@link #classify} is listed as dirtied),
+     * which write-protection leaves alone, and the writer never reads.
      */
     private void protect(int state) {
         for (int i = 0; i < ranges.size(); i++) {
@@ -205,7 +206,7 @@ public final class PointInTimeRam implements AutoCloseable {
         return hostBase[range] + (long) (page - firstPage[range]) * PAGE;
     }
 
-    /** The fault thread: serves write-protect faults until {@link #close}. */
+    /** The fault thread: serves write-protect and missing faults until {@link #close}. */
     private void serve() {
         Memory buffer = Userfaultfd.messageBuffer(64);
         while (true) {
@@ -296,7 +297,7 @@ public final class PointInTimeRam implements AutoCloseable {
                 return i;
             }
         }
-        throw new IllegalStateException(String.format("write-protect fault at host address 0x%x outside guest RAM", address));
+        throw new IllegalStateException(String.format("userfaultfd fault at host address 0x%x outside guest RAM", address));
     }
 
     private void fail(Throwable t) {

@@ -163,25 +163,13 @@ class KvmLayoutTest {
 
     @Test
     void everyJavaValueEqualsWhatTheHeadersSay() throws Exception {
-        Map<String, Long> java = javaValues();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Long> e : java.entrySet()) {
-            Long c = fromC.get(e.getKey());
-            if (c == null) {
-                problems.add("unchecked: " + e.getKey() + " (Java " + e.getValue() + ") is not printed by " + SOURCE);
-            } else if (!c.equals(e.getValue())) {
-                problems.add(String.format("mismatch: %s is %s in Java but %s in <linux/kvm.h>", e.getKey(),
-                        show(e.getKey(), e.getValue()), show(e.getKey(), c)));
-            }
-        }
+        List<String> problems = HeaderProgram.problems(javaValues(), fromC, SOURCE, "<linux/kvm.h>");
         assertTrue(problems.isEmpty(), problems.size() + " problem(s):\n  " + String.join("\n  ", problems));
     }
 
     @Test
     void everyLineOfTheCProgramIsAnsweredByAJavaValue() throws Exception {
-        TreeSet<String> orphans = new TreeSet<>(fromC.keySet());
-        orphans.removeAll(javaValues().keySet());
-        assertTrue(orphans.isEmpty(), SOURCE + " checks values the Java side does not have: " + orphans);
+        assertTrue(HeaderProgram.orphans(javaValues(), fromC).isEmpty(), SOURCE + " checks values the Java side does not have: " + HeaderProgram.orphans(javaValues(), fromC));
     }
 
     @Test
@@ -194,9 +182,5 @@ class KvmLayoutTest {
             assertTrue(fromC.containsKey("cap " + cap.name()), cap.name());
         }
         assertTrue(fromC.keySet().containsAll(KvmLayout.all().keySet()));
-    }
-
-    private static String show(String key, long v) {
-        return key.startsWith("ioctl ") ? "0x" + Long.toHexString(v) : Long.toString(v);
     }
 }

@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.stasis.kvm.testing.HeaderProgram;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -43,23 +41,13 @@ class UffdLayoutTest {
 
     @Test
     void everyJavaValueEqualsWhatTheHeaderSays() throws Exception {
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Long> e : javaValues().entrySet()) {
-            Long c = fromC.get(e.getKey());
-            if (c == null) {
-                problems.add("unchecked: " + e.getKey() + " (Java " + e.getValue() + ") is not printed by " + SOURCE);
-            } else if (!c.equals(e.getValue())) {
-                problems.add("mismatch: " + e.getKey() + " is 0x" + Long.toHexString(e.getValue()) + " in Java but 0x" + Long.toHexString(c) + " in <linux/userfaultfd.h>");
-            }
-        }
+        List<String> problems = HeaderProgram.problems(javaValues(), fromC, SOURCE, "<linux/userfaultfd.h>");
         assertTrue(problems.isEmpty(), problems.size() + " problem(s):\n  " + String.join("\n  ", problems));
     }
 
     @Test
     void everyLineOfTheCProgramIsAnsweredByAJavaValue() throws Exception {
-        TreeSet<String> orphans = new TreeSet<>(fromC.keySet());
-        orphans.removeAll(javaValues().keySet());
-        assertTrue(orphans.isEmpty(), SOURCE + " checks values the Java side does not have: " + orphans);
+        assertTrue(HeaderProgram.orphans(javaValues(), fromC).isEmpty(), SOURCE + " checks values the Java side does not have: " + HeaderProgram.orphans(javaValues(), fromC));
         assertTrue(fromC.size() > 40, "the C program printed only " + fromC.size() + " lines");
     }
 }

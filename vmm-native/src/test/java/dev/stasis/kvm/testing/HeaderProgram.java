@@ -34,6 +34,31 @@ public final class HeaderProgram {
         return parse(exec(work, List.of(binary.toAbsolutePath().toString())));
     }
 
+    /** Java values that the C program does not print ("unchecked") or prints otherwise ("mismatch"). */
+    public static List<String> problems(Map<String, Long> java, Map<String, Long> fromC, String source, String header) {
+        List<String> problems = new java.util.ArrayList<>();
+        for (Map.Entry<String, Long> e : java.entrySet()) {
+            Long c = fromC.get(e.getKey());
+            if (c == null) {
+                problems.add("unchecked: " + e.getKey() + " (Java " + e.getValue() + ") is not printed by " + source);
+            } else if (!c.equals(e.getValue())) {
+                problems.add(String.format("mismatch: %s is %s in Java but %s in %s", e.getKey(), show(e.getKey(), e.getValue()), show(e.getKey(), c), header));
+            }
+        }
+        return problems;
+    }
+
+    /** Lines of the C program no Java value answers: the program checks something the bindings do not have. */
+    public static java.util.SortedSet<String> orphans(Map<String, Long> java, Map<String, Long> fromC) {
+        java.util.TreeSet<String> orphans = new java.util.TreeSet<>(fromC.keySet());
+        orphans.removeAll(java.keySet());
+        return orphans;
+    }
+
+    private static String show(String key, long v) {
+        return key.startsWith("ioctl ") ? "0x" + Long.toHexString(v) : Long.toString(v);
+    }
+
     private static String exec(Path dir, List<String> command) throws IOException, InterruptedException {
         Process p;
         try {
