@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Guest RAM as it was at one instant, readable while the guest runs on: the memory engine of a live
@@ -50,13 +51,15 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>What goes through userfaultfd, and what would not: guest writes fault in KVM's page fault handler, which
  * resolves the host page for writing (the vCPU thread sleeps in KVM_RUN until the fault is served; a pause kick
- * meanwhile waits for it). KVM's own writes to guest RAM (kvmclock's pvclock page, steal time, PV EOI) go through
- * copy_to_user or its gfn-to-pfn caches, which write-protection invalidates (an mmu notifier), so they fault and
- * are served the same way; this is why the descriptor must not be user-mode only. The VMM's own writes through
- * the mapping fault on its thread like any other (the fault thread itself never writes guest RAM). What would
- * bypass it: memory pinned for DMA before the instant (vhost, VFIO, O_DIRECT into guest RAM) and shared mappings
- * written through another process. stasis has none today; a device that adds one must write through a path
- * that tells this class.
+ * meanwhile waits for it). KVM's own writes to guest RAM (kvmclock's pvclock structure, steal time, PV EOI) go
+ * through copy_to_user or a gfn-to-pfn cache that write-protection invalidates (an mmu notifier), so they fault
+ * the same way: LiveSnapshotTest has KVM rewrite every vCPU's pvclock during the write (KVM_SET_CLOCK) and finds
+ * the instant's bytes in the file; this is why the descriptor must not be user-mode only. (Restoring a file makes
+ * KVM write the pvclock again: compare a file's bytes through the reader, not through a restored VM.) The VMM's
+ * own writes through the mapping fault on their thread like any other (the fault thread itself never writes
+ * guest RAM). What would bypass it: memory pinned for DMA before the instant (vhost, VFIO, O_DIRECT into guest
+ * RAM) and shared mappings written by another process; stasis has none today, and a device that adds one must
+ * write through a path that faults or tell this class.
  *
  * <p>Page states (one int per page): ZERO (zero at the instant), PROTECTED (the live page is the instant's),
  * COPIED (the copy is), RELEASED (the writer is done), DIRTIED (before the instant only: populated since
@@ -87,7 +90,8 @@ public final class PointInTimeRam implements AutoCloseable {
     private final AtomicLong copied = new AtomicLong();
     private final ConcurrentHashMap<Thread, ByteBuffer[]> buffers = new ConcurrentHashMap<>();
     private volatile boolean frozen;
-    private volatile Throwable failure;
+    /** The first fault that could not be served as it should; the snapshot fails with it, the guest does not. */
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private boolean closed;
 
     private PointInTimeRam(GuestMemory memory, Userfaultfd uffd) {
@@ -210,10 +214,16 @@ public final class PointInTimeRam implements AutoCloseable {
     private void serve() {
         Memory buffer = Userfaultfd.messageBuffer(64);
         while (true) {
-            if (!uffd.await(stop, -1)) {
-                return; // stop signalled
+            int n;
+            try {
+                if (!uffd.await(stop, -1)) {
+                    return; // stop signalled
+                }
+                n = uffd.read(buffer);
+            } catch (RuntimeException e) {
+                fail(e); // and go on serving: a fault left unserved would stop the guest
+                continue;
             }
-            int n = uffd.read(buffer);
             for (int i = 0; i < n; i++) {
                 PageFault f = Userfaultfd.fault(buffer, i);
                 if (f != null && f.writeProtect()) {
@@ -301,14 +311,12 @@ public final class PointInTimeRam implements AutoCloseable {
     }
 
     private void fail(Throwable t) {
-        if (failure == null) {
-            failure = t;
-        }
+        failure.compareAndSet(null, t);
     }
 
     /** Throws if a fault could not be served as it should: the instant's bytes of some page are lost. */
     private void checkFailure() {
-        Throwable t = failure;
+        Throwable t = failure.get();
         if (t != null) {
             throw new IllegalStateException("the live snapshot lost a page the guest wrote: " + t, t);
         }
@@ -429,9 +437,17 @@ public final class PointInTimeRam implements AutoCloseable {
             }
         }
         stop.signal();
-        try {
-            server.join(5000);
-        } catch (InterruptedException e) {
+        // Never closed under the fault thread (its descriptor number could be another file's by then), so the
+        // join ignores interrupts (a writer interrupted mid-write lands here), keeping the flag for the caller.
+        boolean interrupted = false;
+        while (server.isAlive()) {
+            try {
+                server.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
         uffd.close();
