@@ -8,6 +8,7 @@ import com.sun.jna.Pointer;
 import dev.stasis.os.Errno;
 import dev.stasis.os.EventFd;
 import dev.stasis.os.LibC;
+import dev.stasis.os.NativeException;
 
 /**
  * A userfaultfd: ranges of this process's memory registered with it report their faults here as messages,
@@ -210,7 +211,7 @@ public final class Userfaultfd implements AutoCloseable {
             }
             int errno = Native.getLastError();
             if (errno != Errno.EINTR) {
-                throw new dev.stasis.os.NativeException("poll", errno, "userfaultfd " + fd);
+                throw new NativeException("poll", errno, "userfaultfd " + fd);
             }
         }
     }
@@ -223,7 +224,7 @@ public final class Userfaultfd implements AutoCloseable {
     /** Reads the pending messages into {@code buffer}; returns how many (0 when none is pending). */
     public int read(Memory buffer) {
         if (closed) {
-            throw new UffdException(UffdIoctl.UFFDIO_API, Errno.EBADF, "read of a closed userfaultfd");
+            throw new NativeException("read(userfaultfd)", Errno.EBADF, "descriptor closed");
         }
         long n = LibC.read(fd, buffer, buffer.size() / MSG_SIZE * MSG_SIZE);
         if (n < 0) {
@@ -231,7 +232,7 @@ public final class Userfaultfd implements AutoCloseable {
             if (errno == Errno.EAGAIN || errno == Errno.EINTR) {
                 return 0;
             }
-            throw new dev.stasis.os.NativeException("read(userfaultfd)", errno, "fd " + fd);
+            throw new NativeException("read(userfaultfd)", errno, "fd " + fd);
         }
         return (int) (n / MSG_SIZE);
     }
