@@ -147,16 +147,30 @@ public final class PointInTimeRam implements AutoCloseable {
      * holds data; from here on {@link #window} answers with these bytes.
      */
     public void freeze() {
+        int[] late;
         synchronized (freezeLock) {
             // From the list, not the states: classify() may have set ZERO over a page populated during its read.
-            for (int page : dirtied) {
+            late = dirtied.stream().mapToInt(Integer::intValue).sorted().toArray();
+            for (int page : late) {
                 states.set(page, PROTECTED);
             }
             dirtied.clear();
             frozen = true;
         }
-        protect(PROTECTED);
+        // The runs were found before the pause; only pages populated since are added here (no walk over all RAM).
+        for (Run r : populatedRuns) {
+            protect(r);
+        }
+        for (Run r : runs(late)) {
+            protect(r);
+        }
     }
+
+    /** Pages {@code [from, to)} of range {@code range} (page numbers are global). */
+    private record Run(int range, int from, int to) {}
+
+    /** The runs populated at {@link #classify}, to be protected at the instant. */
+    private List<Run> populatedRuns = List.of();
 
     /** Reads pagemap: populated pages are PROTECTED (to be protected at the instant), the others ZERO. */
     private void classify() {
@@ -172,38 +186,48 @@ public final class PointInTimeRam implements AutoCloseable {
                 states.set(firstPage[i] + p, data ? PROTECTED : ZERO);
             }
         }
+        int[] data = java.util.stream.IntStream.range(0, states.length()).filter(p -> states.get(p) == PROTECTED).toArray();
+        populatedRuns = runs(data);
     }
 
     /**
-     * Write-protects the runs of pages in {@code state}, runs closer than {@link #MERGE_GAP_PAGES} as one: the
-     * pages in a gap are ZERO, unpopulated (every page populated since {@link #classify} is listed as dirtied),
-     * which write-protection leaves alone, and the writer never reads.
+     * {@code pages} (sorted global page numbers) as runs within a range, runs closer than {@link #MERGE_GAP_PAGES}
+     * as one: the pages in a gap are ZERO, unpopulated (every page populated since {@link #classify} is listed as
+     * dirtied), which write-protection leaves alone and the writer never reads.
      */
-    private void protect(int state) {
-        for (int i = 0; i < ranges.size(); i++) {
-            int start = -1;
-            int end = -1;
-            for (int p = firstPage[i]; p < firstPage[i + 1]; p++) {
-                if (states.get(p) != state) {
-                    continue;
-                }
-                if (start >= 0 && p - end > MERGE_GAP_PAGES) {
-                    protectPages(i, start, end);
-                    start = -1;
-                }
-                if (start < 0) {
-                    start = p;
-                }
-                end = p + 1;
+    private List<Run> runs(int[] pages) {
+        List<Run> runs = new ArrayList<>();
+        int start = -1;
+        int end = -1;
+        int range = -1;
+        for (int p : pages) {
+            int r = rangeOfPage(p);
+            if (start >= 0 && (r != range || p - end > MERGE_GAP_PAGES)) {
+                runs.add(new Run(range, start, end));
+                start = -1;
             }
-            if (start >= 0) {
-                protectPages(i, start, end);
+            if (start < 0) {
+                start = p;
+                range = r;
             }
+            end = p + 1;
         }
+        if (start >= 0) {
+            runs.add(new Run(range, start, end));
+        }
+        return runs;
     }
 
-    private void protectPages(int range, int from, int to) {
-        uffd.writeProtect(host(range, from), (long) (to - from) * PAGE, true);
+    private int rangeOfPage(int page) {
+        int r = 0;
+        while (page >= firstPage[r + 1]) {
+            r++;
+        }
+        return r;
+    }
+
+    private void protect(Run r) {
+        uffd.writeProtect(host(r.range(), r.from()), (long) (r.to() - r.from()) * PAGE, true);
     }
 
     private long host(int range, int page) {
