@@ -1,6 +1,7 @@
 package dev.stasis.bench;
 
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
@@ -27,7 +28,9 @@ import java.util.stream.Stream;
  * kernel bytes on across its end, so its copies fall at different offsets within pages. It measures, in one run:
  * the time to write a full snapshot (pause to resume), the file size against the non-zero bytes, the time
  * from a restore request to a running guest inside this already running process, and host memory
- * bandwidth as the physical reference. Usage:
+ * bandwidth as the physical reference; and the same snapshot taken live ({@link LiveSnapshot}): how long the
+ * guest stood still (the pause that saves vCPU and device state and write-protects RAM) and how long the
+ * whole write took while it ran. Usage:
  * {@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.SnapshotBench [--level N] [--threads N] [--rounds N]}
  */
 public final class SnapshotBench {
@@ -71,6 +74,8 @@ public final class SnapshotBench {
             double firstSaveMs = 0;
             double firstRestoreMs = 0;
             List<Double> restoreMs = new ArrayList<>();
+            List<Double> livePausedMs = new ArrayList<>();
+            List<Double> liveTotalMs = new ArrayList<>();
             long fileBytes;
             try (Machine m = Machine.create(VmConfig.of(RAM, 1), OutputStream.nullOutputStream())) {
                 m.loadFile(region, REGION_GPA);
@@ -96,6 +101,23 @@ public final class SnapshotBench {
                     }
                 }
                 fileBytes = Files.size(file);
+                String cause = LiveSnapshot.unavailabilityCause();
+                if (cause != null) {
+                    System.out.println("no live rounds: " + cause);
+                }
+                for (int r = 0; cause == null && r < rounds + WARMUP; r++) {
+                    long t0 = System.nanoTime();
+                    try (LiveSnapshot live = LiveSnapshot.take(m)) {
+                        live.write(file, options, bytes -> { });
+                        if (r >= WARMUP) {
+                            livePausedMs.add(live.paused().toNanos() / 1e6);
+                            liveTotalMs.add((System.nanoTime() - t0) / 1e6);
+                        }
+                        if (r == WARMUP || System.getenv("STASIS_BENCH_VERBOSE") != null) {
+                            System.out.printf("live: paused %.2f ms, %s%n", live.paused().toNanos() / 1e6, live.stats());
+                        }
+                    }
+                }
                 for (int r = 0; r < rounds + WARMUP; r++) {
                     long t0 = System.nanoTime();
                     Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY);
@@ -116,13 +138,18 @@ public final class SnapshotBench {
             System.out.printf("%-44s %10s %10s %10s%n", "", "median", "min", "target");
             System.out.printf("%-44s %10.0f %10.0f %10s%n", "snapshot, pause to resume, ms", PortIoBench.median(array(saveMs)), PortIoBench.min(array(saveMs)), "<= 180");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", firstSaveMs, "", "");
+            if (!livePausedMs.isEmpty()) {
+                System.out.printf("%-44s %10.2f %10.2f %10s%n", "live snapshot, guest stood still, ms", PortIoBench.median(array(livePausedMs)), PortIoBench.min(array(livePausedMs)), "<= 5");
+                System.out.printf("%-44s %10.0f %10.0f %10s%n", "live snapshot, whole write (guest runs), ms", PortIoBench.median(array(liveTotalMs)), PortIoBench.min(array(liveTotalMs)), "");
+            }
             System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", PortIoBench.median(array(restoreMs)), PortIoBench.min(array(restoreMs)), "<= 200");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", firstRestoreMs, "", "");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
             System.out.printf("%-44s %9.1f%% %10s %10s%n", "file size / non-zero guest bytes", 100.0 * fileBytes / nonZero, "", "<= 40%");
             System.out.printf("%-44s %10.1f %10s %10s%n", "host memory bandwidth (copy), GiB/s", bandwidth, "", "");
             System.out.printf("%-44s %10.1f %10s %10s%n", "1 GiB at that bandwidth, ms", 1000 / bandwidth, "", "");
-            System.out.printf("%nmeasured rounds (after %d warm-up rounds): snapshot ms %s; restore ms %s%n", WARMUP, round(saveMs), round(restoreMs));
+            System.out.printf("%nmeasured rounds (after %d warm-up rounds): snapshot ms %s; restore ms %s; live paused ms %s%n", WARMUP, round(saveMs), round(restoreMs),
+                    livePausedMs.stream().map(d -> String.format("%.2f", d)).toList());
         } finally {
             Files.deleteIfExists(region);
             Files.deleteIfExists(file);

@@ -170,13 +170,20 @@ public final class MigrationSender {
             long pauseStart = System.nanoTime();
             vm.pauseAll();
             paused = true;
+            machine.quiesce(); // devices' I/O in flight done (and its pages dirty) before the last round
             long tPaused = System.nanoTime();
-            DirtyLog.or(pages, dirty.collect());
-            long[] sent = sendRound(pages, true);
-            long tPages = System.nanoTime();
             SectionMessages.Collector sections = new SectionMessages.Collector();
-            machine.saveState(sections);
-            long tSaved = System.nanoTime();
+            long[] sent;
+            long tPages, tSaved;
+            try {
+                DirtyLog.or(pages, dirty.collect());
+                sent = sendRound(pages, true);
+                tPages = System.nanoTime();
+                machine.saveState(sections);
+                tSaved = System.nanoTime();
+            } finally {
+                machine.resumeIo();
+            }
             Channel control = channels.get(0);
             for (byte[] s : sections.payloads()) {
                 control.send(MessageType.SECTION, s, null, 0);

@@ -5,6 +5,7 @@ import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
 import dev.stasis.machine.StateSource;
+import dev.stasis.snapshot.container.GuestRam;
 import dev.stasis.snapshot.container.Manifest;
 import dev.stasis.snapshot.container.SnapshotReader;
 import dev.stasis.snapshot.container.SnapshotWriter;
@@ -16,7 +17,6 @@ import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmConfigSection;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -42,31 +42,57 @@ public final class Checkpoint {
 
     /** {@link #save}, telling {@code progress} the guest bytes of each memory chunk as the writer takes it. */
     public static WriteReport save(Machine machine, Path file, WriterOptions options, LongConsumer progress) throws IOException {
+        return write(capture(machine), new GuestMemoryRam(machine.memory()), file, options, progress);
+    }
+
+    /** One section as saved, to be written later. */
+    record Section<S>(StateDescription<S> description, int instance, S state) {
+        void writeTo(SnapshotWriter writer) throws IOException {
+            writer.section(description.name(), instance, description, state);
+        }
+    }
+
+    /**
+     * Everything of a paused machine but its RAM: every section's state (immutable records, taken from KVM and
+     * the devices) and the manifest properties. Taken during the pause; written whenever (a live snapshot writes
+     * it after the guest has resumed).
+     */
+    record MachineState(List<Section<?>> sections, Map<String, String> properties) {}
+
+    /** The sections and properties of {@code machine}, whose vCPUs must be paused. */
+    static MachineState capture(Machine machine) {
+        List<Section<?>> sections = new ArrayList<>();
+        // Devices finish their I/O in flight first: with the vCPUs paused no new request comes until they resume.
+        machine.quiesce();
+        try {
+            machine.saveState(new StateSink() {
+                @Override
+                public <S> void section(StateDescription<S> description, int instance, S state) {
+                    sections.add(new Section<>(description, instance, state));
+                }
+            });
+        } finally {
+            machine.resumeIo();
+        }
+        return new MachineState(List.copyOf(sections), properties(machine));
+    }
+
+    /** Writes {@code state} and the RAM {@code ram} reads to {@code file}, atomically. */
+    static WriteReport write(MachineState state, GuestRam ram, Path file, WriterOptions options, LongConsumer progress) throws IOException {
         try (SnapshotWriter writer = SnapshotWriter.create(file, options)) {
             List<String> optional = new ArrayList<>();
-            try {
-                machine.saveState(new StateSink() {
-                    @Override
-                    public <S> void section(StateDescription<S> description, int instance, S state) {
-                        try {
-                            writer.section(description.name(), instance, description, state);
-                        } catch (IOException e) {
-                            throw new UncheckedIOException(e);
-                        }
-                        if (description.optional()) {
-                            optional.add(description.name() + "#" + instance);
-                        }
-                    }
-                });
-            } catch (UncheckedIOException e) {
-                throw e.getCause();
+            for (Section<?> s : state.sections()) {
+                s.writeTo(writer);
+                if (s.description().optional()) {
+                    optional.add(s.description().name() + "#" + s.instance());
+                }
             }
-            Map<String, String> properties = properties(machine);
+            Map<String, String> properties = new LinkedHashMap<>(state.properties());
             if (!optional.isEmpty()) {
                 properties.put(Manifest.OPTIONAL_SECTIONS, String.join(",", optional));
             }
             writer.manifest(Manifest.of(STASIS_VERSION, properties));
-            writer.memory(new GuestMemoryRam(machine.memory()), progress);
+            writer.memory(ram, progress);
             return writer.commit();
         }
     }

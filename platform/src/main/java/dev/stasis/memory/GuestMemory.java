@@ -23,7 +23,9 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
         this.written = new WrittenPages(layout);
         try {
             for (MemoryRange r : layout.ranges()) {
-                mappings.add(Mapping.anonymous(r.size()));
+                Mapping m = Mapping.anonymous(r.size());
+                mappings.add(m);
+                m.adviseHugePages();
             }
         } catch (RuntimeException e) {
             close();
@@ -98,6 +100,14 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
      */
     public boolean isKnownZero(long gpa, long length) {
         return POPULATED != null && POPULATED.noneIn(Pointer.nativeValue(pointer(gpa, length)), length);
+    }
+
+    /**
+     * Which pages of {@code [gpa, gpa + length)} (one range) were ever populated, bit i of word i/64 for page i,
+     * or null when /proc/self/pagemap cannot be read. A clear bit is a page that reads as zero.
+     */
+    public long[] populatedPages(long gpa, long length) {
+        return POPULATED == null ? null : POPULATED.populated(Pointer.nativeValue(pointer(gpa, length)), length);
     }
 
     /** One /proc/self/pagemap reader for the process (positional reads are thread-safe). */

@@ -35,9 +35,26 @@ public final class PopulatedPages implements AutoCloseable {
 
     /** True when no page of the host range {@code [address, address + length)} was ever populated. */
     public boolean noneIn(long address, long length) {
+        return walk(address, length, null) == NONE;
+    }
+
+    /** The populated pages of the host range, bit i of word i/64 for page i; null when pagemap cannot be read. */
+    public long[] populated(long address, long length) {
+        long[] bits = new long[(int) ((length / PAGE + 63) / 64)];
+        return walk(address, length, bits) == UNREADABLE ? null : bits;
+    }
+
+    private static final int NONE = 0, SOME = 1, UNREADABLE = 2;
+
+    /**
+     * Reads the pagemap entries of the range: with {@code bits} null, stops at the first populated page
+     * (SOME); otherwise sets a bit per populated page and reads on.
+     */
+    private int walk(long address, long length, long[] bits) {
         long first = address / PAGE;
         long pages = (length + PAGE - 1) / PAGE;
         ByteBuffer entries = ByteBuffer.allocate((int) Math.min(pages, 1 << 16) * 8).order(ByteOrder.nativeOrder());
+        int found = NONE;
         try {
             for (long done = 0; done < pages; ) {
                 int n = (int) Math.min(pages - done, entries.capacity() / 8);
@@ -45,19 +62,24 @@ public final class PopulatedPages implements AutoCloseable {
                 long position = (first + done) * 8;
                 while (entries.hasRemaining()) {
                     if (pagemap.read(entries, position + entries.position()) < 0) {
-                        return false;
+                        return UNREADABLE;
                     }
                 }
                 for (int i = 0; i < n; i++) {
                     if ((entries.getLong(i * 8) & (PRESENT | SWAPPED)) != 0) {
-                        return false;
+                        if (bits == null) {
+                            return SOME;
+                        }
+                        long page = done + i;
+                        bits[(int) (page >>> 6)] |= 1L << page;
+                        found = SOME;
                     }
                 }
                 done += n;
             }
-            return true;
+            return found;
         } catch (IOException e) {
-            return false; // unknown is never "zero"
+            return UNREADABLE; // unknown is never "zero"
         }
     }
 

@@ -9,9 +9,13 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code stasis snapshot}: asks a running VM to write itself to a file, then go on (or exit). */
+/**
+ * {@code stasis snapshot}: asks a running VM to write itself to a file, then go on (or exit). Live by default
+ * where the VM's host has userfaultfd: the guest pauses only to save its state and write-protect its RAM.
+ */
 @Command(name = "snapshot", mixinStandardHelpOptions = true,
-        description = "Pause a running VM, write its snapshot to FILE, and resume it (or stop it with --exit).")
+        description = {"Write a running VM's snapshot to FILE: the machine at one instant, while it runs on (live, the default),",
+                "or paused for the whole write (--no-live); --exit writes it paused and stops the VM."})
 final class SnapshotCommand implements Callable<Integer> {
     @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the VM's control socket")
     Path apiSocket;
@@ -21,6 +25,10 @@ final class SnapshotCommand implements Callable<Integer> {
 
     @Option(names = "--exit", description = "stop the VM once the snapshot is written")
     boolean exit;
+
+    @Option(names = "--live", negatable = true, description = {"live (the default where userfaultfd works: the guest stops only for milliseconds);",
+            "--live refuses where it cannot be live, --no-live pauses the guest for the whole write"})
+    Boolean live;
 
     @Option(names = "--level", paramLabel = "N", description = "zstd level for memory (default: the writer's)")
     Integer level;
@@ -44,6 +52,9 @@ final class SnapshotCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ObjectNode request = ControlClient.request("snapshot").put("path", out.toAbsolutePath().toString()).put("exit", exit);
+        if (live != null) {
+            request.put("live", live);
+        }
         if (level != null) {
             request.put("level", level);
         }
@@ -70,9 +81,12 @@ final class SnapshotCommand implements Callable<Integer> {
         } else {
             r = ControlClient.call(apiSocket, request);
         }
+        if (r.hasNonNull("note")) {
+            System.err.println("stasis: note: " + r.path("note").asText());
+        }
         System.out.printf("snapshot %s: %d bytes (%d pages stored, %d zero), paused %.1f ms%s%n", r.path("path").asText(),
                 r.path("bytes").asLong(), r.path("stored_pages").asLong(), r.path("zero_pages").asLong(),
-                r.path("paused_ms").asDouble(), exit ? ", VM stopped" : "");
+                r.path("paused_ms").asDouble(), exit ? ", VM stopped" : r.path("live").asBoolean() ? ", live" : "");
         warnIfNotPortable(Path.of(r.path("path").asText()));
         return 0;
     }

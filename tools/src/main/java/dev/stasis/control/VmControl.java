@@ -13,8 +13,9 @@ import java.util.List;
 /**
  * The commands a running VM answers on its control socket:
  * <ul>
- *   <li>{@code snapshot} {path, exit?, level?, threads?}: pause, write the file, then resume (or stop, with
- *       exit=true); answers bytes, paused_ms and the memory figures;</li>
+ *   <li>{@code snapshot} {path, exit?, live?, level?, threads?}: a live snapshot ({@link LiveSnapshotControl}:
+ *       the default where userfaultfd works), or pause, write the file, then resume (or stop, with exit=true);
+ *       answers bytes, paused_ms and the memory figures;</li>
  *   <li>{@code migrate} {to, ...}: live-migrate to a waiting {@code stasis migrate receive} ({@link MigrateControl});</li>
  *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop}.</li>
  * </ul>
@@ -26,7 +27,7 @@ public final class VmControl {
 
     private static final RequestSchema NONE = RequestSchema.of();
     private static final RequestSchema SNAPSHOT = RequestSchema.of(
-            Field.string("path", true), Field.bool("exit"), Field.bool("progress"),
+            Field.string("path", true), Field.bool("exit"), Field.bool("live"), Field.bool("progress"),
             Field.integer("level", -7, 19), Field.integer("threads", 1, 64));
 
     public static List<Command> handlers(Machine machine) {
@@ -62,13 +63,16 @@ public final class VmControl {
             throw new IllegalStateException("the VM has stopped; nothing to snapshot");
         }
         SnapshotTarget.check(path); // before the guest is paused for it
+        LiveSnapshotControl.Outcome live = LiveSnapshotControl.tryLive(machine, request.json(), path, options, exit);
+        if (live.result() != null) {
+            return live.result();
+        }
         long start = System.nanoTime();
         boolean wasPaused = machine.vm().runControl().isPauseRequested(); // by the user, or held by a migration
         machine.vm().pauseAll();
         WriteReport report;
         try {
-            report = Checkpoint.save(machine, path, options,
-                    request.bool("progress", false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { });
+            report = Checkpoint.save(machine, path, options, progress(machine, request.json()));
         } catch (Exception e) {
             if (!wasPaused) {
                 machine.vm().resumeAll(); // a failed snapshot leaves the guest as it was
@@ -82,6 +86,11 @@ public final class VmControl {
         } else if (!wasPaused) {
             machine.vm().resumeAll();
         }
+        return live.describe(result(path, report, pausedNanos, exit));
+    }
+
+    /** The answer to a snapshot request, stopped or live. */
+    static ObjectNode result(Path path, WriteReport report, long pausedNanos, boolean exit) {
         ObjectNode result = ControlServer.json().createObjectNode();
         result.put("path", path.toString());
         result.put("bytes", report.bytes());
@@ -94,6 +103,10 @@ public final class VmControl {
         result.put("paused_ms", pausedNanos / 1e6);
         result.put("exited", exit);
         return result;
+    }
+
+    static java.util.function.LongConsumer progress(Machine machine, com.fasterxml.jackson.databind.JsonNode request) {
+        return request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { };
     }
 
     /** Guest bytes written so far, sent to the client as {@code {"done":N,"total":M}} at most every 100 ms. */

@@ -2,6 +2,8 @@ package dev.stasis.kvm;
 
 import static dev.stasis.kvm.x86.KvmLayout.*;
 
+import dev.stasis.os.IoctlNumber;
+
 /**
  * Every KVM ioctl stasis issues, grouped by the descriptor it is issued on, encoded from the
  * {@code _IO/_IOR/_IOW/_IOWR} rules and the structure sizes in {@link dev.stasis.kvm.x86.KvmLayout}, and
@@ -65,7 +67,6 @@ public enum KvmIoctl {
     KVM_GET_XSAVE2(ior(0xcf, XSAVE_SIZE));
 
     private static final int KVMIO = 0xae;
-    private static final long NONE = 0, WRITE = 1, READ = 2;
 
     /** The request number passed to ioctl(2). */
     public final long request;
@@ -74,12 +75,8 @@ public enum KvmIoctl {
         this.request = request;
     }
 
-    private static long encode(long direction, int nr, int size) {
-        return (direction << 30) | ((long) size << 16) | ((long) KVMIO << 8) | nr;
-    }
-
-    private static long io(int nr) { return encode(NONE, nr, 0); }
-    private static long ior(int nr, int size) { return encode(READ, nr, size); }
-    private static long iow(int nr, int size) { return encode(WRITE, nr, size); }
-    private static long iowr(int nr, int size) { return encode(READ | WRITE, nr, size); }
+    private static long io(int nr) { return IoctlNumber.io(KVMIO, nr); }
+    private static long ior(int nr, int size) { return IoctlNumber.ior(KVMIO, nr, size); }
+    private static long iow(int nr, int size) { return IoctlNumber.iow(KVMIO, nr, size); }
+    private static long iowr(int nr, int size) { return IoctlNumber.iowr(KVMIO, nr, size); }
 }

@@ -20,6 +20,7 @@ public final class LibC {
 
     public static final int O_RDWR = 0x2;
     public static final int O_CLOEXEC = 0x80000;
+    public static final int O_NONBLOCK = 0x800;
 
     public static final int PROT_NONE = 0x0;
     public static final int PROT_READ = 0x1;
@@ -42,9 +43,22 @@ public final class LibC {
     public static final long SYS_GETTID = 186;
     public static final long SYS_TGKILL = 234;
     public static final long SYS_MEMFD_CREATE = 319;
+    public static final long SYS_USERFAULTFD = 323;
+
+    public static final int EFD_CLOEXEC = 0x80000;
+    public static final int EFD_NONBLOCK = 0x800;
+    public static final int POLLIN = 0x1;
+    public static final int POLLFD_SIZE = 8;
+    public static final int POLLFD_EVENTS = 4;
+    public static final int POLLFD_REVENTS = 6;
 
     public static native int open(String path, int flags);
     public static native int close(int fd);
+
+    public static native long read(int fd, Pointer buf, long count);
+    public static native long write(int fd, Pointer buf, long count);
+    public static native int poll(Pointer fds, long nfds, int timeout);
+    public static native int eventfd(int initval, int flags);
 
     public static native int ioctl(int fd, long request, Pointer arg);
     public static native int ioctl(int fd, long request, long arg);

@@ -8,21 +8,15 @@ import dev.stasis.kvm.x86.CpuidEntry;
 import dev.stasis.kvm.x86.IrqchipState;
 import dev.stasis.kvm.x86.KvmLayout;
 import dev.stasis.kvm.x86.VcpuEvents;
+import dev.stasis.kvm.testing.HeaderProgram;
 import dev.stasis.os.LibC;
-import java.io.IOException;
-import java.io.InputStream;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -40,47 +34,7 @@ class KvmLayoutTest {
 
     @BeforeAll
     static void compileAndRun() throws Exception {
-        Path dir = Files.createDirectories(Path.of("target", "kvm-layout"));
-        Path source = dir.resolve(SOURCE);
-        try (InputStream in = KvmLayoutTest.class.getResourceAsStream(SOURCE)) {
-            assertNotNull(in, SOURCE + " is missing from the test resources");
-            Files.copy(in, source, StandardCopyOption.REPLACE_EXISTING);
-        }
-        Path binary = dir.resolve("kvm_layout");
-        run(dir, List.of("gcc", "-Wall", "-Werror", "-O0", "-o", binary.toAbsolutePath().toString(), source.toAbsolutePath().toString()));
-        fromC = parse(run(dir, List.of(binary.toAbsolutePath().toString())));
-    }
-
-    private static String run(Path dir, List<String> command) throws IOException, InterruptedException {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new AssertionError("KvmLayoutTest needs gcc and the Linux headers to check the KVM layouts: "
-                    + "install them (Debian/Ubuntu: apt-get install gcc linux-libc-dev; CI installs them). Cause: " + e.getMessage(), e);
-        }
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), String.join(" ", command) + " did not finish");
-        if (p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", command) + " failed with status " + p.exitValue() + ":\n" + output);
-        }
-        return output;
-    }
-
-    /** "sizeof kvm_regs 144" becomes "sizeof kvm_regs" → 144; ioctl numbers are hex. */
-    private static Map<String, Long> parse(String output) {
-        Map<String, Long> m = new LinkedHashMap<>();
-        for (String line : output.split("\n")) {
-            if (line.isBlank()) {
-                continue;
-            }
-            int space = line.lastIndexOf(' ');
-            String key = line.substring(0, space);
-            String value = line.substring(space + 1);
-            long v = value.startsWith("0x") ? Long.parseUnsignedLong(value.substring(2), 16) : Long.parseLong(value);
-            assertNull(m.put(key, v), "the C program prints " + key + " twice");
-        }
-        return m;
+        fromC = HeaderProgram.run(KvmLayoutTest.class, SOURCE, "kvm-layout");
     }
 
     /** Everything the Java side claims, named as the C program prints it. */
@@ -209,25 +163,13 @@ class KvmLayoutTest {
 
     @Test
     void everyJavaValueEqualsWhatTheHeadersSay() throws Exception {
-        Map<String, Long> java = javaValues();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Long> e : java.entrySet()) {
-            Long c = fromC.get(e.getKey());
-            if (c == null) {
-                problems.add("unchecked: " + e.getKey() + " (Java " + e.getValue() + ") is not printed by " + SOURCE);
-            } else if (!c.equals(e.getValue())) {
-                problems.add(String.format("mismatch: %s is %s in Java but %s in <linux/kvm.h>", e.getKey(),
-                        show(e.getKey(), e.getValue()), show(e.getKey(), c)));
-            }
-        }
+        List<String> problems = HeaderProgram.problems(javaValues(), fromC, SOURCE, "<linux/kvm.h>");
         assertTrue(problems.isEmpty(), problems.size() + " problem(s):\n  " + String.join("\n  ", problems));
     }
 
     @Test
     void everyLineOfTheCProgramIsAnsweredByAJavaValue() throws Exception {
-        TreeSet<String> orphans = new TreeSet<>(fromC.keySet());
-        orphans.removeAll(javaValues().keySet());
-        assertTrue(orphans.isEmpty(), SOURCE + " checks values the Java side does not have: " + orphans);
+        assertTrue(HeaderProgram.orphans(javaValues(), fromC).isEmpty(), SOURCE + " checks values the Java side does not have: " + HeaderProgram.orphans(javaValues(), fromC));
     }
 
     @Test
@@ -240,9 +182,5 @@ class KvmLayoutTest {
             assertTrue(fromC.containsKey("cap " + cap.name()), cap.name());
         }
         assertTrue(fromC.keySet().containsAll(KvmLayout.all().keySet()));
-    }
-
-    private static String show(String key, long v) {
-        return key.startsWith("ioctl ") ? "0x" + Long.toHexString(v) : Long.toString(v);
     }
 }

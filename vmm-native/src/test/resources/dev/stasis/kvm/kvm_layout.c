@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -327,6 +329,13 @@ int main(void) {
     /* libc numbers LibC hard-codes */
     CONST(O_RDWR);
     CONST(O_CLOEXEC);
+    CONST(O_NONBLOCK);
+    CONST(EFD_CLOEXEC);
+    CONST(EFD_NONBLOCK);
+    CONST(POLLIN);
+    printf("const POLLFD_SIZE %zu\n", sizeof(struct pollfd));
+    printf("const POLLFD_EVENTS %zu\n", offsetof(struct pollfd, events));
+    printf("const POLLFD_REVENTS %zu\n", offsetof(struct pollfd, revents));
     CONST(PROT_NONE);
     CONST(PROT_READ);
     CONST(PROT_WRITE);
@@ -345,6 +354,7 @@ int main(void) {
     CONST(SYS_gettid);
     CONST(SYS_tgkill);
     CONST(SYS_memfd_create);
+    CONST(SYS_userfaultfd);
     printf("sizeof sigset_t %zu\n", sizeof(sigset_t));
     return 0;
 }

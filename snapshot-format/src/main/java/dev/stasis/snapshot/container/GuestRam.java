@@ -4,9 +4,11 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
- * Guest memory as the snapshot writer reads it; the platform implements this over its mapped RAM.
- * {@link #window} and {@link #knownZero} are called from several compression threads at once while the
- * guest is paused; ranges may overlap (a page is read again to compare it with a duplicate), only for reading.
+ * Guest memory as the snapshot writer reads it; the platform implements this over its mapped RAM, paused,
+ * or over a point-in-time view of a running guest (a live snapshot). {@link #window} and {@link #knownZero}
+ * are called from several compression threads at once; ranges may overlap (a page is read again to compare
+ * it with a duplicate), only for reading. A thread holds at most one window longer than a page and one window
+ * of a single page at a time, so a view that must copy may reuse one buffer of each kind per thread.
  */
 public interface GuestRam {
     /** The RAM ranges, page aligned, ascending and non-overlapping. */
@@ -25,5 +27,13 @@ public interface GuestRam {
      */
     default boolean knownZero(long gpa, long length) {
         return false;
+    }
+
+    /**
+     * The writer will not read {@code [gpa, gpa + length)} again (called in address order from one thread, each
+     * chunk once its block is written; pages that are the source of a later page reference at the end): a live
+     * view frees what it kept for the range and stops tracking guest writes to it.
+     */
+    default void release(long gpa, long length) {
     }
 }

@@ -56,7 +56,9 @@ final class MemoryWriter {
         try {
             PageDedup.Scan[] scans = scan(ram, chunks, pool, threads);
             PageDedup.assign(chunks, scans);
+            long[] sources = PageDedup.sources(scans);
             int next = 0;
+            int written = 0;
             while (next < chunks.length || !inFlight.isEmpty()) {
                 while (next < chunks.length && inFlight.size() < ahead) {
                     MemoryMap.Chunk c = chunks[next];
@@ -77,12 +79,16 @@ final class MemoryWriter {
                 }
                 ChunkEncoder.Encoded done = await(inFlight.poll());
                 sink.append(BlockType.CHUNK, done.block());
+                releaseExcept(ram, chunks[written++], sources);
                 progress.accept((long) done.pages() * Layout.PAGE_SIZE);
                 pages += done.pages();
                 stored += done.storedPages();
                 referenced += done.referencedPages();
                 bytes += done.block().limit();
                 buffers.add(done.block());
+            }
+            for (long source : sources) {
+                ram.release(source, Layout.PAGE_SIZE);
             }
         } finally {
             inFlight.forEach(f -> f.cancel(true));
@@ -95,6 +101,22 @@ final class MemoryWriter {
             encoders.forEach(ChunkEncoder::close);
         }
         return new MemoryStats(chunks.length, pages, pages - stored - referenced, stored, referenced, bytes, Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /** Releases {@code chunk} but the pages in {@code sources} (sorted), which later chunks still compare against. */
+    private static void releaseExcept(GuestRam ram, MemoryMap.Chunk chunk, long[] sources) {
+        long at = chunk.gpa();
+        long end = chunk.gpa() + chunk.length();
+        int i = java.util.Arrays.binarySearch(sources, at);
+        for (i = i < 0 ? -i - 1 : i; i < sources.length && sources[i] < end; i++) {
+            if (sources[i] > at) {
+                ram.release(at, sources[i] - at);
+            }
+            at = sources[i] + Layout.PAGE_SIZE;
+        }
+        if (at < end) {
+            ram.release(at, end - at);
+        }
     }
 
     /** Pass 1: every chunk scanned on the pool, each thread taking the next chunk. */

@@ -150,6 +150,11 @@ final class PageDedup {
         }
     }
 
+    /** Every candidate source of every scan, sorted, each once: the pages the encoder reads again later. */
+    static long[] sources(Scan[] scans) {
+        return Arrays.stream(scans).flatMapToLong(s -> Arrays.stream(s.refSources)).sorted().distinct().toArray();
+    }
+
     /** Open addressing, long keys to non-negative long values, no removal; sized once. */
     static final class LongMap {
         private final long[] keys;
