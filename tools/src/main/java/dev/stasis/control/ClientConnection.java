@@ -16,6 +16,9 @@ import java.util.concurrent.LinkedBlockingQueue;
  */
 final class ClientConnection {
     private static final byte[] END = new byte[0];
+    /** Queued behind the requests read before an overlong one: their answers go out first, then the refusal. */
+    private static final byte[] REFUSED = new byte[0];
+    private volatile String refusal;
 
     final int id;
     final String who;
@@ -95,15 +98,11 @@ final class ClientConnection {
         }
     }
 
+    /** Stops reading; the worker answers what came before, then sends the refusal and closes (see {@link #nextRequest}). */
     private void refuse(java.util.function.Consumer<String> log, int bytes) {
-        String why = "a request (with those sent ahead of it) is longer than " + maxBytes + " bytes";
-        log.accept("closed " + who + ": " + why);
-        try {
-            send(ControlServer.error(why + "; closing").toString());
-        } catch (IOException ignored) {
-            // It is being closed anyway.
-        }
-        close();
+        refusal = "a request (with those sent ahead of it) is longer than " + maxBytes + " bytes";
+        log.accept("closed " + who + ": " + refusal);
+        lines.add(REFUSED);
     }
 
     private static boolean isBlank(byte[] line) {
@@ -119,6 +118,16 @@ final class ClientConnection {
     byte[] nextRequest() throws InterruptedException {
         byte[] line = lines.take();
         if (line == END) {
+            lines.add(END);
+            return null;
+        }
+        if (line == REFUSED) {
+            try {
+                send(ControlServer.error(refusal + "; closing").toString());
+            } catch (IOException ignored) {
+                // It is being closed anyway.
+            }
+            close();
             lines.add(END);
             return null;
         }
