@@ -51,8 +51,9 @@ public final class VmControl {
                 }),
                 Command.reading("status", NONE, request -> status(machine, request)),
                 Command.changing("stop", NONE, request -> {
-                    machine.vm().stop(VmExit.hostStop("stopped through the control socket"));
-                    return status(machine, request);
+                    // After the answer is out: stopping first let the process end before it answered.
+                    ControlServer.afterReply(() -> machine.vm().stop(VmExit.hostStop("stopped through the control socket")));
+                    return status(machine, request).put("state", "stopping");
                 }));
     }
 

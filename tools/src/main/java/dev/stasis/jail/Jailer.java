@@ -111,7 +111,7 @@ public final class Jailer {
     }
 
     /** A program the jail needs, from the system's directories (never the caller's PATH: this runs as root). */
-    static Path tool(String name, String debianPackage) {
+    public static Path tool(String name, String debianPackage) {
         for (String dir : TOOL_PATH.split(":")) {
             Path p = Path.of(dir, name);
             if (Files.isExecutable(p)) {
