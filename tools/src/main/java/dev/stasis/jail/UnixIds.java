@@ -2,6 +2,7 @@ package dev.stasis.jail;
 
 import com.sun.jna.Pointer;
 import dev.stasis.os.LibC;
+import java.util.function.Function;
 
 /** User and group names or numbers, resolved through the host's NSS (getpwnam/getgrnam), before the jail hides /etc. */
 final class UnixIds {
@@ -9,35 +10,30 @@ final class UnixIds {
 
     /** {@code spec} as a uid: a number, or a user name. */
     static int user(String spec) {
-        if (isNumber(spec)) {
-            return Integer.parseUnsignedInt(spec);
-        }
-        Pointer pw = LibC.getpwnam(spec);
-        if (pw == null) {
-            throw new IllegalArgumentException("--uid " + spec + ": no such user");
-        }
-        return pw.getInt(LibC.PASSWD_UID_OFFSET);
+        return id(spec, "--uid", "user", LibC::getpwnam, LibC.PASSWD_UID_OFFSET);
+    }
+
+    /** {@code spec} as a gid: a number, or a group name. */
+    static int group(String spec) {
+        return id(spec, "--gid", "group", LibC::getgrnam, LibC.GROUP_GID_OFFSET);
     }
 
     /** The primary group of user {@code spec}, or, for a number with no such user, the same number. */
     static int primaryGroup(String spec) {
         Pointer pw = isNumber(spec) ? null : LibC.getpwnam(spec);
-        if (pw == null) {
-            return user(spec);
-        }
-        return pw.getInt(LibC.PASSWD_GID_OFFSET);
+        return pw == null ? user(spec) : pw.getInt(LibC.PASSWD_GID_OFFSET);
     }
 
-    /** {@code spec} as a gid: a number, or a group name. */
-    static int group(String spec) {
+    /** A number as it is, else the id at {@code offset} in the entry {@code lookup} finds (libc's static buffer, read at once). */
+    private static int id(String spec, String option, String kind, Function<String, Pointer> lookup, int offset) {
         if (isNumber(spec)) {
             return Integer.parseUnsignedInt(spec);
         }
-        Pointer gr = LibC.getgrnam(spec);
-        if (gr == null) {
-            throw new IllegalArgumentException("--gid " + spec + ": no such group");
+        Pointer entry = lookup.apply(spec);
+        if (entry == null) {
+            throw new IllegalArgumentException(option + " " + spec + ": no such " + kind);
         }
-        return gr.getInt(LibC.GROUP_GID_OFFSET);
+        return entry.getInt(offset);
     }
 
     private static boolean isNumber(String spec) {
