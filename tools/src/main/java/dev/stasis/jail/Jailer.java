@@ -86,14 +86,31 @@ public final class Jailer {
         List<String> argv = new ArrayList<>(List.of(unshare.toString(), "--mount", "--pid", "--net", "--propagation", "private",
                 "--", sh.toString(), "-c", script(), "jail-init", root.toString()));
         plan.steps().forEach(s -> argv.addAll(s.words()));
-        argv.addAll(List.of("--", "setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups",
+        argv.add("--");
+        argv.addAll(jailedCommand(uid, gid, root, javaHome, jvm, request.arguments()));
+        System.err.println("stasis: jail " + root + " (uid " + uid + ", gid " + gid
+                + "): the VM's paths are under it, its control socket PATH is " + root + "/PATH from here");
+        System.out.flush();
+        System.err.flush();
+        closeOnExecAllBut(lock);
+        LibC.execve(unshare.toString(), new StringArray(argv.toArray(String[]::new)), new StringArray(environment().toArray(String[]::new)));
+        throw new IllegalStateException("cannot exec " + unshare + ": " + LibC.strerror(Native.getLastError())); // the host failed, not the input
+    }
+
+    /** What runs in the chroot: setpriv dropping everything, then this JVM's java running stasis with {@code arguments}. */
+    private static List<String> jailedCommand(int uid, int gid, Path root, Path javaHome, Jvm jvm, List<String> arguments) {
+        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups",
                 "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--pdeathsig=TERM", "--",
                 javaHome.resolve("bin/java").toString()));
-        argv.addAll(jvm.options());
-        argv.addAll(List.of("-D" + PROPERTY + "=" + root, "-Djava.io.tmpdir=" + JailPlan.TMP, "-Djna.tmpdir=" + JailPlan.TMP,
+        command.addAll(jvm.options());
+        command.addAll(List.of("-D" + PROPERTY + "=" + root, "-Djava.io.tmpdir=" + JailPlan.TMP, "-Djna.tmpdir=" + JailPlan.TMP,
                 "-cp", jvm.classPath(), "dev.stasis.cli.Stasis"));
-        argv.addAll(request.arguments());
+        command.addAll(arguments);
+        return command;
+    }
 
+    /** {@code PATH} and the few variables that change how stasis talks, nothing else of the caller's (this runs as root). */
+    private static List<String> environment() {
         List<String> env = new ArrayList<>(List.of("PATH=" + TOOL_PATH));
         for (String name : PASSED_ENVIRONMENT) {
             String value = System.getenv(name);
@@ -101,13 +118,7 @@ public final class Jailer {
                 env.add(name + "=" + value);
             }
         }
-        System.err.println("stasis: jail " + root + " (uid " + uid + ", gid " + gid
-                + "): the VM's paths are under it, its control socket PATH is " + root + "/PATH from here");
-        System.out.flush();
-        System.err.flush();
-        closeOnExecAllBut(lock);
-        LibC.execve(unshare.toString(), new StringArray(argv.toArray(String[]::new)), new StringArray(env.toArray(String[]::new)));
-        throw new IOException("cannot exec " + unshare + ": " + LibC.strerror(Native.getLastError()));
+        return env;
     }
 
     /** A program the jail needs, from the system's directories (never the caller's PATH: this runs as root). */

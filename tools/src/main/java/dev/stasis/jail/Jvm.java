@@ -14,16 +14,17 @@ import java.util.List;
  * ways the jail cannot vouch for.
  *
  * @param options   the {@code -X} options
- * @param classPath {@code java.class.path} as this JVM got it
+ * @param classPath {@code java.class.path} as this JVM got it, each entry made absolute (the jailed JVM starts in /)
  * @param files     what the jail must show at these paths: each class path entry and the CDS archive, as
  *                  (host real path, path as named) pairs
  */
 record Jvm(List<String> options, String classPath, List<JailStep.Bind> files) {
     static Jvm current() throws IOException {
         List<JailStep.Bind> files = new ArrayList<>();
-        String classPath = System.getProperty("java.class.path");
-        for (String entry : classPath.split(":")) {
+        List<String> classPath = new ArrayList<>();
+        for (String entry : System.getProperty("java.class.path").split(":")) {
             add(files, entry);
+            classPath.add(Path.of(entry).toAbsolutePath().normalize().toString());
         }
         List<String> options = new ArrayList<>();
         for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -34,7 +35,7 @@ record Jvm(List<String> options, String classPath, List<JailStep.Bind> files) {
                 }
             }
         }
-        return new Jvm(List.copyOf(options), classPath, List.copyOf(files));
+        return new Jvm(List.copyOf(options), String.join(":", classPath), List.copyOf(files));
     }
 
     private static void add(List<JailStep.Bind> files, String entry) throws IOException {
