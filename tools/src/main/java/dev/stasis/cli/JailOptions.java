@@ -14,9 +14,9 @@ final class JailOptions {
     private static final String ALLOW_ROOT = "--jail-allow-root";
 
     @Option(names = "--jail", paramLabel = "DIR",
-            description = {"run the VM jailed in DIR: own mount, PID and network namespaces, chrooted into DIR (which holds only",
-                    "what it needs), as --uid/--gid, no_new_privs, no capabilities; needs root. Its paths (--api-socket, snapshots,",
-                    "--crash-dump) are inside DIR. DIR must be new, empty or a previous jail"})
+            description = "run the VM jailed in DIR (new, empty or a previous jail; needs root): its own mount, PID and network "
+                    + "namespaces, chrooted into DIR holding only what it needs, as --uid/--gid with no_new_privs and no capabilities. "
+                    + "Its paths (--api-socket, snapshots, --crash-dump) are inside DIR")
     Path dir;
 
     @Option(names = "--uid", paramLabel = "USER|UID", description = "the jailed VM's user (default nobody)")
