@@ -58,15 +58,7 @@ final class JailPlan {
                 plan.steps.add(new JailStep.Bind(p, p));
             }
         }
-        plan.bindHostPath(javaHome);
-        for (Path dir : linkedDirectories(javaHome)) {
-            plan.bindHostPath(dir);
-        }
-        for (JailStep.Bind file : jvmFiles) {
-            if (plan.covering(file.dst()) == null) {
-                plan.steps.add(file);
-            }
-        }
+        // The file systems of the jail's own first: what follows may lie under /tmp (a JDK or a class path there).
         plan.steps.add(new JailStep.Proc(PROC));
         plan.steps.add(new JailStep.Tmpfs(DEV, "nosuid,noexec,mode=0755,size=64k"));
         String owner = uid + ":" + gid;
@@ -78,6 +70,13 @@ final class JailPlan {
         }
         // Not noexec: the native libraries unpacked here are mapped executable.
         plan.steps.add(new JailStep.Tmpfs(TMP, "nosuid,nodev,mode=0700,uid=" + uid + ",gid=" + gid + ",size=64m"));
+        plan.bindUnlessShown(new JailStep.Bind(javaHome, javaHome));
+        for (Path dir : linkedDirectories(javaHome)) {
+            plan.bindUnlessShown(new JailStep.Bind(dir, dir));
+        }
+        for (JailStep.Bind file : jvmFiles) {
+            plan.bindUnlessShown(file);
+        }
         for (String input : inputs) {
             plan.input(input);
         }
@@ -89,11 +88,16 @@ final class JailPlan {
         return Path.of("/").resolve(text).normalize();
     }
 
-    /** A host path at the same path inside, unless something bound or linked already shows it. */
-    private void bindHostPath(Path p) {
-        if (covering(p) == null) {
-            steps.add(new JailStep.Bind(p, p));
+    /** {@code bind}, unless a bind or link of the host's already shows its destination (the JDK under /usr). */
+    private void bindUnlessShown(JailStep.Bind bind) {
+        JailStep under = covering(bind.dst());
+        if (under == null || isJailTmp(under)) {
+            steps.add(bind);
         }
+    }
+
+    private static boolean isJailTmp(JailStep step) {
+        return step instanceof JailStep.Tmpfs t && t.dst().equals(TMP);
     }
 
     private void device(String name, String mode, String owner) throws IOException {
@@ -116,7 +120,7 @@ final class JailPlan {
         Path real = host.toRealPath();
         Path at = jailPath(text);
         JailStep under = covering(at);
-        if (under == null || under instanceof JailStep.Tmpfs t && t.dst().equals(TMP)) {
+        if (under == null || isJailTmp(under)) {
             steps.add(new JailStep.Bind(real, at));
             return;
         }

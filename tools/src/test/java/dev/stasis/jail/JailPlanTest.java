@@ -55,6 +55,14 @@ class JailPlanTest {
     }
 
     @Test
+    void aClassPathUnderTmpIsBoundAfterTheJailsTmpIsMountedNotHiddenByIt() throws Exception {
+        Path jar = Files.writeString(dir.resolve("lib.jar"), "x");
+        List<JailStep> steps = JailPlan.of(65534, 65534, JAVA_HOME.toRealPath(), List.of(new JailStep.Bind(jar.toRealPath(), jar.toAbsolutePath())),
+                List.of()).steps();
+        assertTrue(indexOf(steps, jar.toAbsolutePath()) > indexOf(steps, Path.of("/tmp")), steps.toString());
+    }
+
+    @Test
     void theSameFileNamedTwiceIsBoundOnceAndOneUnderTheSystemIsAlreadyThere() throws Exception {
         Path guest = Files.writeString(dir.resolve("guest.elf"), "x");
         String javaBinary = JAVA_HOME.toRealPath().resolve("bin/java").toString();
