@@ -8,9 +8,12 @@ import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -34,9 +37,16 @@ final class RestoreCommand implements Callable<Integer> {
     @Mixin
     CrashDumpOptions crashDump = new CrashDumpOptions();
 
+    @Mixin
+    JailOptions jail = new JailOptions();
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         CrashDump dump = crashDump.dump();
+        jail.enterIfAsked(spec, List.of(file.toString()));
         long start = System.nanoTime();
         Machine machine;
         try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {

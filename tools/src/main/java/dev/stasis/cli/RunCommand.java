@@ -26,6 +26,8 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -88,9 +90,16 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     CrashDumpOptions crashDump = new CrashDumpOptions();
 
+    @Mixin
+    JailOptions jail = new JailOptions();
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         crashDump.dump(); // refuse conflicting options before booting
+        jail.enterIfAsked(spec, inputFiles());
         BootSource source = bootSource();
         if (!modules.isEmpty() && !(source instanceof BootSource.Multiboot)) {
             throw new IllegalArgumentException("--module applies only to Multiboot kernels; " + guest + " boots as " + source.protocol());
@@ -160,12 +169,28 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /** Every file this command reads, as the user wrote it: what a jail must show the VM. */
+    private List<String> inputFiles() {
+        List<String> files = new ArrayList<>(List.of(guest));
+        loads.forEach(s -> files.add(Load.parse(s).file().toString()));
+        if (initrd != null) {
+            files.add(initrd.toString());
+        }
+        modules.forEach(s -> files.add(moduleFile(s).toString()));
+        return files;
+    }
+
+    private static Path moduleFile(String spec) {
+        int comma = spec.indexOf(',');
+        return Path.of(comma < 0 ? spec : spec.substring(0, comma));
+    }
+
     /** {@code --module FILE[,STRING]}: the string defaults to the file's name, as GRUB's {@code module} gives it. */
     private List<Module> modules() throws java.io.IOException {
         List<Module> out = new ArrayList<>();
         for (String spec : modules) {
             int comma = spec.indexOf(',');
-            Path file = Path.of(comma < 0 ? spec : spec.substring(0, comma));
+            Path file = moduleFile(spec);
             if (!Files.isRegularFile(file)) {
                 throw new IllegalArgumentException("--module: " + file + ": no such file");
             }

@@ -378,11 +378,17 @@ public final class ControlServer implements AutoCloseable {
         return JSON;
     }
 
+    /** uid 0, by name where there is a user database, else by number (a jail has no /etc/passwd). */
     private static UserPrincipal rootUser() {
+        var users = FileSystems.getDefault().getUserPrincipalLookupService();
         try {
-            return FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName("root");
+            return users.lookupPrincipalByName("root");
         } catch (IOException e) {
-            return null; // no user named root: only the VM's own user is served
+            try {
+                return users.lookupPrincipalByName("0"); // the JDK takes a number as the uid; principals compare by uid
+            } catch (IOException none) {
+                return null; // only the VM's own user is served
+            }
         }
     }
 

@@ -2,6 +2,7 @@ package dev.stasis.control;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.jail.Jailer;
 import dev.stasis.machine.Machine;
 import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.SnapshotTarget;
@@ -33,7 +34,14 @@ public final class VmControl {
     public static List<Command> handlers(Machine machine) {
         return List.of(
                 Command.changing("snapshot", SNAPSHOT, request -> snapshot(machine, request)),
-                Command.changing("migrate", MigrateControl.SCHEMA, request -> MigrateControl.migrate(machine, request)),
+                Command.changing("migrate", MigrateControl.SCHEMA, request -> {
+                    if (Jailer.current() != null) {
+                        // Its network namespace is empty: refuse by name rather than fail to connect.
+                        throw new IllegalStateException("migrate: this VM runs in a jail (" + Jailer.current()
+                                + "), whose network namespace is empty; migration from a jail is not supported");
+                    }
+                    return MigrateControl.migrate(machine, request);
+                }),
                 Command.changing("pause", NONE, request -> {
                     machine.vm().pauseAll();
                     return status(machine, request);
@@ -44,8 +52,9 @@ public final class VmControl {
                 }),
                 Command.reading("status", NONE, request -> status(machine, request)),
                 Command.changing("stop", NONE, request -> {
-                    machine.vm().stop(VmExit.hostStop("stopped through the control socket"));
-                    return status(machine, request);
+                    // After the answer is out: stopping first let the process end before it answered.
+                    ControlServer.afterReply(() -> machine.vm().stop(VmExit.hostStop("stopped through the control socket")));
+                    return status(machine, request).put("state", "stopping");
                 }));
     }
 

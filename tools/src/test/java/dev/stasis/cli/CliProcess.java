@@ -20,14 +20,19 @@ public record CliProcess(int status, String out, String err) {
 
     /** As {@link #run}, in working directory {@code workDir} (null: this process's). */
     public static CliProcess runIn(Path workDir, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+        return exec(workDir, javaCommand(System.getProperty("java.class.path"), jvmOptions, args));
+    }
+
+    /** The command line of a JVM running {@code stasis args...} on {@code classPath}, with {@code jvmOptions}. */
+    public static List<String> javaCommand(String classPath, List<String> jvmOptions, String... args) {
         List<String> command = new ArrayList<>();
         command.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
         command.addAll(jvmOptions);
         command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
+        command.add(classPath);
         command.add(Stasis.class.getName());
         command.addAll(List.of(args));
-        return exec(workDir, command);
+        return command;
     }
 
     /** Any program, to completion (two minutes at most). */

@@ -1,7 +1,6 @@
 package dev.stasis.cli;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -38,12 +37,13 @@ final class LiveCli implements AutoCloseable {
 
     /** Like {@link #start}, the JVM run under {@code prefix} (e.g. {@code ip netns exec NAME}). */
     static LiveCli startWith(List<String> prefix, String... args) throws IOException {
+        return startOn(System.getProperty("java.class.path"), prefix, args);
+    }
+
+    /** Like {@link #startWith(List, String...)}, on another class path (one another user can read). */
+    static LiveCli startOn(String classPath, List<String> prefix, String... args) throws IOException {
         List<String> command = new ArrayList<>(prefix);
-        command.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(Stasis.class.getName());
-        command.addAll(List.of(args));
+        command.addAll(CliProcess.javaCommand(classPath, List.of(), args));
         Process p = new ProcessBuilder(command).start();
         p.getOutputStream().close();
         return new LiveCli(p);

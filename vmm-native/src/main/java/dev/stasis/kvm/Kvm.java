@@ -38,7 +38,8 @@ public final class Kvm extends Fd {
             int errno = Native.getLastError();
             String hint = switch (errno) {
                 case Errno.ENOENT -> "KVM is not available on this host (load the kvm module, or enable virtualization)";
-                case Errno.EACCES, Errno.EPERM -> "no permission: add your user to the 'kvm' group or run as root";
+                case Errno.EACCES, Errno.EPERM -> "no permission: add your user to its group (usermod -aG " + group(device)
+                        + " $USER, then log in again) or run as root";
                 default -> "cannot open it";
             };
             throw new KvmUnavailableException(device + ": " + Errno.describe(errno) + ": " + hint);
@@ -50,6 +51,16 @@ public final class Kvm extends Fd {
             throw new KvmUnavailableException(device + ": KVM API version " + version + ", stasis needs " + API_VERSION);
         }
         return kvm;
+    }
+
+    /** The group owning {@code device} ({@code kvm} on most distributions), by name, for the permission hint. */
+    private static String group(String device) {
+        try {
+            return java.nio.file.Files.readAttributes(java.nio.file.Path.of(device), java.nio.file.attribute.PosixFileAttributes.class)
+                    .group().getName();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "kvm";
+        }
     }
 
     /** Whether /dev/kvm can be opened here; for tests that must skip without it. */

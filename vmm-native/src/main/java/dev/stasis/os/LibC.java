@@ -18,9 +18,22 @@ public final class LibC {
 
     private LibC() {}
 
+    public static final int O_RDONLY = 0x0;
     public static final int O_RDWR = 0x2;
+    public static final int O_NOFOLLOW = 0x20000;
     public static final int O_CLOEXEC = 0x80000;
     public static final int O_NONBLOCK = 0x800;
+
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
+    public static final int FD_CLOEXEC = 1;
+    public static final int LOCK_EX = 2;
+    public static final int LOCK_NB = 4;
+
+    /** Offsets in glibc's {@code struct passwd} and {@code struct group} (x86-64), for {@link #getpwnam}/{@link #getgrnam}. */
+    public static final int PASSWD_UID_OFFSET = 16;
+    public static final int PASSWD_GID_OFFSET = 20;
+    public static final int GROUP_GID_OFFSET = 16;
 
     public static final int PROT_NONE = 0x0;
     public static final int PROT_READ = 0x1;
@@ -70,6 +83,22 @@ public final class LibC {
 
     public static native long syscall(long number, long a, long b, long c);
     public static native int getpid();
+    public static native int geteuid();
+
+    /** {@code fcntl} is variadic; an integer third argument is passed as the variadic one would be (x86-64). */
+    public static native int fcntl(int fd, int cmd, long arg);
+    public static native int flock(int fd, int operation);
+
+    /** NSS lookups; null when there is no such user or group. The result is libc's static buffer: read it at once. */
+    public static native Pointer getpwnam(String name);
+    public static native Pointer getgrnam(String name);
+
+    /**
+     * Replaces this process's image; returns only on failure. {@code argv} and {@code envp} are NULL-terminated
+     * {@code char*} arrays ({@link com.sun.jna.StringArray}). Every descriptor without FD_CLOEXEC stays open in the
+     * new image, and the JVM opens most without it: set it on all that must not cross first.
+     */
+    public static native int execve(String path, Pointer argv, Pointer envp);
 
     public static native int pthread_sigmask(int how, Pointer set, Pointer oldset);
     public static native int sigaction(int signum, Pointer act, Pointer oldact);

@@ -6,8 +6,11 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -327,7 +330,17 @@ int main(void) {
     CONST(KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
 
     /* libc numbers LibC hard-codes */
+    CONST(O_RDONLY);
     CONST(O_RDWR);
+    CONST(O_NOFOLLOW);
+    CONST(F_GETFD);
+    CONST(F_SETFD);
+    CONST(FD_CLOEXEC);
+    CONST(LOCK_EX);
+    CONST(LOCK_NB);
+    printf("const PASSWD_UID_OFFSET %zu\n", offsetof(struct passwd, pw_uid));
+    printf("const PASSWD_GID_OFFSET %zu\n", offsetof(struct passwd, pw_gid));
+    printf("const GROUP_GID_OFFSET %zu\n", offsetof(struct group, gr_gid));
     CONST(O_CLOEXEC);
     CONST(O_NONBLOCK);
     CONST(EFD_CLOEXEC);
