@@ -115,7 +115,7 @@ public final class Checkpoint {
     public static Machine restore(Path file, OutputStream console, Expect expect, LongConsumer progress) throws IOException {
         try (SnapshotReader reader = SnapshotReader.open(file)) {
             VmConfig config = VmConfigSection.withSavedCpu(reader.load(VmConfigSection.DESCRIPTION, 0),
-                    reader.load(VcpuState.DESCRIPTION, 0).cpuid());
+                    () -> reader.load(VcpuState.DESCRIPTION, 0).cpuid());
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
                 throw new StateException(file + " holds a guest with " + config.vcpus() + " vCPUs, not " + expect.vcpus());
             }

@@ -174,7 +174,7 @@ public final class Machine implements AutoCloseable {
             }
         };
         VmConfig savedConfig = VmConfigSection.withSavedCpu(tracked.section(VmConfigSection.DESCRIPTION, 0),
-                tracked.section(VcpuState.DESCRIPTION, 0).cpuid());
+                () -> tracked.section(VcpuState.DESCRIPTION, 0).cpuid());
         if (!savedConfig.equals(vm.config())) {
             throw new StateException("the state is of a different machine: saved " + describe(savedConfig) + ", this one " + describe(vm.config()));
         }

@@ -30,9 +30,6 @@ public final class WrittenPages {
         tracking = on;
     }
 
-    public boolean isTracking() {
-        return tracking;
-    }
 
     /** Records {@code [gpa, gpa + length)}, which lies in one range (the caller checked). */
     void mark(long gpa, long length) {

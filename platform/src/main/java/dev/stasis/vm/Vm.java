@@ -6,6 +6,7 @@ import dev.stasis.arch.x86.cpu.CpuidBuilder;
 import dev.stasis.arch.x86.cpu.HostCpu;
 import dev.stasis.arch.x86.cpu.MsrPolicy;
 import dev.stasis.kvm.KvmException;
+import dev.stasis.kvm.x86.CpuidEntry;
 import dev.stasis.kvm.x86.MsrEntry;
 import dev.stasis.bus.MmioBus;
 import dev.stasis.bus.PioBus;
@@ -79,15 +80,18 @@ public final class Vm implements AutoCloseable {
                 vmFd.setUserMemoryRegion(slot, 0, r.gpa(), r.size(), memory.mapping(slot).address()); // no dirty log: see setDirtyLogging
             }
             this.hostCpu = HostCpu.of(kvm);
+            List<List<CpuidEntry>> cpuid = new ArrayList<>();
+            for (int id = 0; id < config.vcpus(); id++) {
+                cpuid.add(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
+            }
             // Refused before any vCPU exists: a model this host cannot present would fail later, far from the cause.
-            CpuCompatibility.check(CpuidBuilder.build(config.cpu(), hostCpu, 0, config.vcpus()), hostCpu,
-                    "the CPU model " + config.cpu().model());
+            CpuCompatibility.check(cpuid.get(0), hostCpu, "the CPU model " + config.cpu().model());
             List<MsrEntry> presetMsrs = config.cpu().msrs().entrySet().stream().map(e -> new MsrEntry(e.getKey(), e.getValue())).toList();
             for (int id = 0; id < config.vcpus(); id++) {
                 VcpuFd fd = vmFd.createVcpu(id);
                 Vcpu vcpu = new Vcpu(id, fd);
                 vcpus.add(vcpu);
-                vcpu.setCpuid(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
+                vcpu.setCpuid(cpuid.get(id));
                 fd.setMsrs(presetMsrs);
             }
             this.tscKhz = vcpus.get(0).fd().getTscKhz();

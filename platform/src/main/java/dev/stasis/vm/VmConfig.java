@@ -45,9 +45,6 @@ public record VmConfig(MemoryLayout layout, int vcpus, GuestCpu cpu, String boot
         return new VmConfig(layout, vcpus, cpu, boot, exit);
     }
 
-    public VmConfig withExit(ExitPort.Convention exit) {
-        return new VmConfig(layout, vcpus, cpu, boot, exit);
-    }
 
     /** {@link CpuModels#DEFAULT}, which needs no host to resolve. */
     public static GuestCpu defaultCpu() {

@@ -77,11 +77,11 @@ public final class VmConfigSection {
      * version 1 (saved before CPU models, so the model was not recorded): the restored guest then keeps the MSRs
      * and checks its features imply. Any other config is returned as it is.
      */
-    public static VmConfig withSavedCpu(VmConfig c, List<CpuidEntry> vcpu0) {
+    public static VmConfig withSavedCpu(VmConfig c, java.util.function.Supplier<List<CpuidEntry>> vcpu0) {
         if (!c.cpu().model().equals(UNRECORDED_MODEL) || !c.cpu().features().isEmpty()) {
-            return c;
+            return c; // every file since CPU models: vCPU 0's section is not decoded for this
         }
-        return c.withCpu(new GuestCpu(UNRECORDED_MODEL, false, FeatureSet.fromCpuid(vcpu0), Map.of(), false, c.cpu().masked()));
+        return c.withCpu(new GuestCpu(UNRECORDED_MODEL, false, FeatureSet.fromCpuid(vcpu0.get()), Map.of(), false, c.cpu().masked()));
     }
 
     private static GuestCpu cpu(StateRecord r) {

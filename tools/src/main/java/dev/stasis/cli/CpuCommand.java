@@ -33,10 +33,12 @@ final class CpuCommand {
         @Override
         public Integer call() {
             HostCpu host = null;
-            try {
-                host = Kvm.isAvailable() ? HostCpu.of(Kvm.open()) : null;
-            } catch (RuntimeException e) {
-                // listing needs no KVM; the "here" column is left out
+            if (Kvm.isAvailable()) {
+                try (Kvm kvm = Kvm.open()) {
+                    host = HostCpu.of(kvm);
+                } catch (RuntimeException e) {
+                    // listing needs no KVM; the "here" column is left out
+                }
             }
             for (CpuModel m : CpuModels.BUILT_IN) {
                 String here = "";

@@ -30,7 +30,7 @@ public final class MultibootLoader {
 
     /** Whether {@code image} carries a Multiboot 1 or 2 header (a malformed one counts: loading says what is wrong). */
     public static boolean isMultiboot(byte[] image) {
-        return has(image, Multiboot2Header.MAGIC, Multiboot2Header.SEARCH, 8) || has(image, Multiboot1Header.MAGIC, Multiboot1Header.SEARCH, 4);
+        return version(image) != 0;
     }
 
     private static boolean has(byte[] image, int magic, int search, int step) {

@@ -4,7 +4,6 @@ import static dev.stasis.arch.x86.cpu.FeatureWord.*;
 
 import java.util.Arrays;
 import java.util.EnumSet;
-import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -145,9 +144,5 @@ public enum CpuFeature {
     public static String describe(FeatureWord word, int bit) {
         CpuFeature f = at(word, bit);
         return f != null ? f.describe() : word.label() + " bit " + bit;
-    }
-
-    public static List<CpuFeature> inWord(FeatureWord word) {
-        return Arrays.stream(values()).filter(f -> f.word.equals(word)).toList();
     }
 }

@@ -115,7 +115,7 @@ public final class CustomModelFile {
             if (name == null || base == null) {
                 throw new IllegalArgumentException(src + ": a CPU model needs \"name\" and \"base\"");
             }
-            Set<CpuFeature> both = EnumSet.copyOf(add.isEmpty() ? EnumSet.noneOf(CpuFeature.class) : add);
+            Set<CpuFeature> both = EnumSet.copyOf(add); // add is an EnumSet: copyOf takes it even when empty
             both.retainAll(remove);
             if (!both.isEmpty()) {
                 throw new IllegalArgumentException(src + ": " + both.iterator().next().key() + " is both in \"add\" and in \"remove\"");

@@ -85,11 +85,6 @@ public final class FeatureSet {
         return new FeatureSet(m);
     }
 
-    public FeatureSet intersect(FeatureSet other) {
-        Map<FeatureWord, Integer> m = new LinkedHashMap<>();
-        bits.forEach((w, v) -> m.put(w, v & other.get(w)));
-        return new FeatureSet(m);
-    }
 
     /** The bits of this set that {@code other} lacks. */
     public FeatureSet minus(FeatureSet other) {
