@@ -5,6 +5,7 @@ import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
 import dev.stasis.machine.StateSource;
+import dev.stasis.memory.LazyRam;
 import dev.stasis.snapshot.container.GuestRam;
 import dev.stasis.snapshot.container.Manifest;
 import dev.stasis.snapshot.container.SnapshotReader;
@@ -13,8 +14,10 @@ import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.WriterOptions;
 import dev.stasis.snapshot.state.StateDescription;
 import dev.stasis.snapshot.state.StateException;
+import dev.stasis.uffd.UffdUnavailableException;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmConfigSection;
+import dev.stasis.vm.VmExit;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
@@ -27,8 +30,8 @@ import java.util.function.LongConsumer;
 /**
  * Snapshot files of a {@link Machine}: {@link #save} writes every section and all guest RAM to one file
  * (atomically: a temporary file, fsynced, renamed); {@link #restore} builds a new machine from a file and
- * puts everything back before a single vCPU runs, so a file that fails to load never leaves a half-restored
- * guest running.
+ * puts its state back before a single vCPU runs, so a file that fails to load never leaves a half-restored
+ * guest running. RAM goes in before the state, or, lazily, while the guest runs.
  */
 public final class Checkpoint {
     private Checkpoint() {}
@@ -103,17 +106,28 @@ public final class Checkpoint {
     }
 
     /**
-     * A new machine holding the guest in {@code file}, not yet started. Refuses, naming what differs, a file
-     * whose vCPU count or memory size is not what {@code expect} asks, or whose memory map disagrees with its
-     * own VM section.
+     * A new machine holding the guest in {@code file}, not yet started, its RAM read in full. Refuses, naming what
+     * differs, a file whose vCPU count or memory size is not what {@code expect} asks, or whose memory map
+     * disagrees with its own VM section.
      */
     public static Machine restore(Path file, OutputStream console, Expect expect) throws IOException {
-        return restore(file, console, expect, bytes -> { });
+        return restore(file, console, expect, RestoreMode.EAGER, bytes -> { });
     }
 
     /** {@link #restore}, telling {@code progress} the guest bytes of each memory chunk as the reader fills it. */
     public static Machine restore(Path file, OutputStream console, Expect expect, LongConsumer progress) throws IOException {
-        try (SnapshotReader reader = SnapshotReader.open(file)) {
+        return restore(file, console, expect, RestoreMode.EAGER, progress);
+    }
+
+    /**
+     * {@link #restore} in {@code mode}. Lazy: RAM fills from the file while the guest runs (the file stays open
+     * until it is all in); where userfaultfd is unavailable, it is read in full and the machine notes why. With a
+     * lazy restore {@code progress} hears nothing.
+     */
+    public static Machine restore(Path file, OutputStream console, Expect expect, RestoreMode mode, LongConsumer progress) throws IOException {
+        SnapshotReader reader = SnapshotReader.open(file);
+        boolean readerKept = false;
+        try {
             VmConfig config = VmConfigSection.withSavedCpu(reader.load(VmConfigSection.DESCRIPTION, 0),
                     () -> reader.load(VcpuState.DESCRIPTION, 0).cpuid());
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
@@ -131,7 +145,11 @@ public final class Checkpoint {
             }
             Machine machine = Machine.create(config, console);
             try {
-                reader.readMemory(new GuestMemoryRam(machine.memory()), true, progress);
+                // Lazily, RAM is served before the state goes in: KVM maps the pvclock page when its MSR is set.
+                readerKept = mode.lazy() && startLazy(machine, reader, file, mode);
+                if (!readerKept) {
+                    reader.readMemory(new GuestMemoryRam(machine.memory()), true, progress);
+                }
                 machine.restoreState(new StateSource() {
                     @Override
                     public <S> S section(StateDescription<S> description, int instance) {
@@ -148,11 +166,52 @@ public final class Checkpoint {
                         return reader.manifest().optional(key.name(), key.instance());
                     }
                 }).forEach(machine::note);
+                LazyRam lazy = machine.memory().lazyRestore();
+                if (lazy != null && lazy.failure() != null) {
+                    throw new IOException("the lazy restore of " + file + " failed before the guest started: " + lazy.failure().getMessage(), lazy.failure());
+                }
                 return machine;
             } catch (IOException | RuntimeException e) {
-                machine.close();
+                machine.close(); // stops a lazy restore, which lets go of the reader
                 throw e;
             }
+        } finally {
+            if (!readerKept) {
+                reader.close();
+            }
+        }
+    }
+
+    /**
+     * Starts filling {@code machine}'s RAM lazily from {@code reader}, which it closes when done; false (and a
+     * note) when userfaultfd is unavailable here.
+     */
+    private static boolean startLazy(Machine machine, SnapshotReader reader, Path file, RestoreMode mode) {
+        LazyRam ram;
+        try {
+            ram = LazyRam.start(machine.memory(), reader.chunkAccess(), mode.fetchFirst(), mode.prefetch(), cause -> stopForLostMemory(machine, file, cause));
+        } catch (UffdUnavailableException e) {
+            machine.note("restored eagerly: a lazy restore needs userfaultfd, and " + e.getMessage());
+            return false;
+        }
+        ram.whenDone(() -> {
+            try {
+                reader.close();
+            } catch (IOException ignored) {
+                // read-only: nothing is lost
+            }
+        });
+        return true;
+    }
+
+    /** A chunk could not be read: the guest stops (it must not run on without that memory) and the exit says why. */
+    private static void stopForLostMemory(Machine machine, Path file, Throwable cause) {
+        machine.vm().stop(new VmExit(VmExit.Kind.HOST_FAILURE, 0, "the guest's memory could not be read from " + file + " during its lazy restore: "
+                + cause.getMessage() + "; the guest is stopped (it cannot run on without that memory)", ""));
+        try {
+            machine.vm().runControl().awaitAllLeft(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -17,6 +17,8 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     private final MemoryLayout layout;
     private final List<Mapping> mappings = new ArrayList<>();
     private final WrittenPages written;
+    /** The lazy restore still filling RAM, or null: then every page is in place. */
+    private volatile LazyRam filling;
 
     public GuestMemory(MemoryLayout layout) {
         this.layout = layout;
@@ -55,6 +57,40 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
         return mappings.get(index);
     }
 
+    /** From here on RAM fills from {@code ram} while the guest runs; readers of all RAM wait for it to finish. */
+    void fillingFrom(LazyRam ram) {
+        filling = ram;
+    }
+
+    /**
+     * Waits until every page is in place (a lazy restore done); at once when no lazy restore runs. Throws
+     * {@link IllegalStateException} when the lazy restore failed: RAM is not what it should be.
+     */
+    public void awaitResident() {
+        LazyRam ram = filling;
+        if (ram != null) {
+            ram.awaitResident();
+            filling = null;
+        }
+    }
+
+    /** The lazy restore filling RAM, or null when every page is in place. */
+    public LazyRam lazyRestore() {
+        return filling;
+    }
+
+    /** The guest-physical address of host address {@code host} in one of the mappings, or -1. */
+    long gpaOf(long host) {
+        List<MemoryRange> ranges = layout.ranges();
+        for (int i = 0; i < ranges.size(); i++) {
+            long base = Pointer.nativeValue(mappings.get(i).address());
+            if (host >= base && host - base < ranges.get(i).size()) {
+                return ranges.get(i).gpa() + (host - base);
+            }
+        }
+        return -1;
+    }
+
     /** A host pointer to {@code [gpa, gpa + length)}, which must lie in one range. */
     public Pointer pointer(long gpa, long length) {
         List<MemoryRange> ranges = layout.ranges();
@@ -67,8 +103,12 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
         throw new GuestMemoryAccessException(gpa, length);
     }
 
-    /** A zero-copy little-endian view of {@code [gpa, gpa + length)}; length must be under 2 GiB. */
+    /**
+     * A zero-copy little-endian view of {@code [gpa, gpa + length)}; length must be under 2 GiB. Waits for a lazy
+     * restore to finish first: a Java thread must not fault on a missing page outside native code.
+     */
     public ByteBuffer buffer(long gpa, int length) {
+        awaitResident();
         return pointer(gpa, length).getByteBuffer(0, length).order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -99,6 +139,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
      * Snapshots and migration use it to skip untouched RAM instead of faulting every page in.
      */
     public boolean isKnownZero(long gpa, long length) {
+        awaitResident(); // a page a lazy restore has not filled yet is unpopulated, not zero
         return POPULATED != null && POPULATED.noneIn(Pointer.nativeValue(pointer(gpa, length)), length);
     }
 
@@ -107,6 +148,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
      * or null when /proc/self/pagemap cannot be read. A clear bit is a page that reads as zero.
      */
     public long[] populatedPages(long gpa, long length) {
+        awaitResident();
         return POPULATED == null ? null : POPULATED.populated(Pointer.nativeValue(pointer(gpa, length)), length);
     }
 
@@ -130,6 +172,10 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     @Override
     public void close() {
+        LazyRam ram = filling;
+        if (ram != null) {
+            ram.close();
+        }
         for (Mapping m : mappings) {
             m.close();
         }

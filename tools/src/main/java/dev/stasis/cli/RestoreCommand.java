@@ -1,9 +1,11 @@
 package dev.stasis.cli;
 
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.RestoreMode;
 import dev.stasis.forensics.CrashDump;
 import dev.stasis.forensics.Progress;
 import dev.stasis.machine.Machine;
+import dev.stasis.memory.LazyRam;
 import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -20,6 +22,8 @@ import picocli.CommandLine.Parameters;
 /** {@code stasis restore}: starts a new VM from a snapshot file and runs it in the foreground. */
 @Command(name = "restore", mixinStandardHelpOptions = true,
         description = {"Start the guest saved in FILE where it left off, its console joined to this terminal.",
+                "Lazily by default where userfaultfd works: the guest starts at once and its memory arrives from FILE",
+                "as it touches it and in the background; --eager reads all of it first.",
                 "--cpus and --mem, when given, must match the file (a guest cannot change them under its feet)."})
 final class RestoreCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "FILE", description = "a snapshot file")
@@ -33,6 +37,9 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Option(names = "--mem", paramLabel = "SIZE", converter = SizeConverter.class, description = "refuse the file unless it holds SIZE of RAM")
     Long memory;
+
+    @Option(names = "--eager", description = "read all guest memory before the guest starts (the default is lazy where userfaultfd works)")
+    boolean eager;
 
     @Mixin
     CrashDumpOptions crashDump = new CrashDumpOptions();
@@ -49,12 +56,28 @@ final class RestoreCommand implements Callable<Integer> {
         jail.enterIfAsked(spec, List.of(file.toString()));
         long start = System.nanoTime();
         Machine machine;
-        try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
-            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), new Checkpoint.Expect(cpus, memory), progress);
+        Checkpoint.Expect expect = new Checkpoint.Expect(cpus, memory);
+        if (eager) {
+            try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
+                machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.EAGER, progress);
+            }
+        } else {
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.LAZY, bytes -> { });
         }
-        System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%n", file, machine.vm().config().vcpus(),
-                machine.vm().config().layout().totalSize() >> 20, machine.vm().config().cpu().describe(), (System.nanoTime() - start) / 1e6);
+        LazyRam lazy = machine.memory().lazyRestore();
+        System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%s%n", file, machine.vm().config().vcpus(),
+                machine.vm().config().layout().totalSize() >> 20, machine.vm().config().cpu().describe(), (System.nanoTime() - start) / 1e6,
+                lazy == null ? "" : "; its memory arrives while it runs");
         machine.notes().forEach(n -> System.err.println("stasis: warning: " + n));
+        if (lazy != null) {
+            lazy.whenDone(() -> {
+                LazyRam.Stats s = lazy.stats();
+                if (lazy.failure() == null && s.residentNanos() >= 0) {
+                    System.err.printf("stasis: all guest memory in place %.0f ms after the restore began (%d chunks on fault, %d fetched ahead)%n",
+                            (System.nanoTime() - start) / 1e6, s.chunksOnFault(), s.chunksPrefetched());
+                }
+            });
+        }
         VmExit exit = ForegroundVm.run(machine, apiSocket, dump);
         if (exit.kind() == VmExit.Kind.RESET) {
             System.err.println("stasis: the restored guest asked for a reset; it has no boot image here to boot again");

@@ -24,6 +24,11 @@ final class FileBlocks {
         return size;
     }
 
+    /** The file's size now (fstat): a reader that goes on long after open checks it has not changed. */
+    long currentSize() throws IOException {
+        return channel.size();
+    }
+
     /** Reads {@code b}'s remaining bytes at {@code offset}; the file ending first means it shrank since open. */
     void read(ByteBuffer b, long offset, String what) throws IOException {
         long at = offset;

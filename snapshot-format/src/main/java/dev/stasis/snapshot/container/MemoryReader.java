@@ -111,28 +111,13 @@ final class MemoryReader {
             int page = d.refPages()[k];
             long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
             long source = d.refSources()[k];
-            String problem = null;
-            int c = -1;
-            if (source % Layout.PAGE_SIZE != 0) {
-                problem = "which is not page aligned";
-            } else if (source == gpa) {
-                problem = "itself";
-            } else if (Long.compareUnsigned(source, gpa) > 0) {
-                problem = "a later page (references point to lower addresses)";
-            } else {
-                c = Arrays.binarySearch(chunkGpas, source);
-                c = c >= 0 ? c : -c - 2;
-                if (c < 0 || source - chunks[c].gpa() >= chunks[c].length()) {
-                    problem = "which is outside guest RAM";
-                } else if (decoded[c] == null) {
-                    continue; // its chunk is bad and reported already (check only)
-                } else if (!decoded[c].stored((int) ((source - chunks[c].gpa()) / Layout.PAGE_SIZE))) {
-                    problem = "which is not a stored page of chunk " + c + " (it is zero or a reference itself)";
-                }
+            String what = ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]);
+            int c = PageReference.sourceChunk(what, page, gpa, source, chunkGpas, chunks);
+            if (decoded[c] == null) {
+                continue; // its chunk is bad and reported already (check only)
             }
-            if (problem != null) {
-                throw ChunkDecoder.malformed(ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]),
-                        "page " + page + " (gpa " + Layout.hex(gpa) + ") refers to gpa " + Layout.hex(source) + ", " + problem);
+            if (!decoded[c].stored((int) ((source - chunks[c].gpa()) / Layout.PAGE_SIZE))) {
+                throw PageReference.notStored(what, page, gpa, source, c);
             }
             if (window != null) {
                 ByteBuffer from = sink.window(source, Layout.PAGE_SIZE);

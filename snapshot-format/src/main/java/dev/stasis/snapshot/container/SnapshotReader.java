@@ -222,13 +222,26 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     private MemoryReader memoryReader() {
-        long[] offsets = new long[chunkBlocks.length];
-        long[] lengths = new long[chunkBlocks.length];
-        for (int i = 0; i < chunkBlocks.length; i++) {
-            offsets[i] = entries.get(chunkBlocks[i]).offset();
-            lengths[i] = entries.get(chunkBlocks[i]).length();
+        return new MemoryReader(file, memoryMap, chunkBlocks, chunkOffsets(), chunkLengths());
+    }
+
+    /**
+     * The chunks of guest memory for reading one at a time, in any order, for as long as this reader is open
+     * (a lazy restore keeps it open until all memory is in place).
+     */
+    public ChunkAccess chunkAccess() {
+        if (memoryMap == null) {
+            throw new SnapshotFormatException(Kind.NOT_FOUND, path + " holds no guest memory");
         }
-        return new MemoryReader(file, memoryMap, chunkBlocks, offsets, lengths);
+        return new ChunkAccess(path.toString(), file, memoryMap, chunkBlocks, chunkOffsets(), chunkLengths());
+    }
+
+    private long[] chunkOffsets() {
+        return Arrays.stream(chunkBlocks).mapToLong(b -> entries.get(b).offset()).toArray();
+    }
+
+    private long[] chunkLengths() {
+        return Arrays.stream(chunkBlocks).mapToLong(b -> entries.get(b).length()).toArray();
     }
 
     private String where(int block) {

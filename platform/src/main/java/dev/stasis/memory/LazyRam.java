@@ -1,0 +1,431 @@
+package dev.stasis.memory;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import dev.stasis.os.Errno;
+import dev.stasis.os.EventFd;
+import dev.stasis.snapshot.container.ChunkAccess;
+import dev.stasis.uffd.PageFault;
+import dev.stasis.uffd.UffdException;
+import dev.stasis.uffd.UffdLayout;
+import dev.stasis.uffd.Userfaultfd;
+import com.sun.jna.Memory;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * Guest RAM filled from a snapshot file after the guest has started: the memory engine of a lazy restore
+ * (Firecracker's UFFD page-fault handler and QEMU's post-copy do the same with userfaultfd).
+ *
+ * <p>{@link #start} registers all RAM in missing mode before anything touches it. A fault (a vCPU in KVM_RUN,
+ * KVM itself writing the pvclock page, a VMM thread through a JNA accessor) arrives at the fault thread, which
+ * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read),
+ * copies its non-zero pages in with UFFDIO_COPY (which wakes the toucher) and maps a zero page where the file
+ * holds one. Meanwhile prefetch threads fill the other chunks, the order given first (the chunks the guest
+ * touched first last time), then by address; a chunk all zero needs no call at all. When every chunk is in,
+ * RAM is unregistered (pages never filled are zero, as the file says) and the file let go.
+ *
+ * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), the
+ * failure handler stops the guest first; only then is the descriptor closed, which lets blocked accesses through
+ * to a guest that will not run again. {@link #awaitResident} fails from then on, so nothing saves or sends RAM
+ * that is not the file's.
+ *
+ * <p>Java threads and faults (as for {@link PointInTimeRam}): a thread stopped by a fault in Java code (a direct
+ * ByteBuffer over RAM) would hold up every safepoint, and these threads with it. So {@link GuestMemory#buffer}
+ * and the pagemap readers wait for {@link #awaitResident} first; JNA accessors fault in native code, which is safe.
+ */
+public final class LazyRam implements AutoCloseable {
+    private static final int PAGE = PageCopies.PAGE;
+    private static final int MISSING = 0, FILLING = 1, FILLED = 2;
+
+    /**
+     * What the restore did: faults served, chunks read for a fault and by prefetch, and the nanoseconds from
+     * {@link #start} to the first fault and to every page in place (-1 until then).
+     */
+    public record Stats(long faults, int chunksOnFault, int chunksPrefetched, long firstFaultNanos, long residentNanos) {}
+
+    private final GuestMemory memory;
+    private final ChunkAccess chunks;
+    private final Userfaultfd uffd;
+    private final long[] chunkHost;
+    private final AtomicIntegerArray states;
+    private final int[] order;
+    private final AtomicInteger nextPrefetch = new AtomicInteger();
+    private final AtomicInteger filled = new AtomicInteger();
+    private final AtomicInteger onFault = new AtomicInteger();
+    private final AtomicInteger prefetched = new AtomicInteger();
+    private final AtomicLong faults = new AtomicLong();
+    private final AtomicLong firstFault = new AtomicLong(-1);
+    private final AtomicLong resident = new AtomicLong(-1);
+    private final long t0 = System.nanoTime();
+    private final EventFd stop = new EventFd();
+    private final Thread faultThread;
+    private final List<Thread> prefetchers = new ArrayList<>();
+    private final CountDownLatch done = new CountDownLatch(1);
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Consumer<Throwable> stopGuest;
+    private final List<Runnable> whenDone = new ArrayList<>();
+    private final Object fillLock = new Object();
+    /** The chunks in the order faults first asked for them: what a next restore should fetch first. */
+    private final List<Integer> faultOrder = new ArrayList<>();
+    private volatile boolean prefetching;
+    private volatile boolean closed;
+    /** Threads still running: the last one out closes the userfaultfd, so no thread ever uses a closed (reused) number. */
+    private final AtomicInteger live = new AtomicInteger();
+
+    private LazyRam(GuestMemory memory, ChunkAccess chunks, Userfaultfd uffd, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
+        this.memory = memory;
+        this.chunks = chunks;
+        this.uffd = uffd;
+        this.stopGuest = stopGuest;
+        this.prefetching = prefetch;
+        int n = chunks.count();
+        this.chunkHost = new long[n];
+        for (int i = 0; i < n; i++) {
+            chunkHost[i] = Pointer.nativeValue(memory.pointer(chunks.gpa(i), chunks.length(i)));
+        }
+        this.states = new AtomicIntegerArray(n);
+        this.order = prefetchOrder(first, n);
+        this.faultThread = new Thread(this::serveFaults, "stasis-lazy-restore-faults");
+        faultThread.setDaemon(true);
+        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        for (int t = 0; t < threads; t++) {
+            Thread p = new Thread(this::prefetch, "stasis-lazy-restore-" + (t + 1));
+            p.setDaemon(true);
+            prefetchers.add(p);
+        }
+    }
+
+    /**
+     * Registers all of {@code memory} (untouched: just created) with a new userfaultfd in missing mode and starts
+     * serving it from {@code chunks}. {@code first} lists chunk indices to fetch before the rest (may be empty;
+     * unknown or repeated indices are ignored); {@code prefetch} false fetches only on fault until
+     * {@link #awaitResident} (tests hold pages back with it). {@code stopGuest} is called once if a chunk cannot be
+     * read, and must return only once no vCPU runs (or it gave up waiting). Throws
+     * {@link dev.stasis.uffd.UffdUnavailableException} naming what is missing.
+     */
+    public static LazyRam start(GuestMemory memory, ChunkAccess chunks, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
+        Userfaultfd uffd = Userfaultfd.open(0, 0);
+        LazyRam ram;
+        try {
+            ram = new LazyRam(memory, chunks, uffd, first, prefetch, stopGuest);
+            List<MemoryRange> ranges = memory.layout().ranges();
+            for (int i = 0; i < ranges.size(); i++) {
+                uffd.register(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size(), UffdLayout.UFFDIO_REGISTER_MODE_MISSING);
+            }
+        } catch (RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+        memory.fillingFrom(ram);
+        ram.live.set(1 + ram.prefetchers.size());
+        ram.faultThread.start();
+        ram.prefetchers.forEach(Thread::start);
+        return ram;
+    }
+
+    private static int[] prefetchOrder(int[] first, int n) {
+        int[] out = new int[n];
+        boolean[] taken = new boolean[n];
+        int k = 0;
+        for (int c : first) {
+            if (c >= 0 && c < n && !taken[c]) {
+                taken[c] = true;
+                out[k++] = c;
+            }
+        }
+        for (int c = 0; c < n; c++) {
+            if (!taken[c]) {
+                out[k++] = c;
+            }
+        }
+        return out;
+    }
+
+    /** True once every page is in place (or the restore failed: see {@link #awaitResident}). */
+    public boolean isDone() {
+        return done.getCount() == 0;
+    }
+
+    /**
+     * Waits until every page is in place, fetching at full speed from here on. Throws {@link IllegalStateException}
+     * naming the cause when the restore failed: RAM then is not the file's and must not be saved or sent.
+     */
+    public void awaitResident() {
+        if (!prefetching) {
+            synchronized (fillLock) {
+                prefetching = true;
+                fillLock.notifyAll();
+            }
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                done.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        Throwable f = failure.get();
+        if (f != null) {
+            throw new IllegalStateException("guest memory is not all there: its lazy restore failed: " + f.getMessage(), f);
+        }
+    }
+
+    /** Runs {@code action} once every page is in place, the restore failed or this closed; at once if that was so. */
+    public void whenDone(Runnable action) {
+        synchronized (whenDone) {
+            if (!isDone()) {
+                whenDone.add(action);
+                return;
+            }
+        }
+        action.run();
+    }
+
+    public Stats stats() {
+        return new Stats(faults.get(), onFault.get(), prefetched.get(), firstFault.get(), resident.get());
+    }
+
+    /** The chunks in the order the guest first touched them (a side file keeps this for the next restore). */
+    public int[] faultOrder() {
+        synchronized (faultOrder) {
+            return faultOrder.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    // ---- the fault thread ----
+
+    private void serveFaults() {
+        Memory buffer = Userfaultfd.messageBuffer(64);
+        try (ChunkAccess.Reader reader = chunks.reader()) {
+            ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
+            while (uffd.await(stop, -1)) {
+                int n = uffd.read(buffer);
+                for (int i = 0; i < n; i++) {
+                    PageFault f = Userfaultfd.fault(buffer, i);
+                    if (f != null) {
+                        serve(f.address() & -PAGE, reader, data);
+                    }
+                }
+            }
+        } catch (Throwable t) {
+            if (resident.get() < 0) { // once RAM is unregistered, a fault read before that needs nothing more
+                fail(t);
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    private void serve(long address, ChunkAccess.Reader reader, ByteBuffer data) throws Exception {
+        long count = faults.incrementAndGet();
+        if (count == 1) {
+            firstFault.set(System.nanoTime() - t0);
+        }
+        long gpa = memory.gpaOf(address);
+        int c = gpa < 0 ? -1 : chunks.chunkOf(gpa);
+        if (c < 0) {
+            throw new IllegalStateException(String.format("a fault at host address 0x%x is outside the guest RAM the file holds", address));
+        }
+        if (fill(c, reader, data, onFault)) {
+            synchronized (faultOrder) {
+                faultOrder.add(c);
+            }
+        } else {
+            awaitFilled(c);
+        }
+        // The chunk is in: its non-zero pages are present; a page still missing is one the file holds as zero.
+        try {
+            uffd.zeroPage(address, PAGE);
+        } catch (UffdException e) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+            uffd.wake(address, PAGE);
+        }
+    }
+
+    // ---- prefetch ----
+
+    private void prefetch() {
+        try (ChunkAccess.Reader reader = chunks.reader()) {
+            ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
+            for (int k = nextPrefetch.getAndIncrement(); k < order.length && stopping() == null; k = nextPrefetch.getAndIncrement()) {
+                synchronized (fillLock) {
+                    while (!prefetching && stopping() == null) {
+                        fillLock.wait();
+                    }
+                }
+                if (stopping() == null) {
+                    fill(order[k], reader, data, prefetched);
+                }
+            }
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Why the threads should stop, or null while they should go on. */
+    private Object stopping() {
+        return closed ? "closed" : failure.get();
+    }
+
+    /**
+     * Reads chunk {@code c} in, counts it in {@code counter} and marks it filled; false when another thread has it
+     * (or had it) already.
+     */
+    private boolean fill(int c, ChunkAccess.Reader reader, ByteBuffer data, AtomicInteger counter) throws Exception {
+        if (!states.compareAndSet(c, MISSING, FILLING)) {
+            return false;
+        }
+        long[] nonZero = reader.read(c, data);
+        Pointer src = Native.getDirectBufferPointer(data);
+        int pages = chunks.length(c) / PAGE;
+        for (int p = 0; p < pages; ) {
+            if ((nonZero[p >>> 6] & 1L << p) == 0) {
+                p++;
+                continue;
+            }
+            int from = p;
+            while (p < pages && (nonZero[p >>> 6] & 1L << p) != 0) {
+                p++;
+            }
+            copy(chunkHost[c] + (long) from * PAGE, src.share((long) from * PAGE), (long) (p - from) * PAGE);
+        }
+        counter.incrementAndGet();
+        synchronized (fillLock) {
+            states.set(c, FILLED);
+            fillLock.notifyAll();
+        }
+        if (filled.incrementAndGet() == chunks.count()) {
+            finish();
+        }
+        return true;
+    }
+
+    /** UFFDIO_COPY of a run; a page that is there already (EEXIST: nothing but a fill puts one there) is skipped. */
+    private void copy(long dst, Pointer src, long length) {
+        try {
+            uffd.copy(dst, src, length);
+        } catch (UffdException e) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+            for (long off = 0; off < length; off += PAGE) {
+                try {
+                    uffd.copy(dst + off, src.share(off), PAGE);
+                } catch (UffdException x) {
+                    if (x.errno() != Errno.EEXIST) {
+                        throw x;
+                    }
+                }
+            }
+        }
+    }
+
+    private void awaitFilled(int c) throws InterruptedException {
+        synchronized (fillLock) {
+            while (states.get(c) != FILLED && stopping() == null) {
+                fillLock.wait(100);
+            }
+        }
+        if (states.get(c) != FILLED) {
+            throw new IllegalStateException("lazy restore stopped while chunk " + c + " was being read", failure.get());
+        }
+    }
+
+    /** Every chunk is in: RAM leaves userfaultfd (waking anyone still waiting), and the file is let go. */
+    private void finish() {
+        resident.set(System.nanoTime() - t0);
+        List<MemoryRange> ranges = memory.layout().ranges();
+        for (int i = 0; i < ranges.size(); i++) {
+            uffd.unregister(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size());
+        }
+        stop.signal();
+        complete();
+    }
+
+    private void fail(Throwable t) {
+        if (closed || !failure.compareAndSet(null, t)) {
+            return;
+        }
+        // The guest stops first: the descriptor closes when the last thread leaves, and that lets every blocked
+        // access through, to zero pages.
+        try {
+            stopGuest.accept(t);
+        } finally {
+            stop.signal();
+            synchronized (fillLock) {
+                fillLock.notifyAll();
+            }
+            complete();
+        }
+    }
+
+    private void exit() {
+        if (live.decrementAndGet() == 0) {
+            uffd.close();
+        }
+    }
+
+    private void complete() {
+        List<Runnable> actions;
+        synchronized (whenDone) {
+            done.countDown();
+            actions = List.copyOf(whenDone);
+            whenDone.clear();
+        }
+        actions.forEach(Runnable::run);
+    }
+
+    /** Stops the threads and lets go of RAM; any access still waiting goes through. Before RAM is unmapped. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        stop.signal();
+        synchronized (fillLock) {
+            fillLock.notifyAll();
+        }
+        joinQuietly(faultThread);
+        prefetchers.forEach(LazyRam::joinQuietly);
+        stop.close();
+        complete();
+    }
+
+    private static void joinQuietly(Thread t) {
+        boolean interrupted = false;
+        while (t.isAlive() && t != Thread.currentThread()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
