@@ -1,6 +1,7 @@
 package dev.stasis.cli;
 
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.RestoreMode;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
@@ -57,9 +58,10 @@ final class DemoCommand implements Callable<Integer> {
             out.printf("demo: snapshot written to %s: %,d bytes for %d MiB of RAM, guest paused %.0f ms; first VM closed%n",
                     file, report.bytes(), config.layout().totalSize() >> 20, pausedMs);
 
-            out.println("demo: restoring the file into a new VM");
+            out.println("demo: restoring the file into a new VM (lazily: it starts before its memory is read)");
             GuestLines after = new GuestLines(out);
-            try (Machine second = Checkpoint.restore(file, after, Checkpoint.Expect.ANY)) {
+            try (Machine second = Checkpoint.restore(file, after, Checkpoint.Expect.ANY, RestoreMode.LAZY, bytes -> { })) {
+                second.notes().forEach(n -> out.println("demo: note: " + n));
                 second.start();
                 Thread.sleep(seconds * 1000L);
                 second.vm().stop(VmExit.hostStop("demo over"));

@@ -84,8 +84,8 @@ final class SnapshotCommand implements Callable<Integer> {
         if (r.hasNonNull("note")) {
             System.err.println("stasis: note: " + r.path("note").asText());
         }
-        System.out.printf("snapshot %s: %d bytes (%d pages stored, %d zero), paused %.1f ms%s%n", r.path("path").asText(),
-                r.path("bytes").asLong(), r.path("stored_pages").asLong(), r.path("zero_pages").asLong(),
+        System.out.printf("snapshot %s: %d bytes (%d pages stored, %d zero), written in %.0f ms, paused %.1f ms%s%n", r.path("path").asText(),
+                r.path("bytes").asLong(), r.path("stored_pages").asLong(), r.path("zero_pages").asLong(), r.path("total_ms").asDouble(),
                 r.path("paused_ms").asDouble(), exit ? ", VM stopped" : r.path("live").asBoolean() ? ", live" : "");
         warnIfNotPortable(Path.of(r.path("path").asText()));
         return 0;

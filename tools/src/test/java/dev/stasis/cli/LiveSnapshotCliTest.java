@@ -31,7 +31,7 @@ class LiveSnapshotCliTest {
             assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), source.output());
             CliProcess live = snapshot(socket, dir.resolve("live.stasis"));
             assertEquals(0, live.status(), live.err());
-            assertTrue(live.out().matches("snapshot \\S+live.stasis: \\d+ bytes \\(\\d+ pages stored, \\d+ zero\\), paused \\d+\\.\\d ms, live\\n"), live.out());
+            assertTrue(live.out().matches("snapshot \\S+live.stasis: \\d+ bytes \\(\\d+ pages stored, \\d+ zero\\), written in \\d+ ms, paused \\d+\\.\\d ms, live\\n"), live.out());
             assertEquals("", live.err());
             CliProcess stopped = snapshot(socket, dir.resolve("stopped.stasis"), "--no-live");
             assertEquals(0, stopped.status(), stopped.err());
