@@ -2,6 +2,8 @@ package dev.stasis.bench;
 
 import dev.stasis.checkpoint.Checkpoint;
 import dev.stasis.checkpoint.LiveSnapshot;
+import dev.stasis.checkpoint.RestoreMode;
+import dev.stasis.memory.LazyRam;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
@@ -74,6 +76,8 @@ public final class SnapshotBench {
             double firstSaveMs = 0;
             double firstRestoreMs = 0;
             List<Double> restoreMs = new ArrayList<>();
+            List<Double> lazyStartMs = new ArrayList<>();
+            List<Double> lazyResidentMs = new ArrayList<>();
             List<Double> livePausedMs = new ArrayList<>();
             List<Double> liveTotalMs = new ArrayList<>();
             long fileBytes;
@@ -132,6 +136,24 @@ public final class SnapshotBench {
                         restoreMs.add(ms);
                     }
                 }
+                for (int r = 0; r < rounds + WARMUP; r++) {
+                    long t0 = System.nanoTime();
+                    Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY, RestoreMode.LAZY, b -> { });
+                    restored.start();
+                    double started = (System.nanoTime() - t0) / 1e6;
+                    restored.memory().awaitResident();
+                    double resident = (System.nanoTime() - t0) / 1e6;
+                    if (r == WARMUP || System.getenv("STASIS_BENCH_VERBOSE") != null) {
+                        LazyRam ram = restored.memory().lazyRestore();
+                        System.out.printf("lazy: started %.2f ms, resident %.0f ms, %s%n", started, resident, ram == null ? restored.notes() : ram.stats());
+                    }
+                    restored.vm().stop(VmExit.hostStop("bench"));
+                    restored.close();
+                    if (r >= WARMUP) {
+                        lazyStartMs.add(started);
+                        lazyResidentMs.add(resident);
+                    }
+                }
             }
             System.out.printf("snapshot bench: 1 GiB guest, 256 MiB pattern at 256 MiB (kernel pages %s), zstd level %d, %d threads, %d rounds (%s)%n%n",
                     byteWrap ? "byte-wrapped" : "page-aligned", level, threads, rounds, System.getProperty("java.vm.version"));
@@ -144,6 +166,8 @@ public final class SnapshotBench {
             }
             System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", PortIoBench.median(array(restoreMs)), PortIoBench.min(array(restoreMs)), "<= 200");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", firstRestoreMs, "", "");
+            System.out.printf("%-44s %10.2f %10.2f %10s%n", "lazy restore, request to running guest, ms", PortIoBench.median(array(lazyStartMs)), PortIoBench.min(array(lazyStartMs)), "<= 5");
+            System.out.printf("%-44s %10.0f %10.0f %10s%n", "lazy restore, request to every page in, ms", PortIoBench.median(array(lazyResidentMs)), PortIoBench.min(array(lazyResidentMs)), "<= eager");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
             System.out.printf("%-44s %9.1f%% %10s %10s%n", "file size / non-zero guest bytes", 100.0 * fileBytes / nonZero, "", "<= 40%");
             System.out.printf("%-44s %10.1f %10s %10s%n", "host memory bandwidth (copy), GiB/s", bandwidth, "", "");

@@ -58,6 +58,7 @@ public final class LiveSnapshot implements AutoCloseable {
      * anything is paused when userfaultfd cannot be used.
      */
     public static LiveSnapshot take(Machine machine) {
+        CaptureWarmup.once(machine.vm().config().cpu());
         PointInTimeRam ram = PointInTimeRam.prepare(machine.memory());
         Vm vm = machine.vm();
         boolean held = vm.runControl().isPauseRequested(); // by the user, a migration, or the caller

@@ -17,7 +17,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     private final MemoryLayout layout;
     private final List<Mapping> mappings = new ArrayList<>();
     private final WrittenPages written;
-    /** The lazy restore still filling RAM, or null: then every page is in place. */
+    /** The lazy restore that fills (or filled) RAM, or null: then every page was in place from the start. */
     private volatile LazyRam filling;
 
     public GuestMemory(MemoryLayout layout) {
@@ -69,12 +69,11 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     public void awaitResident() {
         LazyRam ram = filling;
         if (ram != null) {
-            ram.awaitResident();
-            filling = null;
+            ram.awaitResident(); // at once when it is done; it stays, for its figures and its failure
         }
     }
 
-    /** The lazy restore filling RAM, or null when every page is in place. */
+    /** The lazy restore that filled or fills RAM, or null when none did. */
     public LazyRam lazyRestore() {
         return filling;
     }

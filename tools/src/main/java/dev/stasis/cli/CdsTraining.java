@@ -1,6 +1,7 @@
 package dev.stasis.cli;
 
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.kvm.Kvm;
 import dev.stasis.machine.BootSource;
@@ -50,6 +51,19 @@ public final class CdsTraining {
         }
     }
 
+    /** A live snapshot of a running idle guest: the capture, write-protect and live-writer classes. */
+    private static void liveSnapshotOnce(Path file) {
+        try (Machine m = Machine.create(VmConfig.of(16 << 20, 1), OutputStream.nullOutputStream())) {
+            m.boot(new BootSource.Flat(Guests.flatImage("idle"), Guests.defaults("idle")));
+            m.start();
+            try (LiveSnapshot live = LiveSnapshot.take(m)) {
+                live.write(file, WriterOptions.defaults(), bytes -> { });
+            }
+        } catch (Exception | Error e) {
+            // fewer classes archived, nothing worse (no userfaultfd here, say)
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         PrintStream out = System.out, err = System.err;
         Path dir = Files.createTempDirectory("stasis-cds");
@@ -72,6 +86,9 @@ public final class CdsTraining {
             commands.add(new String[] {"run", "hello", "--no-crash-dump"});
         }
         int migrations = Kvm.isAvailable() ? migrateOnce() : 0;
+        if (Kvm.isAvailable()) {
+            liveSnapshotOnce(dir.resolve("live.stasis"));
+        }
         int ok = 0;
         try (PrintStream sink = new PrintStream(OutputStream.nullOutputStream())) {
             System.setOut(sink);

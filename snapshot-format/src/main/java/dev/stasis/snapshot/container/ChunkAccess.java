@@ -71,19 +71,21 @@ public final class ChunkAccess {
     }
 
     public final class Reader implements AutoCloseable {
+        /** Chunks that references point into, decoded, most recently used last: repeats of a file's pages point into a few. */
+        private static final int SOURCES = 4;
         private final ChunkDecoder decoder = new ChunkDecoder(file, map.chunkSize());
-        private final ByteBuffer source = ByteBuffer.allocateDirect(map.chunkSize());
-        private int sourceChunk = -1;
-        private ChunkDecoder.Decoded sourceDecoded;
+        private final java.util.LinkedHashMap<Integer, Source> sources = new java.util.LinkedHashMap<>(8, 0.75f, true);
+
+        private record Source(ByteBuffer data, ChunkDecoder.Decoded decoded) {}
 
         private Reader() {}
 
         /**
-         * Writes chunk {@code i} as the guest had it into {@code into} (a buffer of at least {@link #length} bytes
-         * from position 0): stored pages, copies of the pages references name, zeros. Returns which pages are not
-         * zero in the file (stored or references), bit p of word p/64 for page p. Throws a
-         * {@link SnapshotFormatException} naming the file, chunk, block and offset when the chunk is bad or the
-         * file changed size since it was opened.
+         * Writes chunk {@code i}'s non-zero pages as the guest had them into {@code into} (a buffer of at least
+         * {@link #length} bytes from position 0): stored pages and copies of the pages references name; the bytes
+         * of its zero pages are left as they were. Returns which pages are not zero in the file (stored or
+         * references), bit p of word p/64 for page p. Throws a {@link SnapshotFormatException} naming the file,
+         * chunk, block and offset when the chunk is bad or the file changed size since it was opened.
          */
         public long[] read(int i, ByteBuffer into) throws IOException {
             MemoryMap.Chunk chunk = chunks[i];
@@ -99,24 +101,39 @@ public final class ChunkAccess {
                 long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
                 String what = ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]);
                 int c = PageReference.sourceChunk(what, page, gpa, d.refSources()[k], chunkGpas, chunks);
-                if (c != sourceChunk) {
-                    sourceChunk = -1;
-                    sourceDecoded = decode(c, source);
-                    sourceChunk = c;
-                }
+                Source source = source(c);
                 int sourcePage = (int) ((d.refSources()[k] - chunks[c].gpa()) / Layout.PAGE_SIZE);
-                if (!sourceDecoded.stored(sourcePage)) {
+                if (!source.decoded().stored(sourcePage)) {
                     throw PageReference.notStored(what, page, gpa, d.refSources()[k], c);
                 }
-                into.put(page * Layout.PAGE_SIZE, source, sourcePage * Layout.PAGE_SIZE, Layout.PAGE_SIZE);
+                into.put(page * Layout.PAGE_SIZE, source.data(), sourcePage * Layout.PAGE_SIZE, Layout.PAGE_SIZE);
                 nonZero[page >>> 6] |= 1L << page;
             }
             return nonZero;
         }
 
+        /** Chunk {@code c} decoded, from the few kept or read now (the least recently used one's buffer reused). */
+        private Source source(int c) throws IOException {
+            Source s = sources.get(c);
+            if (s != null) {
+                return s;
+            }
+            ByteBuffer data;
+            if (sources.size() < SOURCES) {
+                data = ByteBuffer.allocateDirect(map.chunkSize());
+            } else {
+                var eldest = sources.entrySet().iterator();
+                data = eldest.next().getValue().data();
+                eldest.remove();
+            }
+            s = new Source(data, decode(c, data));
+            sources.put(c, s);
+            return s;
+        }
+
         private ChunkDecoder.Decoded decode(int i, ByteBuffer into) throws IOException {
             try {
-                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], (gpa, length) -> into.duplicate().clear(), false);
+                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], (gpa, length) -> into.duplicate().clear(), true); // zero pages: not written, not copied
                 long now = file.currentSize();
                 if (now != file.size()) {
                     throw new SnapshotFormatException(Kind.TRUNCATED, ChunkDecoder.describe(chunks[i], blockIndex[i], offsets[i])
