@@ -387,6 +387,7 @@ public final class LazyRam implements AutoCloseable {
     }
 
     private void complete() {
+        chunks.dropCache();
         List<Runnable> actions;
         synchronized (whenDone) {
             done.countDown();

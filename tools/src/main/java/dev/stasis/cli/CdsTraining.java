@@ -95,7 +95,7 @@ public final class CdsTraining {
             System.setErr(sink);
             for (String[] c : commands) {
                 try {
-                    if (Stasis.commandLine().execute(c) == 0) {
+                    if (Stasis.commandLine(c).execute(c) == 0) {
                         ok++;
                     }
                 } catch (RuntimeException e) {

@@ -1,15 +1,36 @@
 package dev.stasis.cli;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code stasis}: the command line of the VMM. Errors are one line on stderr and a non-zero status. */
 @Command(name = "stasis", mixinStandardHelpOptions = true, version = "stasis 0.1.0",
-        description = "A KVM virtual machine monitor built for moving guest state.",
-        subcommands = {RunCommand.class, SnapshotCommand.class, RestoreCommand.class, DemoCommand.class, InspectCommand.class,
-                VerifyCommand.class, CpuCommand.class,
-                CoreCommand.class, MemCommand.class, DiffCommand.class, MigrateCommand.class, CommandLine.HelpCommand.class})
+        description = "A KVM virtual machine monitor built for moving guest state.")
 public final class Stasis {
+    /**
+     * The subcommands, in the order help lists them. Only the one a command line names is built: picocli reads
+     * each command's annotations when it is added (~100 ms for all of them in a fresh JVM, and picocli's classes,
+     * compiled for Java 5, cannot be in the CDS archive).
+     */
+    private static final Map<String, Class<?>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("run", RunCommand.class);
+        COMMANDS.put("snapshot", SnapshotCommand.class);
+        COMMANDS.put("restore", RestoreCommand.class);
+        COMMANDS.put("demo", DemoCommand.class);
+        COMMANDS.put("inspect", InspectCommand.class);
+        COMMANDS.put("verify", VerifyCommand.class);
+        COMMANDS.put("cpu", CpuCommand.class);
+        COMMANDS.put("core", CoreCommand.class);
+        COMMANDS.put("mem", MemCommand.class);
+        COMMANDS.put("diff", DiffCommand.class);
+        COMMANDS.put("migrate", MigrateCommand.class);
+        COMMANDS.put("help", CommandLine.HelpCommand.class);
+    }
+
     /** Exit status for a command the user got wrong or input that is not usable. */
     public static final int USAGE_ERROR = 2;
     /** Exit status for a failure of stasis itself or of the host (a KVM call that failed, a bug). */
@@ -26,11 +47,18 @@ public final class Stasis {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        System.exit(commandLine(args).execute(args));
     }
 
-    static CommandLine commandLine() {
+    /** The command line for {@code args}: with only the subcommand they name, or all of them (help, a typo). */
+    static CommandLine commandLine(String... args) {
         CommandLine cli = new CommandLine(new Stasis());
+        String named = args.length > 0 && !args[0].equals("help") ? args[0] : null;
+        if (named != null && COMMANDS.containsKey(named)) {
+            cli.addSubcommand(named, COMMANDS.get(named));
+        } else {
+            COMMANDS.forEach(cli::addSubcommand);
+        }
         cli.setExecutionExceptionHandler((e, line, parsed) -> {
             line.getErr().println("stasis: error: " + OneLine.of(e));
             if (DEBUG) {
@@ -38,7 +66,7 @@ public final class Stasis {
             }
             return isInputProblem(e) ? USAGE_ERROR : INTERNAL_ERROR;
         });
-        cli.setParameterExceptionHandler((e, args) -> {
+        cli.setParameterExceptionHandler((e, given) -> {
             e.getCommandLine().getErr().println("stasis: error: " + e.getMessage());
             e.getCommandLine().getErr().println("(see 'stasis " + e.getCommandLine().getCommandName() + " --help')");
             return USAGE_ERROR;

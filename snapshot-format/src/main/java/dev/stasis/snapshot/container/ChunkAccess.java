@@ -31,6 +31,7 @@ public final class ChunkAccess {
         this.blockIndex = blockIndex;
         this.offsets = offsets;
         this.lengths = lengths;
+        this.sources = new SourceCache((int) Math.max(4, SOURCE_CACHE_BYTES / map.chunkSize()));
     }
 
     public int count() {
@@ -65,18 +66,55 @@ public final class ChunkAccess {
         return c < 0 || gpa - chunks[c].gpa() >= chunks[c].length() ? -1 : c;
     }
 
-    /** A reader for one thread: it owns a block buffer, a buffer for the chunks references point into, and a zstd context. */
+    /** A chunk that references point into, decoded; read-only once made (readers copy from it with absolute gets). */
+    private record Source(ByteBuffer data, ChunkDecoder.Decoded decoded) {}
+
+    /**
+     * The chunks references point into, decoded once for all readers: the repeats of a page cache point into a few
+     * chunks, from many. Least recently used out beyond {@link #SOURCE_CACHE_BYTES} (a buffer evicted while a reader
+     * copies from it is left to the collector, never reused).
+     */
+    private final SourceCache sources;
+    private static final long SOURCE_CACHE_BYTES = 64L << 20;
+
+    private static final class SourceCache {
+        private final int capacity;
+        private final java.util.LinkedHashMap<Integer, Source> map = new java.util.LinkedHashMap<>(16, 0.75f, true);
+
+        SourceCache(int capacity) {
+            this.capacity = capacity;
+        }
+
+        synchronized Source get(int chunk) {
+            return map.get(chunk);
+        }
+
+        synchronized void put(int chunk, Source s) {
+            map.put(chunk, s);
+            if (map.size() > capacity) {
+                var eldest = map.keySet().iterator();
+                eldest.next();
+                eldest.remove();
+            }
+        }
+
+        synchronized void clear() {
+            map.clear();
+        }
+    }
+
+    /** Lets go of the decoded chunks kept for references (a lazy restore calls it once all memory is in). */
+    public void dropCache() {
+        sources.clear();
+    }
+
+    /** A reader for one thread: it owns a block buffer, a scratch buffer and a zstd context. */
     public Reader reader() {
         return new Reader();
     }
 
     public final class Reader implements AutoCloseable {
-        /** Chunks that references point into, decoded, most recently used last: repeats of a file's pages point into a few. */
-        private static final int SOURCES = 4;
         private final ChunkDecoder decoder = new ChunkDecoder(file, map.chunkSize());
-        private final java.util.LinkedHashMap<Integer, Source> sources = new java.util.LinkedHashMap<>(8, 0.75f, true);
-
-        private record Source(ByteBuffer data, ChunkDecoder.Decoded decoded) {}
 
         private Reader() {}
 
@@ -112,22 +150,14 @@ public final class ChunkAccess {
             return nonZero;
         }
 
-        /** Chunk {@code c} decoded, from the few kept or read now (the least recently used one's buffer reused). */
+        /** Chunk {@code c} decoded: from the shared cache, or read now and put there. */
         private Source source(int c) throws IOException {
             Source s = sources.get(c);
-            if (s != null) {
-                return s;
+            if (s == null) {
+                ByteBuffer data = ByteBuffer.allocateDirect(map.chunkSize());
+                s = new Source(data, decode(c, data));
+                sources.put(c, s);
             }
-            ByteBuffer data;
-            if (sources.size() < SOURCES) {
-                data = ByteBuffer.allocateDirect(map.chunkSize());
-            } else {
-                var eldest = sources.entrySet().iterator();
-                data = eldest.next().getValue().data();
-                eldest.remove();
-            }
-            s = new Source(data, decode(c, data));
-            sources.put(c, s);
             return s;
         }
 
