@@ -61,6 +61,10 @@ final class Proc implements AutoCloseable {
         }
     }
 
+    long pid() {
+        return process.pid();
+    }
+
     /** Kills the process (benchmarks end their guests this way) and waits for it. */
     @Override
     public void close() throws InterruptedException {

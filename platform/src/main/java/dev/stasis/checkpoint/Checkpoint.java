@@ -6,6 +6,7 @@ import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
 import dev.stasis.machine.StateSource;
 import dev.stasis.memory.LazyRam;
+import dev.stasis.memory.RamBacking;
 import dev.stasis.snapshot.container.GuestRam;
 import dev.stasis.snapshot.container.Manifest;
 import dev.stasis.snapshot.container.SnapshotReader;
@@ -143,11 +144,13 @@ public final class Checkpoint {
             if (!fileRanges.equals(config.layout().ranges())) {
                 throw new StateException(file + ": its memory map " + fileRanges + " differs from its VM section " + config.layout().ranges());
             }
-            Machine machine = Machine.create(config, console);
+            RamBacking backing = mode.imageCache() == null ? RamBacking.ZERO
+                    : new RamBacking.Image(RamImageCache.at(mode.imageCache()).imageOf(reader, config.layout().totalSize()).file());
+            Machine machine = Machine.create(config, console, backing);
             try {
                 // Lazily, RAM is served before the state goes in: KVM maps the pvclock page when its MSR is set.
-                readerKept = mode.lazy() && startLazy(machine, reader, file, mode);
-                if (!readerKept) {
+                readerKept = backing == RamBacking.ZERO && mode.lazy() && startLazy(machine, reader, file, mode);
+                if (!readerKept && backing == RamBacking.ZERO) {
                     reader.readMemory(new GuestMemoryRam(machine.memory()), true, progress);
                 }
                 machine.restoreState(new StateSource() {

@@ -9,10 +9,18 @@ package dev.stasis.checkpoint;
  *                   something needs all RAM (a snapshot, a migration) — for tests that hold pages back
  * @param fetchFirst with {@code lazy}: chunk indices to fetch before the rest (the chunks the guest touched
  *                   first the last time), may be empty
+ * @param imageCache null, or a directory of decoded RAM images ({@link RamImageCache}): RAM is then mapped
+ *                   copy-on-write from the file's image, made there once and shared by every restore of the
+ *                   file (neither eager nor lazy: the page cache serves each page on first touch)
  */
-public record RestoreMode(boolean lazy, boolean prefetch, int[] fetchFirst) {
-    public static final RestoreMode EAGER = new RestoreMode(false, false, new int[0]);
-    public static final RestoreMode LAZY = new RestoreMode(true, true, new int[0]);
+public record RestoreMode(boolean lazy, boolean prefetch, int[] fetchFirst, java.nio.file.Path imageCache) {
+    public static final RestoreMode EAGER = new RestoreMode(false, false, new int[0], null);
+    public static final RestoreMode LAZY = new RestoreMode(true, true, new int[0], null);
+
+    /** RAM mapped from the file's image in {@code cache}, shared with every other restore of the file. */
+    public static RestoreMode sharedImage(java.nio.file.Path cache) {
+        return new RestoreMode(false, false, new int[0], cache);
+    }
 
     public RestoreMode {
         fetchFirst = fetchFirst.clone();
@@ -25,10 +33,10 @@ public record RestoreMode(boolean lazy, boolean prefetch, int[] fetchFirst) {
 
     /** Lazy, fetching on fault only until all RAM is needed. */
     public RestoreMode onFaultOnly() {
-        return new RestoreMode(true, false, fetchFirst);
+        return new RestoreMode(true, false, fetchFirst, null);
     }
 
     public RestoreMode withFetchFirst(int[] chunks) {
-        return new RestoreMode(lazy, prefetch, chunks);
+        return new RestoreMode(lazy, prefetch, chunks, imageCache);
     }
 }

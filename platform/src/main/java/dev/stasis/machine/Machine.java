@@ -13,6 +13,7 @@ import dev.stasis.devices.rtc.CmosRtc;
 import dev.stasis.devices.uart.Uart16550;
 import dev.stasis.loader.InvalidImageException;
 import dev.stasis.memory.GuestMemory;
+import dev.stasis.memory.RamBacking;
 import dev.stasis.memory.MemoryRange;
 import dev.stasis.vm.Vm;
 import dev.stasis.vm.VmConfig;
@@ -68,7 +69,12 @@ public final class Machine implements AutoCloseable {
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
     public static Machine create(VmConfig config, OutputStream console) {
-        Vm vm = Vm.create(config);
+        return create(config, console, RamBacking.ZERO);
+    }
+
+    /** {@link #create(VmConfig, OutputStream)}, guest RAM's pages coming from {@code backing} until written. */
+    public static Machine create(VmConfig config, OutputStream console, RamBacking backing) {
+        Vm vm = Vm.create(config, backing);
         try {
             return new Machine(vm, console);
         } catch (RuntimeException e) {

@@ -2,7 +2,11 @@ package dev.stasis.memory;
 
 import com.sun.jna.Pointer;
 import dev.stasis.devices.DmaMemory;
+import com.sun.jna.Native;
+import dev.stasis.os.LibC;
 import dev.stasis.os.Mapping;
+import dev.stasis.os.NativeException;
+import java.nio.file.Path;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -17,22 +21,58 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     private final MemoryLayout layout;
     private final List<Mapping> mappings = new ArrayList<>();
     private final WrittenPages written;
+    private final RamBacking backing;
     /** The lazy restore that fills (or filled) RAM, or null: then every page was in place from the start. */
     private volatile LazyRam filling;
 
     public GuestMemory(MemoryLayout layout) {
+        this(layout, RamBacking.ZERO);
+    }
+
+    /** RAM for {@code layout} whose pages come from {@code backing} until written. */
+    public GuestMemory(MemoryLayout layout, RamBacking backing) {
         this.layout = layout;
+        this.backing = backing;
         this.written = new WrittenPages(layout);
         try {
-            for (MemoryRange r : layout.ranges()) {
-                Mapping m = Mapping.anonymous(r.size());
-                mappings.add(m);
-                m.adviseHugePages();
+            if (backing instanceof RamBacking.Image image) {
+                mapImage(image.file());
+            } else {
+                for (MemoryRange r : layout.ranges()) {
+                    Mapping m = Mapping.anonymous(r.size());
+                    mappings.add(m);
+                    m.adviseHugePages();
+                }
             }
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    /** Each range copy-on-write over its place in the image (ranges back to back), checked to be exactly RAM's size. */
+    private void mapImage(Path file) {
+        int fd = LibC.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+        if (fd < 0) {
+            throw new NativeException("open", Native.getLastError(), "RAM image " + file);
+        }
+        try {
+            long size = LibC.lseek(fd, 0, LibC.SEEK_END);
+            if (size != layout.totalSize()) {
+                throw new IllegalArgumentException("RAM image " + file + " holds " + size + " bytes, not the guest's " + layout.totalSize());
+            }
+            long offset = 0;
+            for (MemoryRange r : layout.ranges()) {
+                mappings.add(Mapping.privateOfFd(fd, r.size(), offset));
+                offset += r.size();
+            }
+        } finally {
+            LibC.close(fd);
+        }
+    }
+
+    public RamBacking backing() {
+        return backing;
     }
 
     public MemoryLayout layout() {
@@ -139,7 +179,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
      */
     public boolean isKnownZero(long gpa, long length) {
         awaitResident(); // a page a lazy restore has not filled yet is unpopulated, not zero
-        return POPULATED != null && POPULATED.noneIn(Pointer.nativeValue(pointer(gpa, length)), length);
+        return backing == RamBacking.ZERO && POPULATED != null && POPULATED.noneIn(Pointer.nativeValue(pointer(gpa, length)), length);
     }
 
     /**
@@ -148,6 +188,9 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
      */
     public long[] populatedPages(long gpa, long length) {
         awaitResident();
+        if (backing != RamBacking.ZERO) {
+            return null; // an image's pages read as the image's, populated or not
+        }
         return POPULATED == null ? null : POPULATED.populated(Pointer.nativeValue(pointer(gpa, length)), length);
     }
 

@@ -117,6 +117,10 @@ public final class PointInTimeRam implements AutoCloseable {
      */
     public static PointInTimeRam prepare(GuestMemory memory) {
         MemoryRange first = memory.layout().ranges().get(0);
+        if (memory.backing() != RamBacking.ZERO) {
+            throw new dev.stasis.uffd.UffdUnavailableException("guest RAM is mapped from a shared image, so a page never written reads as the image's,"
+                    + " not as zero, and which pages hold data cannot be told");
+        }
         if (memory.populatedPages(first.gpa(), PAGE) == null) {
             throw new dev.stasis.uffd.UffdUnavailableException("/proc/self/pagemap cannot be read, so pages never populated cannot be told from the others");
         }

@@ -18,6 +18,7 @@ import dev.stasis.kvm.VcpuFd;
 import dev.stasis.kvm.VmFd;
 import dev.stasis.loader.EntryPoint;
 import dev.stasis.memory.GuestMemory;
+import dev.stasis.memory.RamBacking;
 import dev.stasis.memory.MemoryRange;
 import dev.stasis.vcpu.ExitHandler;
 import dev.stasis.vcpu.GuestStop;
@@ -108,6 +109,11 @@ public final class Vm implements AutoCloseable {
 
     /** Opens KVM and builds the VM described by {@code config}; nothing runs yet. */
     public static Vm create(VmConfig config) {
+        return create(config, RamBacking.ZERO);
+    }
+
+    /** {@link #create(VmConfig)}, its RAM's pages coming from {@code backing} until the guest writes them. */
+    public static Vm create(VmConfig config, RamBacking backing) {
         Kvm kvm = Kvm.open();
         VmFd vmFd = null;
         GuestMemory memory = null;
@@ -119,7 +125,7 @@ public final class Vm implements AutoCloseable {
                 throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs, asked for " + config.vcpus());
             }
             vmFd = kvm.createVm();
-            memory = new GuestMemory(config.layout());
+            memory = new GuestMemory(config.layout(), backing);
             return new Vm(config, kvm, vmFd, memory);
         } catch (RuntimeException e) {
             if (memory != null) {

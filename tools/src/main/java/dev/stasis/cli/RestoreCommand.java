@@ -6,6 +6,7 @@ import dev.stasis.forensics.CrashDump;
 import dev.stasis.forensics.Progress;
 import dev.stasis.machine.Machine;
 import dev.stasis.memory.LazyRam;
+import dev.stasis.memory.RamBacking;
 import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -41,6 +42,10 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--eager", description = "read all guest memory before the guest starts (the default is lazy where userfaultfd works)")
     boolean eager;
 
+    @Option(names = "--image-cache", paramLabel = "DIR", description = {"map guest memory copy-on-write from FILE's decoded image in DIR",
+            "(made there once; every restore of the same file shares its pages: for many guests from one golden file)"})
+    Path imageCache;
+
     @Mixin
     CrashDumpOptions crashDump = new CrashDumpOptions();
 
@@ -53,11 +58,19 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CrashDump dump = crashDump.dump();
+        if (imageCache != null && jail.dir != null) {
+            throw new IllegalArgumentException("--image-cache is not available in a --jail yet (the jail holds only the snapshot file)");
+        }
         jail.enterIfAsked(spec, List.of(file.toString()));
         long start = System.nanoTime();
         Machine machine;
         Checkpoint.Expect expect = new Checkpoint.Expect(cpus, memory);
-        if (eager) {
+        if (eager && imageCache != null) {
+            throw new IllegalArgumentException("--eager and --image-cache exclude each other: an image is mapped, not read");
+        }
+        if (imageCache != null) {
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.sharedImage(imageCache), bytes -> { });
+        } else if (eager) {
             try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
                 machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.EAGER, progress);
             }
@@ -67,7 +80,8 @@ final class RestoreCommand implements Callable<Integer> {
         LazyRam lazy = machine.memory().lazyRestore();
         System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%s%n", file, machine.vm().config().vcpus(),
                 machine.vm().config().layout().totalSize() >> 20, machine.vm().config().cpu().describe(), (System.nanoTime() - start) / 1e6,
-                lazy == null ? "" : "; its memory arrives while it runs");
+                lazy != null ? "; its memory arrives while it runs"
+                        : machine.memory().backing() instanceof RamBacking.Image image ? "; its memory is mapped from " + image.file() : "");
         machine.notes().forEach(n -> System.err.println("stasis: warning: " + n));
         if (lazy != null) {
             lazy.whenDone(() -> {

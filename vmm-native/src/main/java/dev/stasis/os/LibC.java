@@ -80,6 +80,8 @@ public final class LibC {
     public static native int munmap(Pointer addr, long length);
     public static native int madvise(Pointer addr, long length, int advice);
     public static native int ftruncate(int fd, long length);
+    public static native long lseek(int fd, long offset, int whence);
+    public static final int SEEK_END = 2;
 
     public static native long syscall(long number, long a, long b, long c);
     public static native int getpid();

@@ -30,6 +30,11 @@ public final class Mapping implements AutoCloseable {
         return map(size, LibC.MAP_SHARED, fd, offset, "fd " + fd);
     }
 
+    /** Maps {@code size} bytes of {@code fd} at {@code offset}, private (copy-on-write), read-write; {@code fd} may be read-only. */
+    public static Mapping privateOfFd(int fd, long size, long offset) {
+        return map(size, LibC.MAP_PRIVATE | LibC.MAP_NORESERVE, fd, offset, "fd " + fd);
+    }
+
     private static Mapping map(long size, int flags, int fd, long offset, String what) {
         if (size <= 0) {
             throw new IllegalArgumentException("mapping size must be positive: " + size);

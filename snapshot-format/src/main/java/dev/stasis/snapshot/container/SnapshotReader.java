@@ -226,6 +226,27 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     /**
+     * SHA-256 of the whole file as this reader sees it (its open descriptor, whatever the path names now): what
+     * names a file's content, say for a cache of its decoded RAM.
+     */
+    public byte[] contentDigest() throws IOException {
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK lacks SHA-256", e);
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(1 << 20);
+        for (long at = 0; at < file.size(); ) {
+            b.clear().limit((int) Math.min(b.capacity(), file.size() - at));
+            file.read(b, at, "the file");
+            at += b.flip().remaining();
+            sha.update(b);
+        }
+        return sha.digest();
+    }
+
+    /**
      * The chunks of guest memory for reading one at a time, in any order, for as long as this reader is open
      * (a lazy restore keeps it open until all memory is in place).
      */

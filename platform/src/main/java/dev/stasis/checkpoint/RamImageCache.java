@@ -1,0 +1,135 @@
+package dev.stasis.checkpoint;
+
+import com.sun.jna.Native;
+import dev.stasis.os.Errno;
+import dev.stasis.os.LibC;
+import dev.stasis.os.Mapping;
+import dev.stasis.os.NativeException;
+import dev.stasis.snapshot.container.RamRange;
+import dev.stasis.snapshot.container.SnapshotReader;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Decoded RAM of snapshot files, made once and mapped by every restore of the same file: the golden-image case,
+ * where many guests start from one file (Firecracker maps its raw memory file the same way). An image is the
+ * guest's RAM ranges back to back, zero pages left as holes, named by the SHA-256 of the snapshot file's content, so
+ * copies of a file share one image and a changed file never meets an old one. Guests map it copy-on-write
+ * ({@link dev.stasis.memory.RamBacking.Image}): the pages they only read stay the page cache's, one copy for all;
+ * host memory grows with what each guest writes.
+ *
+ * <p>An image's bytes become guest memory, so the directory must be this user's alone: it is created 0700, and one
+ * that another user owns, or that group or others may write, is refused (anyone who could write there could plant
+ * memory for the next guest). Images are written to a temporary file, fsynced, made read-only and renamed into
+ * place; a mapped image is never written again (a private mapping would show it).
+ */
+public final class RamImageCache {
+    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--------");
+
+    private final Path dir;
+
+    private RamImageCache(Path dir) {
+        this.dir = dir;
+    }
+
+    /** The cache in {@code dir}, created (0700) if missing; refused if it is not this user's alone. */
+    public static RamImageCache at(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createDirectories(dir.toAbsolutePath().getParent());
+            try {
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                // made meanwhile by another restore: checked below like any other
+            }
+        }
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("RAM image cache " + dir + " is not a directory");
+        }
+        int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        int me = LibC.geteuid();
+        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS);
+        if (owner != me || mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new IOException("RAM image cache " + dir + " must be a directory of this user (uid " + me + ") that no one else may write"
+                    + " (it is uid " + owner + ", mode " + PosixFilePermissions.toString(mode) + "): images in it become guest memory");
+        }
+        return new RamImageCache(dir);
+    }
+
+    /** Whether {@link #imageOf} found the image there, or made it. */
+    public record Image(Path file, boolean made) {}
+
+    /**
+     * The image of the RAM in the file {@code reader} reads: the one in the cache, or one decoded now (once, whoever
+     * asks at the same time). {@code ramBytes} is the guest's RAM size, which the image must have.
+     */
+    public Image imageOf(SnapshotReader reader, long ramBytes) throws IOException {
+        Path image = dir.resolve(HexFormat.of().formatHex(reader.contentDigest()) + ".ram");
+        if (Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS) && Files.size(image) == ramBytes) {
+            return new Image(image, false);
+        }
+        Path temp = Files.createTempFile(dir, ".ram-", ".tmp");
+        try {
+            write(reader, temp, ramBytes);
+            Files.setPosixFilePermissions(temp, READ_ONLY);
+            try {
+                Files.move(temp, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("RAM image cache " + dir + " cannot rename atomically", e);
+            }
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            }
+            return new Image(image, true);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    /** Decodes every page into {@code file} through a shared mapping; zero pages stay holes. */
+    private static void write(SnapshotReader reader, Path file, long ramBytes) throws IOException {
+        int fd = LibC.open(file.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+        if (fd < 0) {
+            throw new IOException("cannot open the RAM image " + file + ": " + Errno.describe(Native.getLastError()));
+        }
+        try {
+            if (LibC.ftruncate(fd, ramBytes) != 0) {
+                throw new IOException("cannot size the RAM image " + file + " to " + ramBytes + " bytes: " + Errno.describe(Native.getLastError()));
+            }
+            List<RamRange> ranges = reader.memoryMap().ranges();
+            try (Mapping m = Mapping.ofFd(fd, ramBytes, 0)) {
+                reader.readMemory((gpa, length) -> m.address().getByteBuffer(packedOffset(ranges, gpa), length), true);
+            } catch (NativeException e) {
+                throw new IOException("cannot map the RAM image " + file + ": " + e.getMessage(), e);
+            }
+        } finally {
+            LibC.close(fd);
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.force(true); // the pages written through the mapping, before the image gets its name
+        }
+    }
+
+    /** Where guest address {@code gpa} lies in an image: the ranges back to back, in order. */
+    static long packedOffset(List<RamRange> ranges, long gpa) {
+        long offset = 0;
+        for (RamRange r : ranges) {
+            if (gpa >= r.gpa() && gpa < r.end()) {
+                return offset + (gpa - r.gpa());
+            }
+            offset += r.size();
+        }
+        throw new IllegalArgumentException("gpa 0x" + Long.toHexString(gpa) + " is outside guest RAM");
+    }
+}
