@@ -7,6 +7,7 @@ import dev.stasis.machine.StateSink;
 import dev.stasis.machine.StateSource;
 import dev.stasis.memory.LazyRam;
 import dev.stasis.memory.RamBacking;
+import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.snapshot.container.GuestRam;
 import dev.stasis.snapshot.container.Manifest;
 import dev.stasis.snapshot.container.SnapshotReader;
@@ -191,13 +192,18 @@ public final class Checkpoint {
      */
     private static boolean startLazy(Machine machine, SnapshotReader reader, Path file, RestoreMode mode) {
         LazyRam ram;
+        ChunkAccess chunks = reader.chunkAccess();
+        int[] first = mode.fetchFirst().length > 0 ? mode.fetchFirst() : FetchOrder.read(file, chunks.count());
         try {
-            ram = LazyRam.start(machine.memory(), reader.chunkAccess(), mode.fetchFirst(), mode.prefetch(), cause -> stopForLostMemory(machine, file, cause));
+            ram = LazyRam.start(machine.memory(), chunks, first, mode.prefetch(), cause -> stopForLostMemory(machine, file, cause));
         } catch (UffdUnavailableException e) {
             machine.note("restored eagerly: a lazy restore needs userfaultfd, and " + e.getMessage());
             return false;
         }
         ram.whenDone(() -> {
+            if (ram.failure() == null && ram.stats().residentNanos() >= 0) {
+                FetchOrder.recordIfAbsent(file, chunks.count(), ram.faultOrder());
+            }
             try {
                 reader.close();
             } catch (IOException ignored) {

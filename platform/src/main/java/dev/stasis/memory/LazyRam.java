@@ -198,6 +198,11 @@ public final class LazyRam implements AutoCloseable {
         return new Stats(faults.get(), onFault.get(), prefetched.get(), firstFault.get(), resident.get());
     }
 
+    /** The order prefetch fetches chunks in: those asked for first, then the rest by address. */
+    public int[] fetchOrder() {
+        return order.clone();
+    }
+
     /** The chunks in the order the guest first touched them (a side file keeps this for the next restore). */
     public int[] faultOrder() {
         synchronized (faultOrder) {

@@ -342,6 +342,7 @@ int main(void) {
     printf("const PASSWD_GID_OFFSET %zu\n", offsetof(struct passwd, pw_gid));
     printf("const GROUP_GID_OFFSET %zu\n", offsetof(struct group, gr_gid));
     CONST(O_CLOEXEC);
+    CONST(SEEK_END);
     CONST(O_NONBLOCK);
     CONST(EFD_CLOEXEC);
     CONST(EFD_NONBLOCK);

@@ -45,6 +45,12 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     public static SnapshotReader open(Path path) throws IOException {
+        java.nio.file.attribute.BasicFileAttributes a = java.nio.file.Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class);
+        if (!a.isRegularFile()) {
+            String what = a.isDirectory() ? "a directory" : a.isOther() ? "a pipe, socket or device" : "not a regular file";
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, path + " is " + what + ": a snapshot is read at random offsets"
+                    + " (its index is at its end, and a lazy restore reads chunks as the guest needs them), so it must be a regular file");
+        }
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
             SnapshotReader r = new SnapshotReader(path, ch);
