@@ -1,5 +1,6 @@
 package dev.stasis.memory;
 
+import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.stasis.os.Errno;
@@ -9,7 +10,6 @@ import dev.stasis.uffd.PageFault;
 import dev.stasis.uffd.UffdException;
 import dev.stasis.uffd.UffdLayout;
 import dev.stasis.uffd.Userfaultfd;
-import com.sun.jna.Memory;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,7 +113,7 @@ public final class LazyRam implements AutoCloseable {
      */
     public static LazyRam start(GuestMemory memory, ChunkAccess chunks, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
         Userfaultfd uffd = Userfaultfd.open(0, 0);
-        LazyRam ram;
+        LazyRam ram = null;
         try {
             ram = new LazyRam(memory, chunks, uffd, first, prefetch, stopGuest);
             List<MemoryRange> ranges = memory.layout().ranges();
@@ -121,7 +121,10 @@ public final class LazyRam implements AutoCloseable {
                 uffd.register(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size(), UffdLayout.UFFDIO_REGISTER_MODE_MISSING);
             }
         } catch (RuntimeException e) {
-            uffd.close();
+            uffd.close(); // closing unregisters
+            if (ram != null) {
+                ram.stop.close();
+            }
             throw e;
         }
         memory.fillingFrom(ram);
