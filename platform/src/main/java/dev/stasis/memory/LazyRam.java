@@ -28,8 +28,8 @@ import java.util.function.Consumer;
  * KVM itself writing the pvclock page, a VMM thread through a JNA accessor) arrives at the fault thread, which
  * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read),
  * copies its non-zero pages in with UFFDIO_COPY (which wakes the toucher) and maps a zero page where the file
- * holds one. Meanwhile prefetch threads fill the other chunks, the order given first (the chunks the guest
- * touched first last time), then by address; a chunk all zero needs no call at all. When every chunk is in,
+ * holds one. Once the vCPUs run ({@link #guestStarted}), prefetch threads fill the other chunks, the order given
+ * first (the chunks the guest touched first last time), then by address; a chunk all zero needs no call at all. When every chunk is in,
  * RAM is unregistered (pages never filled are zero, as the file says) and the file let go.
  *
  * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), the
@@ -75,7 +75,9 @@ public final class LazyRam implements AutoCloseable {
     private final Object fillLock = new Object();
     /** The chunks in the order faults first asked for them: what a next restore should fetch first. */
     private final List<Integer> faultOrder = new ArrayList<>();
+    /** Whether prefetch runs now: from {@link #guestStarted} (if asked for) or {@link #awaitResident} on. */
     private volatile boolean prefetching;
+    private final boolean prefetchWhenStarted;
     private volatile boolean closed;
     /** Threads still running: the last one out closes the userfaultfd, so no thread ever uses a closed (reused) number. */
     private final AtomicInteger live = new AtomicInteger();
@@ -85,7 +87,7 @@ public final class LazyRam implements AutoCloseable {
         this.chunks = chunks;
         this.uffd = uffd;
         this.stopGuest = stopGuest;
-        this.prefetching = prefetch;
+        this.prefetchWhenStarted = prefetch;
         int n = chunks.count();
         this.chunkHost = new long[n];
         for (int i = 0; i < n; i++) {
@@ -106,8 +108,8 @@ public final class LazyRam implements AutoCloseable {
     /**
      * Registers all of {@code memory} (untouched: just created) with a new userfaultfd in missing mode and starts
      * serving it from {@code chunks}. {@code first} lists chunk indices to fetch before the rest (may be empty;
-     * unknown or repeated indices are ignored); {@code prefetch} false fetches only on fault until
-     * {@link #awaitResident} (tests hold pages back with it). {@code stopGuest} is called once if a chunk cannot be
+     * unknown or repeated indices are ignored); {@code prefetch} starts fetching the rest at {@link #guestStarted},
+     * false fetches only on fault until {@link #awaitResident} (tests hold pages back with it). {@code stopGuest} is called once if a chunk cannot be
      * read, and must return only once no vCPU runs (or it gave up waiting). Throws
      * {@link dev.stasis.uffd.UffdUnavailableException} naming what is missing.
      */
@@ -152,6 +154,23 @@ public final class LazyRam implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The vCPUs run: prefetch begins (unless only faults were asked for). Not before: on a small host the fetch
+     * threads would take the CPUs the restore needs to get the guest running.
+     */
+    public void guestStarted() {
+        if (prefetchWhenStarted) {
+            beginPrefetch();
+        }
+    }
+
+    private void beginPrefetch() {
+        synchronized (fillLock) {
+            prefetching = true;
+            fillLock.notifyAll();
+        }
+    }
+
     /** True once every page is in place (or the restore failed: see {@link #awaitResident}). */
     public boolean isDone() {
         return done.getCount() == 0;
@@ -163,10 +182,7 @@ public final class LazyRam implements AutoCloseable {
      */
     public void awaitResident() {
         if (!prefetching) {
-            synchronized (fillLock) {
-                prefetching = true;
-                fillLock.notifyAll();
-            }
+            beginPrefetch();
         }
         boolean interrupted = false;
         while (true) {
