@@ -27,34 +27,9 @@ class HandshakeTest {
     static final Auth KEY = new Auth.Psk("the-right-key-0123456789".getBytes(StandardCharsets.UTF_8));
     static final Auth OTHER = new Auth.Psk("the-wrong-key-0123456789".getBytes(StandardCharsets.UTF_8));
 
-    /** Runs {@code server} on an accepted channel and {@code client} on a connected one; returns both outcomes. */
-    private static <T> Outcome<T> run(Function<Channel, T> server, Function<Channel, Object> client) throws Exception {
-        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            CompletableFuture<T> s = CompletableFuture.supplyAsync(() -> {
-                try (Channel ch = new Channel(ss.accept(), FaultHook.NONE, new AtomicInteger())) {
-                    return server.apply(ch);
-                } catch (java.io.IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            Throwable clientError = null;
-            try (Channel ch = new Channel(new Socket(ss.getInetAddress(), ss.getLocalPort()), FaultHook.NONE, new AtomicInteger())) {
-                client.apply(ch);
-            } catch (Throwable t) {
-                clientError = t;
-            }
-            Throwable serverError = null;
-            T value = null;
-            try {
-                value = s.get(10, TimeUnit.SECONDS);
-            } catch (ExecutionException e) {
-                serverError = e.getCause();
-            }
-            return new Outcome<>(value, serverError, clientError);
-        }
+    private static <T> ChannelPair.Outcome<T> run(Function<Channel, T> server, Function<Channel, Object> client) throws Exception {
+        return ChannelPair.run(server, client);
     }
-
-    record Outcome<T>(T value, Throwable server, Throwable client) {}
 
     @Test
     void theSameKeyAuthenticatesBothWays() throws Exception {

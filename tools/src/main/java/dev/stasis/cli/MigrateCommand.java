@@ -9,6 +9,7 @@ import dev.stasis.forensics.CrashDump;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationReceiver;
 import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.auth.TlsCredentials;
 import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
@@ -36,6 +37,33 @@ final class MigrateCommand {
 
         @Option(names = "--insecure", required = true, description = "no authentication, plaintext (trusted networks only)")
         boolean insecure;
+
+        @ArgGroup(exclusive = false)
+        TlsOptions tls;
+
+        /** This side's authentication, loaded here (a destination) or named to the VM (a source). */
+        Auth load() {
+            if (pskFile != null) {
+                return Auth.Psk.fromFile(pskFile);
+            }
+            if (tls != null) {
+                return TlsCredentials.load(tls.cert, tls.key, tls.ca);
+            }
+            return new Auth.Insecure();
+        }
+    }
+
+    /** TLS 1.3 with certificates both ways, on every connection. */
+    static final class TlsOptions {
+        @Option(names = "--tls-cert", required = true, paramLabel = "FILE",
+                description = "this side's certificate (PEM, with its chain), or a PKCS#12 bundle with its key (password: STASIS_TLS_PASSWORD)")
+        Path cert;
+
+        @Option(names = "--tls-key", paramLabel = "FILE", description = "its private key (PEM PKCS#8, unencrypted, mode 0600); not with PKCS#12")
+        Path key;
+
+        @Option(names = "--tls-ca", required = true, paramLabel = "FILE", description = "the CA certificates (PEM) the peer's certificate must chain to")
+        Path ca;
     }
 
     @Command(name = "send", mixinStandardHelpOptions = true,
@@ -72,6 +100,15 @@ final class MigrateCommand {
                     .put("max_time_s", maxTime).put("connections", connections).put("max_bandwidth", maxBandwidth);
             if (auth.pskFile != null) {
                 request.put("psk_file", auth.pskFile.toAbsolutePath().toString());
+            } else if (auth.tls != null) {
+                request.put("tls_cert", auth.tls.cert.toAbsolutePath().toString()).put("tls_ca", auth.tls.ca.toAbsolutePath().toString());
+                if (auth.tls.key != null) {
+                    request.put("tls_key", auth.tls.key.toAbsolutePath().toString());
+                }
+                String password = System.getenv("STASIS_TLS_PASSWORD");
+                if (password != null) {
+                    request.put("tls_password", password); // over the control socket: this user's alone
+                }
             } else {
                 request.put("insecure", true);
             }
@@ -114,7 +151,7 @@ final class MigrateCommand {
         @Override
         public Integer call() throws Exception {
             InetSocketAddress address = MigrateControl.address(listen);
-            Auth a = auth.pskFile != null ? Auth.Psk.fromFile(auth.pskFile) : new Auth.Insecure();
+            Auth a = auth.load();
             Machine machine;
             // Bound before anything moves: a bad socket path must fail here, not after the source has handed over.
             ControlServer control = apiSocket == null ? null : ControlServer.bind(apiSocket);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationSender;
 import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.auth.TlsCredentials;
 import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.migrate.protocol.Protocol;
 import java.net.InetSocketAddress;
@@ -12,7 +13,7 @@ import java.time.Duration;
 
 /**
  * The control socket's {@code migrate} command: {@code {"command":"migrate","to":"HOST:PORT",
- * "psk_file":PATH | "insecure":true, "downtime_ms":N, "max_time_s":N, "connections":N, "max_bandwidth":BYTES_PER_S}}.
+ * "psk_file":PATH | "tls_cert":PATH, "tls_key":PATH, "tls_ca":PATH, "tls_password":TEXT | "insecure":true, "downtime_ms":N, "max_time_s":N, "connections":N, "max_bandwidth":BYTES_PER_S}}.
  * Runs the whole migration before answering; on success the VM stops (as MIGRATED) right after the answer
  * is written, so the process exits with status 0; on failure the guest keeps running and the error says why.
  */
@@ -21,16 +22,24 @@ public final class MigrateControl {
 
     static final RequestSchema SCHEMA = RequestSchema.of(
             Field.string("to", true), Field.string("psk_file", false), Field.bool("insecure"), Field.bool("progress"),
+            Field.string("tls_cert", false), Field.string("tls_key", false), Field.string("tls_ca", false), Field.string("tls_password", false),
             Field.integer("downtime_ms", 0, 3_600_000), Field.integer("max_time_s", 1, 86_400),
             Field.integer("connections", 1, Protocol.MAX_CONNECTIONS), Field.integer("max_bandwidth", 0, Long.MAX_VALUE));
 
     static ObjectNode migrate(Machine machine, Request request) {
         InetSocketAddress to = address(request.string("to", ""));
         boolean insecure = request.bool("insecure", false);
-        if (request.has("psk_file") == insecure) {
-            throw new IllegalArgumentException("migrate needs exactly one of \"psk_file\" and \"insecure\": true");
+        boolean tls = request.has("tls_cert");
+        if ((request.has("psk_file") ? 1 : 0) + (insecure ? 1 : 0) + (tls ? 1 : 0) != 1) {
+            throw new IllegalArgumentException("migrate needs exactly one of \"psk_file\", \"tls_cert\" (with \"tls_ca\") and \"insecure\": true");
         }
-        Auth auth = insecure ? new Auth.Insecure() : Auth.Psk.fromFile(Path.of(request.string("psk_file", null)));
+        if (tls != request.has("tls_ca")) {
+            throw new IllegalArgumentException("\"tls_cert\" and \"tls_ca\" go together");
+        }
+        Auth auth = insecure ? new Auth.Insecure()
+                : tls ? TlsCredentials.load(Path.of(request.string("tls_cert", null)), request.has("tls_key") ? Path.of(request.string("tls_key", null)) : null,
+                        Path.of(request.string("tls_ca", null)), request.string("tls_password", "").toCharArray())
+                : Auth.Psk.fromFile(Path.of(request.string("psk_file", null)));
         MigrationSender.Options options = new MigrationSender.Options(auth,
                 Duration.ofMillis(request.integer("downtime_ms", 300)),
                 Duration.ofSeconds(request.integer("max_time_s", 120)),

@@ -3,6 +3,7 @@ package dev.stasis.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.stasis.fixtures.GuestLines;
+import dev.stasis.fixtures.TestCertificates;
 import dev.stasis.kvm.testing.RequiresKvm;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -141,6 +142,29 @@ class MigrateCliTest {
     }
 
     @Test
+    void tlsCertificatesBothWaysMoveTheGuestAndAnUntrustedSourceIsRefused() throws Exception {
+        TestCertificates pki = TestCertificates.create(Files.createDirectories(dir.resolve("pki")));
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "--cpus", "2", "pages=256", "report=20", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(List.of("--tls-cert", pki.cert("destination").toString(), "--tls-key", pki.key("destination").toString(),
+                     "--tls-ca", pki.cert("ca").toString()))) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 40, 0, Duration.ofSeconds(30)), source.output());
+            CliProcess stranger = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--tls-cert", pki.cert("stranger").toString(), "--tls-key", pki.key("stranger").toString(), "--tls-ca", pki.cert("ca").toString());
+            assertEquals(1, stranger.status(), stranger.out() + stranger.err());
+            assertTrue(stranger.err().contains("refused this side's certificate") && stranger.err().contains("keeps running"), stranger.err());
+            awaitOutput(dest, "signed by a CA in --tls-ca");
+            assertTrue(dest.isAlive(), dest.output());
+            CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--tls-cert", pki.cert("source").toString(), "--tls-key", pki.key("source").toString(), "--tls-ca", pki.cert("ca").toString(),
+                    "--connections", "2");
+            assertEquals(0, send.status(), send.out() + send.err() + "\n--- destination ---\n" + dest.output());
+            assertEquals(0, source.awaitExit(Duration.ofSeconds(10)), source.output());
+            expectRoundsGoOn(dest, new int[] {lastRound(source.lines(), 0), lastRound(source.lines(), 1)});
+        }
+    }
+
+    @Test
     void usageErrorsAreOneLine() throws Exception {
         CliProcess noAuth = CliProcess.run(List.of(), "migrate", "receive", "--listen", "127.0.0.1:1");
         assertEquals(Stasis.USAGE_ERROR, noAuth.status());
@@ -203,13 +227,18 @@ class MigrateCliTest {
     /** A {@code migrate receive} on a free loopback port, started and listening. */
     static final class Receiver {
         static LiveCli start(Path key, Path apiSocket) throws Exception {
+            return apiSocket == null ? start(List.of("--psk-file", key.toString())) : start(List.of("--psk-file", key.toString(), "--api-socket", apiSocket.toString()));
+        }
+
+        /** {@code migrate receive} on a free loopback port with {@code options} (authentication and the rest). */
+        static LiveCli start(List<String> options) throws Exception {
             int port;
             try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
                 port = probe.getLocalPort();
             }
-            LiveCli r = apiSocket == null
-                    ? LiveCli.start("migrate", "receive", "--listen", "127.0.0.1:" + port, "--psk-file", key.toString())
-                    : LiveCli.start("migrate", "receive", "--listen", "127.0.0.1:" + port, "--psk-file", key.toString(), "--api-socket", apiSocket.toString());
+            List<String> args = new java.util.ArrayList<>(List.of("migrate", "receive", "--listen", "127.0.0.1:" + port));
+            args.addAll(options);
+            LiveCli r = LiveCli.start(args.toArray(String[]::new));
             long deadline = System.nanoTime() + 20_000_000_000L;
             while (!r.output().contains("waiting for a migration on")) {
                 if (!r.isAlive() || System.nanoTime() > deadline) {

@@ -10,7 +10,7 @@ import java.util.Arrays;
 import java.util.Set;
 
 /** How the two sides prove who they are. Both must use the same kind; a mismatch is refused by name. */
-public sealed interface Auth permits Auth.Psk, Auth.Insecure {
+public sealed interface Auth permits Auth.Psk, Auth.Tls, Auth.Insecure {
     /** The code in HELLO. */
     int code();
 
@@ -62,6 +62,25 @@ public sealed interface Auth permits Auth.Psk, Auth.Insecure {
         }
     }
 
+    /**
+     * TLS 1.3 on every connection with certificates both ways ({@link TlsCredentials}): the source checks the
+     * destination's certificate against the host it connects to, the destination requires the source's; both are
+     * checked against the given CAs. Frames need no MACs of their own then.
+     *
+     * @param subject this side's certificate subject, for messages
+     */
+    record Tls(javax.net.ssl.SSLContext context, String subject) implements Auth {
+        @Override
+        public int code() {
+            return 2;
+        }
+
+        @Override
+        public String describe() {
+            return "TLS 1.3 with certificates";
+        }
+    }
+
     /** No authentication, plaintext: only when asked for with --insecure. */
     record Insecure() implements Auth {
         @Override
@@ -79,6 +98,7 @@ public sealed interface Auth permits Auth.Psk, Auth.Insecure {
         return switch (code) {
             case 0 -> "no authentication (--insecure)";
             case 1 -> "a pre-shared key";
+            case 2 -> "TLS 1.3 with certificates";
             default -> "authentication method " + code;
         };
     }

@@ -22,7 +22,9 @@ import javax.crypto.spec.SecretKeySpec;
  * connection index); the destination checks magic, version and method, and answers with its own HELLO.
  * With a pre-shared key the source then proves itself first (AUTH = HMAC-SHA256(key, "source" | both
  * HELLOs)), and only then the destination (the same with "destination"), so neither side's proof can be
- * replayed: each covers the other side's fresh nonce. Any failure is refused with a reason both sides print.
+ * replayed: each covers the other side's fresh nonce. With TLS, the connection's TLS 1.3 handshake comes first
+ * (certificates both ways), and HELLO and everything after go through it. Any failure is refused with a reason
+ * both sides print.
  */
 public final class Handshake {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -36,6 +38,9 @@ public final class Handshake {
 
     /** The source side. */
     public static void client(Channel ch, Auth auth, long session, int index) {
+        if (auth instanceof Auth.Tls tls) {
+            ch.startTls(tls.context(), true); // before any frame: HELLO already goes encrypted
+        }
         byte[] mine = hello(auth, session, index);
         ch.send(MessageType.HELLO, mine, null, 0);
         Frame f = ch.expect(MessageType.HELLO);
@@ -63,6 +68,9 @@ public final class Handshake {
 
     /** The destination side: returns what the authenticated source asked for. */
     public static Hello server(Channel ch, Auth auth) {
+        if (auth instanceof Auth.Tls tls) {
+            ch.startTls(tls.context(), false);
+        }
         Frame f = ch.expect(MessageType.HELLO);
         byte[] theirs = Arrays.copyOf(f.data(), f.length());
         Hello h = parse(ch, f, "source");

@@ -19,6 +19,9 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.EnumSet;
 import javax.crypto.Mac;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import javax.crypto.spec.SecretKeySpec;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -34,9 +37,11 @@ public final class Channel implements AutoCloseable {
     public static final int READ_TIMEOUT_MILLIS = 30_000;
     private static final Set<MessageType> ANY = EnumSet.allOf(MessageType.class);
 
-    private final Socket socket;
-    private final DataInputStream in;
-    private final OutputStream out;
+    /** The TCP socket, or the TLS socket over it once {@link #startTls} ran (closing either ends the connection). */
+    private volatile Socket socket;
+    private final Socket tcp;
+    private DataInputStream in;
+    private OutputStream out;
     private final String peer;
     private final FaultHook hook;
     private final AtomicInteger messages;
@@ -55,6 +60,7 @@ public final class Channel implements AutoCloseable {
     /** @param messages the session's message counter, shared by its channels, for the fault hook */
     public Channel(Socket socket, FaultHook hook, AtomicInteger messages) throws IOException {
         this.socket = socket;
+        this.tcp = socket;
         socket.setTcpNoDelay(true);
         socket.setSoTimeout(READ_TIMEOUT_MILLIS);
         this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 64 << 10));
@@ -66,6 +72,48 @@ public final class Channel implements AutoCloseable {
 
     public String peer() {
         return peer;
+    }
+
+    /**
+     * Runs a TLS 1.3 handshake over this connection, before any frame (mutual authentication: the destination
+     * requires the source's certificate; the source checks the destination's against {@code peerHost}, as a browser
+     * would: the name or address it was given, never a reverse lookup); every frame goes through TLS from here on.
+     * Refused by name: a wrong, expired or untrusted certificate, another host name, an older TLS version.
+     */
+    public void startTls(SSLContext context, boolean client) {
+        Socket plain = socket;
+        try {
+            String host = ((java.net.InetSocketAddress) plain.getRemoteSocketAddress()).getHostString();
+            SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(plain, host, plain.getPort(), true);
+            tls.setUseClientMode(client);
+            SSLParameters p = tls.getSSLParameters();
+            p.setProtocols(new String[] {"TLSv1.3"});
+            if (client) {
+                p.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must name the host connected to
+            } else {
+                p.setNeedClientAuth(true);
+            }
+            tls.setSSLParameters(p);
+            tls.setSoTimeout(readTimeoutMillis);
+            socket = tls;
+            tls.startHandshake();
+            in = new DataInputStream(new BufferedInputStream(tls.getInputStream(), 64 << 10));
+            out = new BufferedOutputStream(tls.getOutputStream(), 64 << 10);
+        } catch (IOException e) {
+            throw new MigrationException(Kind.AUTH, "TLS handshake with " + peer + " failed: " + TlsFailure.describe(e), e);
+        }
+    }
+
+    /** The peer's certificate subject once {@link #startTls} ran, else null. */
+    public String tlsPeer() {
+        if (socket instanceof SSLSocket tls) {
+            try {
+                return tls.getSession().getPeerPrincipal().getName();
+            } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                return null;
+            }
+        }
+        return null;
     }
 
     public long bytesSent() {
@@ -256,6 +304,11 @@ public final class Channel implements AutoCloseable {
     }
 
     private MigrationException broken(String doing, IOException e) {
+        if (e instanceof javax.net.ssl.SSLException) {
+            // TLS 1.3 checks the source's certificate after the source's side of the handshake ended: the refusal
+            // arrives as an alert on the first read.
+            return new MigrationException(Kind.AUTH, "TLS with " + peer + " failed while " + doing + ": " + TlsFailure.describe(e), e);
+        }
         String what = e instanceof EOFException ? "the peer closed the connection"
                 : e instanceof SocketTimeoutException ? "no answer for " + readTimeoutMillis / 1000 + " s"
                 : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
@@ -268,13 +321,14 @@ public final class Channel implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        return socket.isClosed();
+        return tcp.isClosed();
     }
 
+    /** Closes the TCP socket itself, from any thread: a TLS socket's own close could wait on a handshake in progress. */
     @Override
     public void close() {
         try {
-            socket.close();
+            tcp.close();
         } catch (IOException ignored) {
             // Nothing to do about a socket that fails to close.
         }
