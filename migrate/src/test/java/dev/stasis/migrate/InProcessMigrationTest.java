@@ -43,14 +43,7 @@ class InProcessMigrationTest {
             assertTrue(result.destination().contains("127.0.0.1"), result.destination());
             int before = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
             try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                String out;
-                do {
-                    Thread.sleep(200);
-                    out = console.toString(StandardCharsets.ISO_8859_1);
-                } while (maxRound(out) < before + 60 && System.nanoTime() < deadline);
-                assertTrue(maxRound(out) >= before + 60, "dirtier rounds go on past " + before + " at the destination:\n" + out);
-                assertFalse(out.contains("FAIL"), out);
+                Loopback.awaitDirtierRound(console, before + 60, "after a migration over " + connections + " connection(s)");
                 assertFalse(b.vm().isStopped());
             }
             assertTrue(result.rounds() >= 2, "pre-copy, then stop-and-copy: " + result);

@@ -59,6 +59,22 @@ final class Loopback implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits up to 30 s for dirtier at a destination (its console so far in {@code console}) to report round
+     * {@code target} or later; asserts it did, with no FAIL. Returns the console text.
+     */
+    static String awaitDirtierRound(java.io.ByteArrayOutputStream console, int target, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        String out;
+        do {
+            Thread.sleep(200);
+            out = console.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+        } while (InProcessMigrationTest.maxRound(out) < target && System.nanoTime() < deadline);
+        org.junit.jupiter.api.Assertions.assertTrue(InProcessMigrationTest.maxRound(out) >= target, what + ": dirtier reaches round " + target + " at the destination:\n" + out);
+        org.junit.jupiter.api.Assertions.assertFalse(out.contains("FAIL"), out);
+        return out;
+    }
+
     static int lastRound(RunningGuest g, Pattern p) {
         int last = 0;
         for (var l : g.lines()) {

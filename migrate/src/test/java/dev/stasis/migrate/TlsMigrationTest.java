@@ -8,7 +8,6 @@ import dev.stasis.kvm.testing.RequiresKvm;
 import dev.stasis.machine.Machine;
 import dev.stasis.vm.VmExit;
 import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -34,14 +33,7 @@ class TlsMigrationTest {
             assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
             int before = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
             try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                String out;
-                do {
-                    Thread.sleep(200);
-                    out = console.toString(StandardCharsets.ISO_8859_1);
-                } while (!out.contains("round=" + (before + 60) + " ") && System.nanoTime() < deadline);
-                assertTrue(out.contains("round=" + (before + 60) + " "), "dirtier goes on past round " + before + " at the destination:\n" + out);
-                assertFalse(out.contains("FAIL"), out);
+                Loopback.awaitDirtierRound(console, before + 60, "after a migration over TLS");
             }
             assertTrue(result.rounds() >= 2, result.toString());
         }

@@ -14,13 +14,13 @@ import java.util.Arrays;
  */
 public final class ChunkAccess {
     private final String path;
-    private final FileBlocks file;
-    private final MemoryMap map;
-    private final MemoryMap.Chunk[] chunks;
-    private final long[] chunkGpas;
-    private final int[] blockIndex;
-    private final long[] offsets;
-    private final long[] lengths;
+    final FileBlocks file;
+    final MemoryMap map;
+    final MemoryMap.Chunk[] chunks;
+    final long[] chunkGpas;
+    final int[] blockIndex;
+    final long[] offsets;
+    final long[] lengths;
 
     ChunkAccess(String path, FileBlocks file, MemoryMap map, int[] blockIndex, long[] offsets, long[] lengths) {
         this.path = path;

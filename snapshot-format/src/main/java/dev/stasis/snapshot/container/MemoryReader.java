@@ -28,22 +28,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * Reading stops at the first bad chunk; checking (no sink) goes on and reports each bad chunk.
  */
 final class MemoryReader {
+    /** The chunks, their blocks and the file: the same view a lazy restore reads through. */
+    private final ChunkAccess access;
     private final FileBlocks file;
     private final MemoryMap map;
     private final MemoryMap.Chunk[] chunks;
-    private final long[] chunkGpas;
-    private final int[] blockIndex;
-    private final long[] offsets;
-    private final long[] lengths;
 
-    MemoryReader(FileBlocks file, MemoryMap map, int[] blockIndex, long[] offsets, long[] lengths) {
-        this.file = file;
-        this.map = map;
-        this.chunks = map.chunks();
-        this.chunkGpas = Arrays.stream(chunks).mapToLong(MemoryMap.Chunk::gpa).toArray();
-        this.blockIndex = blockIndex;
-        this.offsets = offsets;
-        this.lengths = lengths;
+    MemoryReader(ChunkAccess access) {
+        this.access = access;
+        this.file = access.file;
+        this.map = access.map;
+        this.chunks = access.chunks;
     }
 
     /** One pass over the chunks on a pool: the task for chunk i; a format problem is about that chunk. */
@@ -71,7 +66,7 @@ final class MemoryReader {
         });
         try {
             pass(pool, n, problems, found, true, (i, decoder) -> {
-                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], sink, sinkZeroed);
+                ChunkDecoder.Decoded d = decoder.decode(chunks[i], access.blockIndex[i], access.offsets[i], access.lengths[i], sink, sinkZeroed);
                 stored.addAndGet(d.storedPages());
                 referenced.addAndGet(d.refPages().length);
                 decoded[i] = d;
@@ -94,7 +89,7 @@ final class MemoryReader {
         }
         long pages = map.totalBytes() / Layout.PAGE_SIZE;
         return new MemoryStats(chunks.length, pages, pages - stored.get() - referenced.get(), stored.get(), referenced.get(),
-                Arrays.stream(lengths).sum(), Duration.ofNanos(System.nanoTime() - t0));
+                Arrays.stream(access.lengths).sum(), Duration.ofNanos(System.nanoTime() - t0));
     }
 
     /** Checks every reference of chunk {@code i} and, with a sink, copies each source page to its page. */
@@ -103,7 +98,7 @@ final class MemoryReader {
         ChunkDecoder.Decoded d = decoded[i];
         ByteBuffer window = sink == null ? null : sink.window(chunk.gpa(), chunk.length());
         if (sink != null && (window == null || window.remaining() < chunk.length())) {
-            throw new SnapshotFormatException(SnapshotFormatException.Kind.INVALID_INPUT, ChunkDecoder.describe(chunk, blockIndex[i], offsets[i])
+            throw new SnapshotFormatException(SnapshotFormatException.Kind.INVALID_INPUT, ChunkDecoder.describe(chunk, access.blockIndex[i], access.offsets[i])
                     + ": the guest RAM sink gave a window of " + (window == null ? 0 : window.remaining()) + " bytes for " + chunk.length());
         }
         int base = window == null ? 0 : window.position();
@@ -111,8 +106,8 @@ final class MemoryReader {
             int page = d.refPages()[k];
             long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
             long source = d.refSources()[k];
-            String what = ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]);
-            int c = PageReference.sourceChunk(what, page, gpa, source, chunkGpas, chunks);
+            String what = ChunkDecoder.describe(chunk, access.blockIndex[i], access.offsets[i]);
+            int c = PageReference.sourceChunk(what, page, gpa, source, access.chunkGpas, chunks);
             if (decoded[c] == null) {
                 continue; // its chunk is bad and reported already (check only)
             }

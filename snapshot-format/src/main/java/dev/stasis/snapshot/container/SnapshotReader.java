@@ -228,7 +228,7 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     private MemoryReader memoryReader() {
-        return new MemoryReader(file, memoryMap, chunkBlocks, chunkOffsets(), chunkLengths());
+        return new MemoryReader(chunkAccess());
     }
 
     /**
