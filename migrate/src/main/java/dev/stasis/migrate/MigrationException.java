@@ -19,7 +19,9 @@ public final class MigrationException extends RuntimeException {
         /** It did not converge within the time limit. */
         TIMEOUT,
         /** This side failed while building or saving the guest. */
-        LOCAL
+        LOCAL,
+        /** Someone cancelled it (the control socket's migrate-cancel) before COMMIT. */
+        CANCELLED
     }
 
     private final Kind kind;

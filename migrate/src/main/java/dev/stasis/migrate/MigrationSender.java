@@ -82,6 +82,7 @@ public final class MigrationSender {
     private final Machine machine;
     private final Vm vm;
     private final Options options;
+    private final MigrationProgress progress;
     private final Consumer<String> log;
     private boolean pausedBefore;
     private final List<Channel> channels = new ArrayList<>();
@@ -91,7 +92,8 @@ public final class MigrationSender {
     private ExecutorService pool;
     private long deadline;
 
-    private MigrationSender(Machine machine, Options options, Consumer<String> log) {
+    private MigrationSender(Machine machine, Options options, MigrationProgress progress, Consumer<String> log) {
+        this.progress = progress;
         this.machine = machine;
         this.vm = machine.vm();
         this.options = options;
@@ -111,10 +113,23 @@ public final class MigrationSender {
      * the caller to stop with {@link #migrated}, e.g. once it has told whoever asked.
      */
     public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, Consumer<String> log) {
+        return migrateAndHold(machine, to, options, new MigrationProgress(), log);
+    }
+
+    /** {@link #migrateAndHold}, reporting to {@code progress}, which can also cancel it before COMMIT. */
+    public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, MigrationProgress progress, Consumer<String> log) {
         if (machine.vm().isStopped()) {
             throw new MigrationException(Kind.LOCAL, "the VM has stopped; nothing to migrate");
         }
-        return new MigrationSender(machine, options, log).run(to);
+        MigrationSender sender = new MigrationSender(machine, options, progress, log);
+        try {
+            Result r = sender.run(to);
+            progress.phase("done");
+            return r;
+        } catch (RuntimeException e) {
+            progress.phase("failed");
+            throw e;
+        }
     }
 
     public static VmExit migrated(Result r) {
@@ -130,6 +145,7 @@ public final class MigrationSender {
         var warmup = StatePathWarmup.start(vm.config().cpu()); // while pre-copy runs, not in the pause
         try {
             long session = connect(to);
+            progress.phase("pre-copy");
             vm.setDirtyLogging(true); // off again in the finally below, whatever happens
             DirtyLog dirty = new DirtyLog(vm);
             dirty.collect(); // from here on the log holds what the guest writes during round 1
@@ -138,8 +154,10 @@ public final class MigrationSender {
             int rounds = 0;
             int maxThrottle = 0;
             while (true) {
+                progress.checkCancelled();
                 rounds++;
                 long t = System.nanoTime();
+                long bytesBefore = channels.stream().mapToLong(Channel::bytesSent).sum();
                 long[] sent = sendRound(pages, false);
                 channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
                 long acked = channels.get(0).expect(MessageType.ROUND, d -> d.varUnsigned("round", Long.MAX_VALUE));
@@ -152,6 +170,9 @@ public final class MigrationSender {
                 long n = DirtyLog.count(pages);
                 log.accept(String.format("round %d: %d pages (%d zero) in %.1f ms; %d dirty now, pause would be ~%.1f ms",
                         rounds, sent[0], sent[1], took / 1e6, n, convergence.expectedDowntime(n) / 1e6));
+                long bytesNow = channels.stream().mapToLong(Channel::bytesSent).sum();
+                progress.round(rounds, writers.stream().mapToLong(PageWriter::pages).sum(), bytesNow, sent[0], took, n,
+                        convergence.expectedDowntime(n), bytesNow - bytesBefore);
                 if (convergence.shouldStop(n)) {
                     break;
                 }
@@ -167,6 +188,8 @@ public final class MigrationSender {
             }
             // Stop and copy.
             StatePathWarmup.await(warmup, log);
+            progress.checkCancelled();
+            progress.phase("stop-and-copy");
             long pauseStart = System.nanoTime();
             vm.pauseAll();
             paused = true;
@@ -192,6 +215,7 @@ public final class MigrationSender {
             control.send(MessageType.END, new Encoder().varUnsigned(sections.payloads().size()).u64(totalPages));
             control.expectEmpty(MessageType.READY);
             long tReady = System.nanoTime();
+            progress.commit(); // a cancel asked for until now still wins; none after
             committed = true;
             control.send(MessageType.COMMIT, new Encoder());
             control.expectEmpty(MessageType.STARTED);
@@ -222,7 +246,7 @@ public final class MigrationSender {
     }
 
     private MigrationException giveUp(MigrationException e, boolean paused, boolean committed) {
-        if (!committed && !channels.isEmpty() && (e.kind() == Kind.TIMEOUT || e.kind() == Kind.LOCAL)) {
+        if (!committed && !channels.isEmpty() && (e.kind() == Kind.TIMEOUT || e.kind() == Kind.LOCAL || e.kind() == Kind.CANCELLED)) {
             channels.get(0).refuse("the source gives up: " + e.getMessage()); // so the destination says why
         }
         channels.forEach(Channel::close);
@@ -339,6 +363,9 @@ public final class MigrationSender {
                 }
                 if (!last && System.nanoTime() > deadline) {
                     throw timeout(DirtyLog.count(maps));
+                }
+                if (!last) {
+                    progress.checkCancelled(); // within a long round too; the last round, guest paused, runs to its end
                 }
                 int span = (int) Math.min(Protocol.MAX_SPAN, slotPages - first);
                 long before = ch.bytesSent();

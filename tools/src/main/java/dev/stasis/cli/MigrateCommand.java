@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
 @Command(name = "migrate", mixinStandardHelpOptions = true,
         description = {"Move a running VM to another host while it runs (pre-copy over TCP).",
                 "Start 'migrate receive' on the destination, then 'migrate send' against the running VM's control socket."},
-        subcommands = {MigrateCommand.Send.class, MigrateCommand.Receive.class})
+        subcommands = {MigrateCommand.Send.class, MigrateCommand.Receive.class, MigrateCommand.Status.class, MigrateCommand.Cancel.class})
 final class MigrateCommand {
     /** Exactly one way to authenticate; both sides must choose the same. */
     static final class AuthOptions {
@@ -180,5 +180,41 @@ final class MigrateCommand {
             ForegroundVm.report(exit);
             return exit.processStatus();
         }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "Show the migration the VM at --api-socket is running: phase, round, bytes, rate, dirty rate, expected downtime.")
+    static final class Status implements Callable<Integer> {
+        @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the migrating VM's control socket")
+        Path apiSocket;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode r = ControlClient.call(apiSocket, ControlClient.request("migrate-status"));
+            System.out.println(describe(r));
+            return 0;
+        }
+    }
+
+    @Command(name = "cancel", mixinStandardHelpOptions = true,
+            description = {"Stop the migration the VM at --api-socket is running; the guest runs on there.",
+                    "Refused once COMMIT was sent (the destination may be running the guest)."})
+    static final class Cancel implements Callable<Integer> {
+        @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the migrating VM's control socket")
+        Path apiSocket;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode r = ControlClient.call(apiSocket, ControlClient.request("migrate-cancel"));
+            System.out.println("cancelling: " + describe(r));
+            return 0;
+        }
+    }
+
+    static String describe(JsonNode r) {
+        return String.format("%s, round %d, %d pages and %d bytes sent, %.1f MiB/s, %d pages dirtied/s, pause would be ~%.1f ms, %.1f s so far",
+                r.path("phase").asText(), r.path("round").asInt(), r.path("pages_sent").asLong(), r.path("bytes_sent").asLong(),
+                r.path("bytes_per_s").asDouble() / 1048576.0, r.path("dirty_pages_per_s").asLong(), r.path("expected_downtime_ms").asDouble(),
+                r.path("elapsed_ms").asLong() / 1000.0);
     }
 }

@@ -2,6 +2,7 @@ package dev.stasis.control;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.machine.Machine;
+import dev.stasis.migrate.MigrationProgress;
 import dev.stasis.migrate.MigrationSender;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.TlsCredentials;
@@ -20,13 +21,51 @@ import java.time.Duration;
 public final class MigrateControl {
     private MigrateControl() {}
 
+    /** The migration this VM runs now, if any: what migrate-status shows and migrate-cancel stops. */
+    static final class Tracker {
+        private volatile MigrationProgress current;
+
+        ObjectNode status() {
+            MigrationProgress p = current;
+            if (p == null) {
+                throw new IllegalStateException("no migration is running");
+            }
+            return describe(p.view());
+        }
+
+        ObjectNode cancel() {
+            MigrationProgress p = current;
+            if (p == null) {
+                throw new IllegalStateException("no migration is running");
+            }
+            if (!p.cancel()) {
+                throw new IllegalStateException("too late to cancel: COMMIT was sent, the destination may be running the guest");
+            }
+            return describe(p.view());
+        }
+    }
+
+    static ObjectNode describe(MigrationProgress.View v) {
+        ObjectNode o = ControlServer.json().createObjectNode();
+        o.put("phase", v.phase());
+        o.put("round", v.round());
+        o.put("pages_sent", v.pagesSent());
+        o.put("bytes_sent", v.bytesSent());
+        o.put("bytes_per_s", Math.round(v.bytesPerSecond()));
+        o.put("dirty_pages_per_s", Math.round(v.dirtyPagesPerSecond()));
+        o.put("expected_downtime_ms", v.expectedDowntimeMs());
+        o.put("elapsed_ms", v.elapsedMs());
+        o.put("cancel_requested", v.cancelRequested());
+        return o;
+    }
+
     static final RequestSchema SCHEMA = RequestSchema.of(
             Field.string("to", true), Field.string("psk_file", false), Field.bool("insecure"), Field.bool("progress"),
             Field.string("tls_cert", false), Field.string("tls_key", false), Field.string("tls_ca", false), Field.string("tls_password", false),
             Field.integer("downtime_ms", 0, 3_600_000), Field.integer("max_time_s", 1, 86_400),
             Field.integer("connections", 1, Protocol.MAX_CONNECTIONS), Field.integer("max_bandwidth", 0, Long.MAX_VALUE));
 
-    static ObjectNode migrate(Machine machine, Request request) {
+    static ObjectNode migrate(Machine machine, Request request, Tracker tracker) {
         InetSocketAddress to = address(request.string("to", ""));
         boolean insecure = request.bool("insecure", false);
         boolean tls = request.has("tls_cert");
@@ -47,12 +86,19 @@ public final class MigrateControl {
                 request.integer("max_bandwidth", 0),
                 FaultHook.NONE);
         var client = request.bool("progress", false) ? ControlServer.progressSink() : null;
-        MigrationSender.Result r = MigrationSender.migrateAndHold(machine, to, options, line -> {
-            System.err.println("stasis: migrate: " + line);
-            if (client != null) { // the client shows the rounds as they go, on its terminal
-                client.accept(ControlServer.json().createObjectNode().put("message", line));
-            }
-        });
+        MigrationProgress progress = new MigrationProgress();
+        tracker.current = progress;
+        MigrationSender.Result r;
+        try {
+            r = MigrationSender.migrateAndHold(machine, to, options, progress, line -> {
+                System.err.println("stasis: migrate: " + line);
+                if (client != null) { // the client shows the rounds as they go, on its terminal
+                    client.accept(ControlServer.json().createObjectNode().put("message", line));
+                }
+            });
+        } finally {
+            tracker.current = null;
+        }
         ControlServer.afterReply(() -> machine.vm().stop(MigrationSender.migrated(r)));
         ObjectNode result = ControlServer.json().createObjectNode();
         result.put("destination", r.destination());

@@ -18,7 +18,9 @@ import java.util.List;
  *       the default where userfaultfd works), or pause, write the file, then resume (or stop, with exit=true);
  *       answers bytes, paused_ms and the memory figures;</li>
  *   <li>{@code migrate} {to, ...}: live-migrate to a waiting {@code stasis migrate receive} ({@link MigrateControl});</li>
- *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop}.</li>
+ *   <li>{@code pause}, {@code resume}, {@code status}, {@code stop};</li>
+ *   <li>{@code migrate-status}, {@code migrate-cancel}: answered while a migrate runs (from another client): its
+ *       phase, round, bytes, rates and expected downtime; cancel stops it before COMMIT, the guest running on here.</li>
  * </ul>
  * Each request is checked against its schema here before it runs; all but {@code status} change the VM
  * and so run one at a time.
@@ -32,6 +34,7 @@ public final class VmControl {
             Field.integer("level", -7, 19), Field.integer("threads", 1, 64));
 
     public static List<Command> handlers(Machine machine) {
+        MigrateControl.Tracker migration = new MigrateControl.Tracker();
         return List.of(
                 Command.changing("snapshot", SNAPSHOT, request -> snapshot(machine, request)),
                 Command.changing("migrate", MigrateControl.SCHEMA, request -> {
@@ -40,8 +43,11 @@ public final class VmControl {
                         throw new IllegalStateException("migrate: this VM runs in a jail (" + Jailer.current()
                                 + "), whose network namespace is empty; migration from a jail is not supported");
                     }
-                    return MigrateControl.migrate(machine, request);
+                    return MigrateControl.migrate(machine, request, migration);
                 }),
+                // Not state-changing commands: they must answer while migrate holds the VM.
+                Command.reading("migrate-status", NONE, request -> migration.status()),
+                Command.reading("migrate-cancel", NONE, request -> migration.cancel()),
                 Command.changing("pause", NONE, request -> {
                     machine.vm().pauseAll();
                     return status(machine, request);

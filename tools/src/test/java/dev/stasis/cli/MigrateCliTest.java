@@ -165,6 +165,42 @@ class MigrateCliTest {
     }
 
     @Test
+    void aRunningMigrationCanBeWatchedAndCancelledFromAnotherClient() throws Exception {
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "pages=4096", "report=20", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key("right"), null)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), source.output());
+            // 32 KiB/s: round 1 (dirtier's pages compress to little, but not to nothing) takes seconds to watch and cancel.
+            try (LiveCli send = LiveCli.start("migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--psk-file", key("right").toString(), "--max-bandwidth", "32K")) {
+                CliProcess status = null;
+                long deadline = System.nanoTime() + 20_000_000_000L;
+                while (System.nanoTime() < deadline) {
+                    status = CliProcess.run(List.of(), "migrate", "status", "--api-socket", a.toString());
+                    if (status.status() == 0 && status.out().startsWith("pre-copy")) {
+                        break;
+                    }
+                    Thread.sleep(200);
+                }
+                assertEquals(0, status.status(), status.out() + status.err());
+                assertTrue(status.out().matches("pre-copy, round \\d+, \\d+ pages and \\d+ bytes sent, .*\\n"), status.out());
+                CliProcess cancel = CliProcess.run(List.of(), "migrate", "cancel", "--api-socket", a.toString());
+                assertEquals(0, cancel.status(), cancel.out() + cancel.err());
+                assertEquals(1, send.awaitExit(Duration.ofSeconds(30)), send.output());
+                assertTrue(send.output().contains("cancelled") && send.output().contains("keeps running on the source"), send.output());
+            }
+            assertEquals(1, dest.awaitExit(Duration.ofSeconds(30)), "the destination frees what it built and exits:\n" + dest.output());
+            assertTrue(dest.output().contains("cancelled"), dest.output());
+            int round = lastRound(source.lines(), 0);
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) > round + 40, 0, Duration.ofSeconds(30)),
+                    "the guest runs on at the source:\n" + source.output());
+            CliProcess none = CliProcess.run(List.of(), "migrate", "status", "--api-socket", a.toString());
+            assertNotEquals(0, none.status());
+            assertTrue(none.err().contains("no migration is running"), none.err());
+        }
+    }
+
+    @Test
     void usageErrorsAreOneLine() throws Exception {
         CliProcess noAuth = CliProcess.run(List.of(), "migrate", "receive", "--listen", "127.0.0.1:1");
         assertEquals(Stasis.USAGE_ERROR, noAuth.status());
