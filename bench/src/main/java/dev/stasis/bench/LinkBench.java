@@ -41,7 +41,7 @@ public final class LinkBench {
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--rounds N)");
             }
         }
-        Path dir = Files.createTempDirectory("stasis-linkbench");
+        Path dir = Scratch.dir("stasis-linkbench");
         TestCertificates pki = TestCertificates.create(dir);
         List<String> names = List.of("plaintext (--insecure)", "PSK, per-frame HMAC-SHA256", "TLS 1.3, certificates both ways");
         List<Auth[]> auths = List.of(

@@ -38,7 +38,7 @@ public final class ManyRestoresBench {
         if (!Files.isExecutable(STASIS)) {
             throw new IllegalStateException("run from the repository root after 'mvn -q -B package -DskipTests' (no " + STASIS + ")");
         }
-        Path dir = Files.createTempDirectory("stasis-manybench");
+        Path dir = Scratch.dir("stasis-manybench");
         Path kernel = Files.write(dir.resolve("kernel.elf"), Guests.multibootKernel(1));
         Path pattern = dir.resolve("pattern.bin");
         SnapshotBench.writeRegion(pattern, false);

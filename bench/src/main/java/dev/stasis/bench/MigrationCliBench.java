@@ -45,7 +45,7 @@ public final class MigrationCliBench {
         if (!Files.isExecutable(STASIS)) {
             throw new IllegalStateException("run from the repository root after 'mvn -q -B package -DskipTests' (no " + STASIS + ")");
         }
-        Path dir = Files.createTempDirectory("stasis-migbench");
+        Path dir = Scratch.dir("stasis-migbench");
         Path kernel = Files.write(dir.resolve("kernel.elf"), Guests.multibootKernel(1));
         boolean qemu = Qemu.installed();
         List<Hop> stasis = new ArrayList<>(), theirs = new ArrayList<>();

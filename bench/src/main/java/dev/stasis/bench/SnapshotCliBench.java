@@ -50,7 +50,7 @@ public final class SnapshotCliBench {
         if (!Files.isExecutable(STASIS)) {
             throw new IllegalStateException("run from the repository root after 'mvn -q -B package -DskipTests' (no " + STASIS + ")");
         }
-        Path dir = Files.createTempDirectory("stasis-snapbench");
+        Path dir = Scratch.dir("stasis-snapclibench");
         Path kernel = Files.write(dir.resolve("kernel.elf"), Guests.multibootKernel(1));
         Path pattern = dir.resolve("pattern.bin");
         long nonZero = SnapshotBench.writeRegion(pattern, byteWrap);
