@@ -5,8 +5,9 @@ import dev.stasis.migrate.MigrationException.Kind;
 /**
  * A running migration as others may watch and stop it (the control socket's {@code migrate-status} and
  * {@code migrate-cancel}, from another client while {@code migrate} runs). The sender updates it after every round;
- * {@link #cancel} takes effect at the next span of pages, round or step of the stop-and-copy, and never after COMMIT:
- * then the destination may already run the guest.
+ * {@link #cancel} takes effect at the next span of pages or round of pre-copy, or, once the guest is paused for the
+ * stop-and-copy, when the destination answers READY (the guest then resumes here); never after COMMIT: then the
+ * destination may already run the guest.
  */
 public final class MigrationProgress {
     /** What a watcher sees; rates from the last round; {@code expectedDowntimeMs} what the pause would take now. */

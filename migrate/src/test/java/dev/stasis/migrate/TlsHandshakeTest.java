@@ -112,6 +112,7 @@ class TlsHandshakeTest {
     void aPkcs12BundleWorksAsWellAsPem() throws Exception {
         Path p12 = dir.resolve("source.p12");
         pki.openssl("pkcs12", "-export", "-in", pki.cert("source").toString(), "-inkey", pki.key("source").toString(), "-out", p12.toString(), "-passout", "pass:");
+        Files.setPosixFilePermissions(p12, PosixFilePermissions.fromString("rw-------")); // it holds the key
         Auth bundle = TlsCredentials.load(p12, null, pki.cert("ca"), new char[0]);
         var o = handshake(pki.auth("destination", "ca"), bundle);
         assertNull(o.server(), String.valueOf(o.server()));
@@ -123,7 +124,7 @@ class TlsHandshakeTest {
         Path open = Files.copy(pki.key("source"), dir.resolve("open.key"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
         MigrationException e = assertThrows(MigrationException.class, () -> TlsCredentials.load(pki.cert("source"), open, pki.cert("ca")));
-        assertTrue(e.getMessage().contains(open + " (--tls-key): the private key is readable by others"), e.getMessage());
+        assertTrue(e.getMessage().contains(open + " (--tls-key): it holds a private key and is readable by others"), e.getMessage());
 
         Path traditional = dir.resolve("traditional.key");
         pki.openssl("ec", "-in", pki.key("source").toString(), "-out", traditional.toString());

@@ -1,13 +1,11 @@
 package dev.stasis.checkpoint;
 
-import com.sun.jna.Native;
-import dev.stasis.os.Errno;
 import dev.stasis.os.LibC;
-import dev.stasis.os.Mapping;
-import dev.stasis.os.NativeException;
+import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.snapshot.container.RamRange;
 import dev.stasis.snapshot.container.SnapshotReader;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -38,6 +36,7 @@ public final class RamImageCache {
     private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--------");
 
+    private static final int PAGE = 4096;
     private final Path dir;
 
     private RamImageCache(Path dir) {
@@ -71,15 +70,17 @@ public final class RamImageCache {
     public record Image(Path file, boolean made) {}
 
     /**
-     * The image of the RAM in the file {@code reader} reads: the one in the cache, or one decoded now (once, whoever
-     * asks at the same time). {@code ramBytes} is the guest's RAM size, which the image must have.
+     * The image of the RAM in the file {@code reader} reads: the one in the cache, or one decoded now. Restores that
+     * ask at the same time may each decode it; identical, the last rename wins, and mapped images stay as they are.
+     * {@code ramBytes} is the guest's RAM size, which the image must have.
      */
     public Image imageOf(SnapshotReader reader, long ramBytes) throws IOException {
         Path image = dir.resolve(HexFormat.of().formatHex(reader.contentDigest()) + ".ram");
         if (Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS) && Files.size(image) == ramBytes) {
             return new Image(image, false);
         }
-        Path temp = Files.createTempFile(dir, ".ram-", ".tmp");
+        sweepAbandoned();
+        Path temp = Files.createTempFile(dir, ".ram-" + ProcessHandle.current().pid() + "-", ".tmp");
         try {
             write(reader, temp, ramBytes);
             Files.setPosixFilePermissions(temp, READ_ONLY);
@@ -97,27 +98,56 @@ public final class RamImageCache {
         }
     }
 
-    /** Decodes every page into {@code file} through a shared mapping; zero pages stay holes. */
+    /** Deletes the temporary images of processes that died while writing them (each as large as a guest's RAM). */
+    private void sweepAbandoned() throws IOException {
+        try (var files = Files.newDirectoryStream(dir, ".ram-*.tmp")) {
+            for (Path f : files) {
+                String[] parts = f.getFileName().toString().split("-");
+                try {
+                    long pid = Long.parseLong(parts[1]);
+                    if (ProcessHandle.of(pid).isEmpty()) {
+                        Files.deleteIfExists(f);
+                    }
+                } catch (RuntimeException notOurs) {
+                    // not named by this class: left alone
+                }
+            }
+        }
+    }
+
+    /**
+     * Decodes every chunk and writes its non-zero pages at their places with positional writes (zero pages stay
+     * holes); a full disk is an IOException here, where a write through a mapping would be a SIGBUS.
+     */
     private static void write(SnapshotReader reader, Path file, long ramBytes) throws IOException {
-        int fd = LibC.open(file.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
-        if (fd < 0) {
-            throw new IOException("cannot open the RAM image " + file + ": " + Errno.describe(Native.getLastError()));
-        }
-        try {
-            if (LibC.ftruncate(fd, ramBytes) != 0) {
-                throw new IOException("cannot size the RAM image " + file + " to " + ramBytes + " bytes: " + Errno.describe(Native.getLastError()));
+        List<RamRange> ranges = reader.memoryMap().ranges();
+        ChunkAccess chunks = reader.chunkAccess();
+        ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE); ChunkAccess.Reader r = chunks.reader()) {
+            ch.truncate(0);
+            for (int c = 0; c < chunks.count(); c++) {
+                long[] nonZero = r.read(c, data);
+                long base = packedOffset(ranges, chunks.gpa(c));
+                int pages = chunks.length(c) / PAGE;
+                for (int p = 0; p < pages; ) {
+                    if ((nonZero[p >>> 6] & 1L << p) == 0) {
+                        p++;
+                        continue;
+                    }
+                    int from = p;
+                    while (p < pages && (nonZero[p >>> 6] & 1L << p) != 0) {
+                        p++;
+                    }
+                    ByteBuffer run = data.duplicate().position(from * PAGE).limit(p * PAGE);
+                    for (long at = base + (long) from * PAGE; run.hasRemaining(); ) {
+                        at += ch.write(run, at);
+                    }
+                }
             }
-            List<RamRange> ranges = reader.memoryMap().ranges();
-            try (Mapping m = Mapping.ofFd(fd, ramBytes, 0)) {
-                reader.readMemory((gpa, length) -> m.address().getByteBuffer(packedOffset(ranges, gpa), length), true);
-            } catch (NativeException e) {
-                throw new IOException("cannot map the RAM image " + file + ": " + e.getMessage(), e);
+            if (ch.size() < ramBytes) {
+                ch.write(ByteBuffer.allocate(1), ramBytes - 1); // the full size; the rest a hole
             }
-        } finally {
-            LibC.close(fd);
-        }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            ch.force(true); // the pages written through the mapping, before the image gets its name
+            ch.force(true); // before the image gets its name
         }
     }
 

@@ -184,7 +184,8 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     /**
      * Which pages of {@code [gpa, gpa + length)} (one range) were ever populated, bit i of word i/64 for page i,
-     * or null when /proc/self/pagemap cannot be read. A clear bit is a page that reads as zero.
+     * or null when that says nothing (/proc/self/pagemap cannot be read, or RAM is mapped from an image, whose
+     * unpopulated pages read as the image's). A clear bit is a page that reads as zero.
      */
     public long[] populatedPages(long gpa, long length) {
         awaitResident();

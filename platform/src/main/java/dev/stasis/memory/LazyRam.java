@@ -32,10 +32,11 @@ import java.util.function.Consumer;
  * first (the chunks the guest touched first last time), then by address; a chunk all zero needs no call at all. When every chunk is in,
  * RAM is unregistered (pages never filled are zero, as the file says) and the file let go.
  *
- * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), the
- * failure handler stops the guest first; only then is the descriptor closed, which lets blocked accesses through
- * to a guest that will not run again. {@link #awaitResident} fails from then on, so nothing saves or sends RAM
- * that is not the file's.
+ * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), a
+ * thread of its own stops the guest while the fault thread goes on serving the chunks it can (so a kicked vCPU
+ * waiting on a readable page can leave KVM_RUN); only then is the descriptor closed, which lets blocked accesses
+ * through to a guest that no longer runs. {@link #awaitResident} fails from then on, and after a {@link #close}
+ * before all memory was in, so nothing saves or sends RAM that is not the file's.
  *
  * <p>Java threads and faults (as for {@link PointInTimeRam}): a thread stopped by a fault in Java code (a direct
  * ByteBuffer over RAM) would hold up every safepoint, and these threads with it. So {@link GuestMemory#buffer}
@@ -65,7 +66,7 @@ public final class LazyRam implements AutoCloseable {
     private final AtomicLong firstFault = new AtomicLong(-1);
     private final AtomicLong resident = new AtomicLong(-1);
     private final long t0 = System.nanoTime();
-    private final EventFd stop = new EventFd();
+    private final EventFd stop;
     private final Thread faultThread;
     private final List<Thread> prefetchers = new ArrayList<>();
     private final CountDownLatch done = new CountDownLatch(1);
@@ -79,10 +80,14 @@ public final class LazyRam implements AutoCloseable {
     private volatile boolean prefetching;
     private final boolean prefetchWhenStarted;
     private volatile boolean closed;
+    /** After a failure, once the guest has stopped: the fault thread ends. */
+    private volatile boolean shutdown;
+    private volatile Thread stopper;
     /** Threads still running: the last one out closes the userfaultfd, so no thread ever uses a closed (reused) number. */
     private final AtomicInteger live = new AtomicInteger();
 
-    private LazyRam(GuestMemory memory, ChunkAccess chunks, Userfaultfd uffd, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
+    private LazyRam(GuestMemory memory, ChunkAccess chunks, Userfaultfd uffd, int[] first, boolean prefetch, Consumer<Throwable> stopGuest, EventFd stop) {
+        this.stop = stop;
         this.memory = memory;
         this.chunks = chunks;
         this.uffd = uffd;
@@ -115,18 +120,23 @@ public final class LazyRam implements AutoCloseable {
      */
     public static LazyRam start(GuestMemory memory, ChunkAccess chunks, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
         Userfaultfd uffd = Userfaultfd.open(0, 0);
-        LazyRam ram = null;
+        EventFd stop;
         try {
-            ram = new LazyRam(memory, chunks, uffd, first, prefetch, stopGuest);
+            stop = new EventFd();
+        } catch (RuntimeException | Error e) {
+            uffd.close();
+            throw e;
+        }
+        LazyRam ram;
+        try {
+            ram = new LazyRam(memory, chunks, uffd, first, prefetch, stopGuest, stop);
             List<MemoryRange> ranges = memory.layout().ranges();
             for (int i = 0; i < ranges.size(); i++) {
                 uffd.register(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size(), UffdLayout.UFFDIO_REGISTER_MODE_MISSING);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             uffd.close(); // closing unregisters
-            if (ram != null) {
-                ram.stop.close();
-            }
+            stop.close();
             throw e;
         }
         memory.fillingFrom(ram);
@@ -239,17 +249,27 @@ public final class LazyRam implements AutoCloseable {
         Memory buffer = Userfaultfd.messageBuffer(64);
         try (ChunkAccess.Reader reader = chunks.reader()) {
             ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
-            while (uffd.await(stop, -1)) {
+            while (!shutdown && uffd.await(stop, -1)) {
                 int n = uffd.read(buffer);
                 for (int i = 0; i < n; i++) {
                     PageFault f = Userfaultfd.fault(buffer, i);
-                    if (f != null) {
+                    if (f == null) {
+                        continue;
+                    }
+                    try {
                         serve(f.address() & -PAGE, reader, data);
+                    } catch (Throwable t) {
+                        if (resident.get() >= 0) {
+                            return; // RAM is unregistered: a fault read before that needs nothing more
+                        }
+                        // That page stays missing; the others are still served until the guest has stopped, so a
+                        // vCPU that waits on a readable page can leave KVM_RUN when it is kicked.
+                        fail(t);
                     }
                 }
             }
         } catch (Throwable t) {
-            if (resident.get() < 0) { // once RAM is unregistered, a fault read before that needs nothing more
+            if (resident.get() < 0) {
                 fail(t);
             }
         } finally {
@@ -267,11 +287,12 @@ public final class LazyRam implements AutoCloseable {
         if (c < 0) {
             throw new IllegalStateException(String.format("a fault at host address 0x%x is outside the guest RAM the file holds", address));
         }
-        if (fill(c, reader, data, onFault)) {
-            synchronized (faultOrder) {
-                faultOrder.add(c);
+        synchronized (faultOrder) {
+            if (faultOrder.isEmpty() || faultOrder.get(faultOrder.size() - 1) != c) {
+                faultOrder.add(c); // before the fill: the fill of the last chunk records the order
             }
-        } else {
+        }
+        if (!fill(c, reader, data, onFault)) {
             awaitFilled(c);
         }
         // The chunk is in: its non-zero pages are present; a page still missing is one the file holds as zero.
@@ -387,21 +408,36 @@ public final class LazyRam implements AutoCloseable {
         complete();
     }
 
+    /**
+     * The first failure: a thread of its own stops the guest (the fault thread goes on serving the chunks it can
+     * meanwhile); once it has, the threads end, and the last one out closes the descriptor, which lets every access
+     * still blocked through, to zero pages, in a guest that no longer runs.
+     */
     private void fail(Throwable t) {
-        if (closed || !failure.compareAndSet(null, t)) {
-            return;
-        }
-        // The guest stops first: the descriptor closes when the last thread leaves, and that lets every blocked
-        // access through, to zero pages.
-        try {
-            stopGuest.accept(t);
-        } finally {
-            stop.signal();
-            synchronized (fillLock) {
-                fillLock.notifyAll();
+        synchronized (this) { // against close(): either it sees the stopper, or this sees it closed
+            if (closed || !failure.compareAndSet(null, t)) {
+                return;
             }
-            complete();
+            startStopper(t);
         }
+    }
+
+    private void startStopper(Throwable t) {
+        synchronized (fillLock) {
+            fillLock.notifyAll(); // prefetch stops; waits on a chunk that will not come end
+        }
+        Thread stopper = new Thread(() -> {
+            try {
+                stopGuest.accept(t);
+            } finally {
+                shutdown = true;
+                stop.signal();
+                complete();
+            }
+        }, "stasis-lazy-restore-stop");
+        stopper.setDaemon(true);
+        this.stopper = stopper;
+        stopper.start();
     }
 
     private void exit() {
@@ -424,11 +460,20 @@ public final class LazyRam implements AutoCloseable {
     /** Stops the threads and lets go of RAM; any access still waiting goes through. Before RAM is unmapped. */
     @Override
     public void close() {
+        Thread s;
         synchronized (this) {
             if (closed) {
                 return;
             }
             closed = true;
+            if (resident.get() < 0) {
+                // Memory not all in is not the file's: nothing may take it as whole from here on.
+                failure.compareAndSet(null, new IllegalStateException("the lazy restore was closed before all memory was in"));
+            }
+            s = stopper;
+        }
+        if (s != null) {
+            joinQuietly(s);
         }
         stop.signal();
         synchronized (fillLock) {

@@ -75,6 +75,9 @@ public final class MigrateControl {
         if (tls != request.has("tls_ca")) {
             throw new IllegalArgumentException("\"tls_cert\" and \"tls_ca\" go together");
         }
+        if (!tls && (request.has("tls_key") || request.has("tls_password"))) {
+            throw new IllegalArgumentException("\"tls_key\" and \"tls_password\" apply only with \"tls_cert\"");
+        }
         Auth auth = insecure ? new Auth.Insecure()
                 : tls ? TlsCredentials.load(Path.of(request.string("tls_cert", null)), request.has("tls_key") ? Path.of(request.string("tls_key", null)) : null,
                         Path.of(request.string("tls_ca", null)), request.string("tls_password", "").toCharArray())

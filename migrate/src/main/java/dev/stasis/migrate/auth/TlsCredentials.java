@@ -69,6 +69,7 @@ public final class TlsCredentials {
                 if (key != null) {
                     throw new MigrationException(Kind.AUTH, cert + " (--tls-cert) is not PEM, so it is read as PKCS#12, which holds its key: leave out --tls-key");
                 }
+                checkPrivate(cert, "--tls-cert");
                 password = p12Password;
                 try (InputStream in = new ByteArrayInputStream(certBytes)) {
                     identity.load(in, password);
@@ -104,8 +105,21 @@ public final class TlsCredentials {
         }
     }
 
+    /** Anywhere in the file: `openssl x509 -text` puts a long text dump before the PEM block. */
     private static boolean isPem(byte[] bytes) {
-        return new String(bytes, 0, Math.min(bytes.length, 4096), StandardCharsets.US_ASCII).contains("-----BEGIN ");
+        return new String(bytes, StandardCharsets.ISO_8859_1).contains("-----BEGIN ");
+    }
+
+    /** A file holding a private key (PEM key, PKCS#12 bundle) must be this user's alone to read. */
+    private static void checkPrivate(Path file, String option) {
+        try {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
+            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
+                throw new MigrationException(Kind.AUTH, file + " (" + option + "): it holds a private key and is readable by others; chmod 600 it");
+            }
+        } catch (IOException e) {
+            throw new MigrationException(Kind.AUTH, "cannot read " + file + " (" + option + "): " + e.getMessage(), e);
+        }
     }
 
     private static List<X509Certificate> certificates(byte[] pem, Path file, String option) throws GeneralSecurityException {
@@ -125,14 +139,7 @@ public final class TlsCredentials {
     }
 
     private static PrivateKey privateKey(Path file) throws GeneralSecurityException {
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                throw new MigrationException(Kind.AUTH, file + " (--tls-key): the private key is readable by others; chmod 600 it");
-            }
-        } catch (IOException e) {
-            throw new MigrationException(Kind.AUTH, "cannot read " + file + " (--tls-key): " + e.getMessage(), e);
-        }
+        checkPrivate(file, "--tls-key");
         Matcher m = PEM.matcher(new String(read(file, "--tls-key"), StandardCharsets.US_ASCII));
         if (!m.find()) {
             throw new MigrationException(Kind.AUTH, file + " (--tls-key) holds no PEM private key");

@@ -153,9 +153,30 @@ public final class Channel implements AutoCloseable {
             bytesSent += 5 + length;
             hook.after(true, type, messages.getAndIncrement());
         } catch (IOException e) {
+            IOException why = pendingAlert(e);
             close();
-            throw broken("sending " + type, e);
+            throw broken("sending " + type, why);
         }
+    }
+
+    /**
+     * A write that failed on a TLS connection may have been refused by an alert not read yet (TLS 1.3: the destination
+     * checks the source's certificate after the source's side of the handshake ended, and hangs up): read it, briefly,
+     * so the error says why rather than "Broken pipe".
+     */
+    private IOException pendingAlert(IOException e) {
+        if (!(socket instanceof SSLSocket) || e instanceof javax.net.ssl.SSLException) {
+            return e;
+        }
+        try {
+            socket.setSoTimeout(1000);
+            in.read();
+        } catch (javax.net.ssl.SSLException alert) {
+            return alert;
+        } catch (IOException | RuntimeException ignored) {
+            // no alert came: the plain failure stands
+        }
+        return e;
     }
 
     /** The next frame, of any type; a REFUSE from the peer becomes a {@link MigrationException} carrying its reason. */
@@ -304,9 +325,9 @@ public final class Channel implements AutoCloseable {
     }
 
     private MigrationException broken(String doing, IOException e) {
-        if (e instanceof javax.net.ssl.SSLException) {
+        if (TlsFailure.isRefusal(e)) {
             // TLS 1.3 checks the source's certificate after the source's side of the handshake ended: the refusal
-            // arrives as an alert on the first read.
+            // arrives as an alert on the first read. Other TLS errors (a reset wrapped by the TLS socket) are link breaks.
             return new MigrationException(Kind.AUTH, "TLS with " + peer + " failed while " + doing + ": " + TlsFailure.describe(e), e);
         }
         String what = e instanceof EOFException ? "the peer closed the connection"

@@ -8,6 +8,16 @@ import java.security.cert.CertificateNotYetValidException;
 final class TlsFailure {
     private TlsFailure() {}
 
+    /** Whether {@code e} is the peer refusing this side (a handshake failure or a certificate alert), not a link break. */
+    static boolean isRefusal(Throwable e) {
+        if (e instanceof javax.net.ssl.SSLHandshakeException) {
+            return true;
+        }
+        String m = String.valueOf(e.getMessage());
+        return e instanceof javax.net.ssl.SSLException && (m.contains("certificate") || m.contains("unknown_ca") || m.contains("protocol_version")
+                || m.contains("handshake_failure") || m.contains("access_denied"));
+    }
+
     static String describe(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof CertificateExpiredException) {
