@@ -152,7 +152,9 @@ class MigrateCliTest {
             CliProcess stranger = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
                     "--tls-cert", pki.cert("stranger").toString(), "--tls-key", pki.key("stranger").toString(), "--tls-ca", pki.cert("ca").toString());
             assertEquals(1, stranger.status(), stranger.out() + stranger.err());
-            assertTrue(stranger.err().contains("refused this side's certificate") && stranger.err().contains("keeps running"), stranger.err());
+            // The source hears the refusal as a TLS alert when it reads it before the connection resets (usually);
+            // the destination always says why.
+            assertTrue(stranger.err().contains("keeps running on the source"), stranger.err());
             awaitOutput(dest, "signed by a CA in --tls-ca");
             assertTrue(dest.isAlive(), dest.output());
             CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
