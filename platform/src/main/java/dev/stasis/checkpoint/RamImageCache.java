@@ -128,21 +128,12 @@ public final class RamImageCache {
             for (int c = 0; c < chunks.count(); c++) {
                 long[] nonZero = r.read(c, data);
                 long base = packedOffset(ranges, chunks.gpa(c));
-                int pages = chunks.length(c) / PAGE;
-                for (int p = 0; p < pages; ) {
-                    if ((nonZero[p >>> 6] & 1L << p) == 0) {
-                        p++;
-                        continue;
-                    }
-                    int from = p;
-                    while (p < pages && (nonZero[p >>> 6] & 1L << p) != 0) {
-                        p++;
-                    }
-                    ByteBuffer run = data.duplicate().position(from * PAGE).limit(p * PAGE);
+                ChunkAccess.forEachRun(nonZero, chunks.length(c) / PAGE, (from, to) -> {
+                    ByteBuffer run = data.duplicate().position(from * PAGE).limit(to * PAGE);
                     for (long at = base + (long) from * PAGE; run.hasRemaining(); ) {
                         at += ch.write(run, at);
                     }
-                }
+                });
             }
             if (ch.size() < ramBytes) {
                 ch.write(ByteBuffer.allocate(1), ramBytes - 1); // the full size; the rest a hole

@@ -343,18 +343,8 @@ public final class LazyRam implements AutoCloseable {
         }
         long[] nonZero = reader.read(c, data);
         Pointer src = Native.getDirectBufferPointer(data);
-        int pages = chunks.length(c) / PAGE;
-        for (int p = 0; p < pages; ) {
-            if ((nonZero[p >>> 6] & 1L << p) == 0) {
-                p++;
-                continue;
-            }
-            int from = p;
-            while (p < pages && (nonZero[p >>> 6] & 1L << p) != 0) {
-                p++;
-            }
-            copy(chunkHost[c] + (long) from * PAGE, src.share((long) from * PAGE), (long) (p - from) * PAGE);
-        }
+        ChunkAccess.forEachRun(nonZero, chunks.length(c) / PAGE,
+                (from, to) -> copy(chunkHost[c] + (long) from * PAGE, src.share((long) from * PAGE), (long) (to - from) * PAGE));
         counter.incrementAndGet();
         synchronized (fillLock) {
             states.set(c, FILLED);

@@ -108,6 +108,27 @@ public final class ChunkAccess {
         sources.clear();
     }
 
+    /** What {@link #forEachRun} calls for each run of non-zero pages {@code [from, to)} of a chunk. */
+    @FunctionalInterface
+    public interface PageRun {
+        void accept(int from, int to) throws IOException;
+    }
+
+    /** Calls {@code run} for each run of set bits in {@code nonZero} (as {@link Reader#read} returns) over {@code pages} pages. */
+    public static void forEachRun(long[] nonZero, int pages, PageRun run) throws IOException {
+        for (int p = 0; p < pages; ) {
+            if ((nonZero[p >>> 6] & 1L << p) == 0) {
+                p++;
+                continue;
+            }
+            int from = p;
+            while (p < pages && (nonZero[p >>> 6] & 1L << p) != 0) {
+                p++;
+            }
+            run.accept(from, p);
+        }
+    }
+
     /** A reader for one thread: it owns a block buffer, a scratch buffer and a zstd context. */
     public Reader reader() {
         return new Reader();
