@@ -128,15 +128,20 @@ class HostileControlTest {
              RawClient migrating = new RawClient(socket)) {
             // A destination that accepts and never answers: the migration holds the VM's commands until it is closed.
             migrating.send("{\"command\":\"migrate\",\"to\":\"127.0.0.1:" + mute.getLocalPort() + "\",\"insecure\":true}");
-            try (java.net.Socket held = mute.accept(); RawClient quitter = new RawClient(socket)) {
-                quitter.send("{\"command\":\"snapshot\",\"path\":\"" + abandoned + "\"}");
-                try (RawClient watcher = new RawClient(socket)) {
-                    JsonNode status = watcher.call("{\"command\":\"status\"}").path("result");
-                    assertEquals("running", status.path("state").asText(), "status answers while a migration holds the VM");
-                    assertTrue(status.path("busy").asText().startsWith("migrate for client "), status.toString());
-                }
-                Thread.sleep(200); // the snapshot is queued behind the migration
-            } // the snapshot's client gives up; then the destination hangs up, ending the migration
+            try (java.net.Socket held = mute.accept()) {
+                try (RawClient quitter = new RawClient(socket)) {
+                    quitter.send("{\"command\":\"snapshot\",\"path\":\"" + abandoned + "\"}");
+                    try (RawClient watcher = new RawClient(socket)) {
+                        JsonNode status = watcher.call("{\"command\":\"status\"}").path("result");
+                        assertEquals("running", status.path("state").asText(), "status answers while a migration holds the VM");
+                        assertTrue(status.path("busy").asText().startsWith("migrate for client "), status.toString());
+                    }
+                    Thread.sleep(200); // the snapshot is queued behind the migration
+                } // the snapshot's client gives up...
+                // ...and is seen gone (its reader notices within milliseconds; a loaded CI host was slower than the
+                // migration's end when both came at once) before the destination hangs up, ending the migration.
+                Thread.sleep(500);
+            }
             JsonNode failed = migrating.answer();
             assertFalse(failed.path("ok").asBoolean(true), failed.toString());
         }
