@@ -232,7 +232,6 @@ public final class SnapshotBench {
         } finally {
             Files.deleteIfExists(region);
             Files.deleteIfExists(file);
-            Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".order")); // the lazy restores' working-set record
             Files.deleteIfExists(work);
         }
     }

@@ -43,7 +43,7 @@ public final class MigrationProgress {
         phase = p;
     }
 
-    void round(int n, long pages, long bytes, long roundPages, long roundNanos, long dirtyNow, long expectedDowntimeNanos, long roundBytes) {
+    void round(int n, long pages, long bytes, long roundNanos, long dirtyNow, long expectedDowntimeNanos, long roundBytes) {
         round = n;
         pagesSent = pages;
         bytesSent = bytes;

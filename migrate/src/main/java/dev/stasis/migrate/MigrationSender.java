@@ -171,7 +171,7 @@ public final class MigrationSender {
                 log.accept(String.format("round %d: %d pages (%d zero) in %.1f ms; %d dirty now, pause would be ~%.1f ms",
                         rounds, sent[0], sent[1], took / 1e6, n, convergence.expectedDowntime(n) / 1e6));
                 long bytesNow = channels.stream().mapToLong(Channel::bytesSent).sum();
-                progress.round(rounds, writers.stream().mapToLong(PageWriter::pages).sum(), bytesNow, sent[0], took, n,
+                progress.round(rounds, writers.stream().mapToLong(PageWriter::pages).sum(), bytesNow, took, n,
                         convergence.expectedDowntime(n), bytesNow - bytesBefore);
                 if (convergence.shouldStop(n)) {
                     break;

@@ -53,7 +53,8 @@ class TlsMigrationTest {
             assertFalse(a.machine().vm().isStopped(), "the guest runs on at the source");
             int last = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
             assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) > last, 0, Duration.ofSeconds(30)), a.output());
-            assertThrows(Exception.class, () -> incoming.get(15, TimeUnit.SECONDS), "no source got in");
+            var refused = assertThrows(java.util.concurrent.ExecutionException.class, () -> incoming.get(15, TimeUnit.SECONDS), "no source got in");
+            assertTrue(refused.getCause().getMessage().contains("did not connect and authenticate in time"), refused.getCause().getMessage());
         }
     }
 }

@@ -193,7 +193,7 @@ public final class Checkpoint {
     private static boolean startLazy(Machine machine, SnapshotReader reader, Path file, RestoreMode mode) {
         LazyRam ram;
         ChunkAccess chunks = reader.chunkAccess();
-        int[] first = mode.fetchFirst().length > 0 ? mode.fetchFirst() : FetchOrder.read(file, chunks.count());
+        int[] first = FetchOrder.read(file, chunks.count());
         try {
             ram = LazyRam.start(machine.memory(), chunks, first, mode.prefetch(), cause -> stopForLostMemory(machine, file, cause));
         } catch (UffdUnavailableException e) {
@@ -201,7 +201,7 @@ public final class Checkpoint {
             return false;
         }
         ram.whenDone(() -> {
-            if (ram.failure() == null && ram.stats().residentNanos() >= 0) {
+            if (mode.recordOrder() && ram.failure() == null && ram.stats().residentNanos() >= 0) {
                 FetchOrder.recordIfAbsent(file, chunks.count(), ram.faultOrder());
             }
             try {

@@ -1,42 +1,37 @@
 package dev.stasis.checkpoint;
 
+import java.nio.file.Path;
+
 /**
  * How a restore puts guest memory in place.
  *
- * @param lazy       start the guest first and fill RAM from the file on fault and in the background
- *                   ({@link dev.stasis.memory.LazyRam}); false reads every page before the first instruction
- * @param prefetch   with {@code lazy}: fetch in the background; false fetches only what faults ask for until
- *                   something needs all RAM (a snapshot, a migration) — for tests that hold pages back
- * @param fetchFirst with {@code lazy}: chunk indices to fetch before the rest (the chunks the guest touched
- *                   first the last time), may be empty
- * @param imageCache null, or a directory of decoded RAM images ({@link RamImageCache}): RAM is then mapped
- *                   copy-on-write from the file's image, made there once and shared by every restore of the
- *                   file (neither eager nor lazy: the page cache serves each page on first touch)
+ * @param lazy        start the guest first and fill RAM from the file on fault and in the background
+ *                    ({@link dev.stasis.memory.LazyRam}); false reads every page before the first instruction.
+ *                    A lazy restore fetches first the chunks a {@code FILE.order} record names ({@link FetchOrder})
+ * @param prefetch    with {@code lazy}: fetch in the background; false fetches only what faults ask for until
+ *                    something needs all RAM (a snapshot, a migration) — for tests that hold pages back
+ * @param recordOrder with {@code lazy}: write that record beside the file if there is none (a user's restore of a
+ *                    file kept; not the demo's or a benchmark's throwaway files)
+ * @param imageCache  null, or a directory of decoded RAM images ({@link RamImageCache}): RAM is then mapped
+ *                    copy-on-write from the file's image, made there once and shared by every restore of the
+ *                    file (neither eager nor lazy: the page cache serves each page on first touch)
  */
-public record RestoreMode(boolean lazy, boolean prefetch, int[] fetchFirst, java.nio.file.Path imageCache) {
-    public static final RestoreMode EAGER = new RestoreMode(false, false, new int[0], null);
-    public static final RestoreMode LAZY = new RestoreMode(true, true, new int[0], null);
+public record RestoreMode(boolean lazy, boolean prefetch, boolean recordOrder, Path imageCache) {
+    public static final RestoreMode EAGER = new RestoreMode(false, false, false, null);
+    public static final RestoreMode LAZY = new RestoreMode(true, true, false, null);
 
     /** RAM mapped from the file's image in {@code cache}, shared with every other restore of the file. */
-    public static RestoreMode sharedImage(java.nio.file.Path cache) {
-        return new RestoreMode(false, false, new int[0], cache);
-    }
-
-    public RestoreMode {
-        fetchFirst = fetchFirst.clone();
-    }
-
-    @Override
-    public int[] fetchFirst() {
-        return fetchFirst.clone();
+    public static RestoreMode sharedImage(Path cache) {
+        return new RestoreMode(false, false, false, cache);
     }
 
     /** Lazy, fetching on fault only until all RAM is needed. */
     public RestoreMode onFaultOnly() {
-        return new RestoreMode(true, false, fetchFirst, null);
+        return new RestoreMode(true, false, recordOrder, null);
     }
 
-    public RestoreMode withFetchFirst(int[] chunks) {
-        return new RestoreMode(lazy, prefetch, chunks, imageCache);
+    /** Lazy, recording the order the guest touched its memory for the next restore of the file. */
+    public RestoreMode recordingOrder() {
+        return new RestoreMode(true, prefetch, true, null);
     }
 }

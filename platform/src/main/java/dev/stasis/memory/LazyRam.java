@@ -292,7 +292,12 @@ public final class LazyRam implements AutoCloseable {
                 faultOrder.add(c); // before the fill: the fill of the last chunk records the order
             }
         }
-        if (!fill(c, reader, data, onFault)) {
+        long[] nonZero = fill(c, reader, data, onFault);
+        int page = (int) ((gpa - chunks.gpa(c)) / PAGE);
+        if (nonZero != null && (nonZero[page >>> 6] & 1L << page) != 0) {
+            return; // this thread copied the page in, which woke the toucher
+        }
+        if (nonZero == null) {
             awaitFilled(c);
         }
         // The chunk is in: its non-zero pages are present; a page still missing is one the file holds as zero.
@@ -334,12 +339,12 @@ public final class LazyRam implements AutoCloseable {
     }
 
     /**
-     * Reads chunk {@code c} in, counts it in {@code counter} and marks it filled; false when another thread has it
-     * (or had it) already.
+     * Reads chunk {@code c} in, counts it in {@code counter} and marks it filled; returns which of its pages are not
+     * zero, or null when another thread has it (or had it) already.
      */
-    private boolean fill(int c, ChunkAccess.Reader reader, ByteBuffer data, AtomicInteger counter) throws Exception {
+    private long[] fill(int c, ChunkAccess.Reader reader, ByteBuffer data, AtomicInteger counter) throws Exception {
         if (!states.compareAndSet(c, MISSING, FILLING)) {
-            return false;
+            return null;
         }
         long[] nonZero = reader.read(c, data);
         Pointer src = Native.getDirectBufferPointer(data);
@@ -353,7 +358,7 @@ public final class LazyRam implements AutoCloseable {
         if (filled.incrementAndGet() == chunks.count()) {
             finish();
         }
-        return true;
+        return nonZero;
     }
 
     /** UFFDIO_COPY of a run; a page that is there already (EEXIST: nothing but a fill puts one there) is skipped. */

@@ -78,7 +78,6 @@ final class DemoCommand implements Callable<Integer> {
         } finally {
             if (keep == null) {
                 Files.deleteIfExists(file);
-                Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".order")); // the lazy restore's working-set record
             }
         }
     }

@@ -182,32 +182,40 @@ final class MigrateCommand {
         }
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true,
-            description = "Show the migration the VM at --api-socket is running: phase, round, bytes, rate, dirty rate, expected downtime.")
-    static final class Status implements Callable<Integer> {
+    /** One control-socket request about the VM's running migration; its answer is printed as one line. */
+    abstract static class ProgressRequest implements Callable<Integer> {
         @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the migrating VM's control socket")
         Path apiSocket;
 
+        private final String command;
+        private final String prefix;
+
+        ProgressRequest(String command, String prefix) {
+            this.command = command;
+            this.prefix = prefix;
+        }
+
         @Override
         public Integer call() throws Exception {
-            JsonNode r = ControlClient.call(apiSocket, ControlClient.request("migrate-status"));
-            System.out.println(describe(r));
+            System.out.println(prefix + describe(ControlClient.call(apiSocket, ControlClient.request(command))));
             return 0;
+        }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "Show the migration the VM at --api-socket is running: phase, round, bytes, rate, dirty rate, expected downtime.")
+    static final class Status extends ProgressRequest {
+        Status() {
+            super("migrate-status", "");
         }
     }
 
     @Command(name = "cancel", mixinStandardHelpOptions = true,
             description = {"Stop the migration the VM at --api-socket is running; the guest runs on there.",
                     "Refused once COMMIT was sent (the destination may be running the guest)."})
-    static final class Cancel implements Callable<Integer> {
-        @Option(names = "--api-socket", required = true, paramLabel = "PATH", description = "the migrating VM's control socket")
-        Path apiSocket;
-
-        @Override
-        public Integer call() throws Exception {
-            JsonNode r = ControlClient.call(apiSocket, ControlClient.request("migrate-cancel"));
-            System.out.println("cancelling: " + describe(r));
-            return 0;
+    static final class Cancel extends ProgressRequest {
+        Cancel() {
+            super("migrate-cancel", "cancelling: ");
         }
     }
 

@@ -75,7 +75,7 @@ final class RestoreCommand implements Callable<Integer> {
                 machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.EAGER, progress);
             }
         } else {
-            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.LAZY, bytes -> { });
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.LAZY.recordingOrder(), bytes -> { });
         }
         LazyRam lazy = machine.memory().lazyRestore();
         System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%s%n", file, machine.vm().config().vcpus(),

@@ -251,14 +251,13 @@ public final class Userfaultfd implements AutoCloseable {
 
     /** EAGAIN means the address space was changing under the call (mremap, fork): it is retried. */
     private void ioctl(UffdIoctl ioctl, Memory arg, long address, long length) {
-        String context = String.format("0x%x+0x%x", address, length);
         if (closed) {
-            throw new UffdException(ioctl, Errno.EBADF, context + ", descriptor closed");
+            throw new UffdException(ioctl, Errno.EBADF, String.format("0x%x+0x%x, descriptor closed", address, length));
         }
         while (LibC.ioctl(fd, ioctl.request, arg) < 0) {
             int errno = Native.getLastError();
             if (errno != Errno.EAGAIN && errno != Errno.EINTR) {
-                throw new UffdException(ioctl, errno, context);
+                throw new UffdException(ioctl, errno, String.format("0x%x+0x%x", address, length)); // formatted only on failure: per fault otherwise
             }
         }
     }

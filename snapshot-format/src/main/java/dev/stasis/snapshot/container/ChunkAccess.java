@@ -155,10 +155,10 @@ public final class ChunkAccess {
                     nonZero[p >>> 6] |= 1L << p;
                 }
             }
+            String what = d.refPages().length == 0 ? null : ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]); // once a chunk
             for (int k = 0; k < d.refPages().length; k++) {
                 int page = d.refPages()[k];
                 long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
-                String what = ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]);
                 int c = PageReference.sourceChunk(what, page, gpa, d.refSources()[k], chunkGpas, chunks);
                 Source source = source(c);
                 int sourcePage = (int) ((d.refSources()[k] - chunks[c].gpa()) / Layout.PAGE_SIZE);

@@ -102,11 +102,11 @@ final class MemoryReader {
                     + ": the guest RAM sink gave a window of " + (window == null ? 0 : window.remaining()) + " bytes for " + chunk.length());
         }
         int base = window == null ? 0 : window.position();
+        String what = ChunkDecoder.describe(chunk, access.blockIndex[i], access.offsets[i]); // once a chunk, not per reference
         for (int k = 0; k < d.refPages().length; k++) {
             int page = d.refPages()[k];
             long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
             long source = d.refSources()[k];
-            String what = ChunkDecoder.describe(chunk, access.blockIndex[i], access.offsets[i]);
             int c = PageReference.sourceChunk(what, page, gpa, source, access.chunkGpas, chunks);
             if (decoded[c] == null) {
                 continue; // its chunk is bad and reported already (check only)
