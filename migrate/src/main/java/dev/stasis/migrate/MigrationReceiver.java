@@ -5,7 +5,12 @@ import dev.stasis.machine.SectionRecords;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.memory.RemoteRam;
+import dev.stasis.migrate.postcopy.PageSet;
+import dev.stasis.migrate.postcopy.PostcopyDestination;
 import dev.stasis.migrate.precopy.PageReader;
+import dev.stasis.uffd.UffdUnavailableException;
+import dev.stasis.vm.VmExit;
 import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.migrate.protocol.Frame;
@@ -46,9 +51,9 @@ public final class MigrationReceiver {
      *                      (zero = forever)
      * @param handshakes    how many handshakes may run at once and how long each may take
      */
-    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes) {
+    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes, Duration recoverWindow) {
         public Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
-            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT);
+            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW);
         }
 
         public static Options of(Auth auth) {
@@ -56,18 +61,23 @@ public final class MigrationReceiver {
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, acceptTimeout, h, handshakes);
+            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow);
         }
 
         /** At most {@code maxPending} handshakes at once, each finished within {@code deadline} of its accept. */
         public Options withHandshakeLimits(int maxPending, Duration deadline) {
-            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline));
+            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow);
+        }
+
+        /** During a post-copy, how long to wait for a source whose link broke to come back. */
+        public Options withRecoverWindow(Duration window) {
+            return new Options(auth, acceptTimeout, hook, handshakes, window);
         }
     }
 
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
-    private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END);
+    private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END, MessageType.POSTCOPY);
     private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
 
     private final HandshakeGate gate;
@@ -76,9 +86,13 @@ public final class MigrationReceiver {
     private final Consumer<String> log;
     private final List<Channel> channels = new ArrayList<>();
     private final AtomicInteger messages = new AtomicInteger();
+    private final ServerSocket server;
     private Machine machine;
+    /** The post-copy being set up, until the guest runs (then it sees itself through). */
+    private PostcopyDestination postcopy;
 
     private MigrationReceiver(ServerSocket server, OutputStream console, Options options, Consumer<String> log) {
+        this.server = server;
         this.gate = new HandshakeGate(server, options.auth(), options.hook(), messages, log, options.handshakes());
         this.console = console;
         this.options = options;
@@ -87,7 +101,9 @@ public final class MigrationReceiver {
 
     /**
      * Receives one guest on {@code server} and returns its machine, already started (the source has been told
-     * and stops its copy). Throws {@link MigrationException}, having freed everything, when it fails.
+     * and stops its copy). Throws {@link MigrationException}, having freed everything, when it fails. After a
+     * post-copy the guest's memory still arrives ({@code machine.memory().fill()}): {@code server} must stay open
+     * until that is done, for a source whose link broke to come back on.
      */
     public static Machine receive(ServerSocket server, OutputStream console, Options options, Consumer<String> log) {
         return new MigrationReceiver(server, console, options, log).run();
@@ -154,6 +170,7 @@ public final class MigrationReceiver {
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;
             long sentPages;
+            long[][] stale = null; // the pages a post-copy still brings: null for a pre-copy to the end
             long announced = 0; // the pages the ROUNDs so far say were sent, on all connections
             while (true) {
                 Frame f = control.receive(CONTROL_MESSAGES);
@@ -186,16 +203,19 @@ public final class MigrationReceiver {
                             SectionMessages.decode(d, sections);
                             d.end("SECTION");
                         }
-                        case END -> { }
+                        case END, POSTCOPY -> { }
                         default -> throw control.protocolError("unexpected " + f.type() + " from the source");
                     }
-                    if (f.type() == MessageType.END) {
+                    if (f.type() == MessageType.END || f.type() == MessageType.POSTCOPY) {
                         Decoder d = f.decoder();
                         int count = d.varInt("section count", Protocol.MAX_SECTIONS);
                         sentPages = d.u64("pages sent");
-                        d.end("END");
+                        if (f.type() == MessageType.POSTCOPY) {
+                            stale = PageSet.decode(d, config.layout());
+                        }
+                        d.end(f.type().toString());
                         if (count != sectionCount) {
-                            throw d.malformed("the source sent " + sectionCount + " sections but END says " + count);
+                            throw d.malformed("the source sent " + sectionCount + " sections but " + f.type() + " says " + count);
                         }
                         break;
                     }
@@ -213,6 +233,7 @@ public final class MigrationReceiver {
                 control.refuse("received " + received + " pages, the source says it sent " + sentPages);
                 throw new MigrationException(Kind.PROTOCOL, "received " + received + " pages, the source says it sent " + sentPages);
             }
+            PostcopyDestination postcopy = stale == null ? null : beginPostcopy(written, stale, session, connections);
             try {
                 machine.restoreState(sections).forEach(note -> log.accept("warning: " + note));
             } catch (RuntimeException e) {
@@ -220,16 +241,30 @@ public final class MigrationReceiver {
                 throw new MigrationException(Kind.LOCAL, "cannot restore the incoming guest: " + e.getMessage(), e);
             }
             long tRestored = System.nanoTime();
-            control.send(MessageType.READY, new Encoder());
-            control.expectEmpty(MessageType.COMMIT);
+            if (postcopy == null) {
+                control.send(MessageType.READY, new Encoder());
+                control.expectEmpty(MessageType.COMMIT);
+            } else {
+                postcopy.send(MessageType.READY);
+                postcopy.await(MessageType.COMMIT, Channel.READ_TIMEOUT_MILLIS);
+            }
             long tCommit = System.nanoTime();
             machine.start();
             long tStarted = System.nanoTime();
             try {
-                control.send(MessageType.STARTED, new Encoder());
+                if (postcopy == null) {
+                    control.send(MessageType.STARTED, new Encoder());
+                } else {
+                    postcopy.send(MessageType.STARTED);
+                }
             } catch (MigrationException e) {
                 // The guest is ours now; the source learns it from its own side or stays paused.
                 log.accept("started, but could not tell the source: " + e.getMessage());
+            }
+            if (postcopy != null) {
+                channels.clear(); // the post-copy's now, as is the listening socket
+                postcopy.runInBackground();
+                this.postcopy = null;
             }
             log.accept(String.format("guest running here (%d pages, %d sections); restore %.1f ms, start %.1f ms",
                     received, sectionCount, (tRestored - tEnd) / 1e6, (tStarted - tCommit) / 1e6));
@@ -250,10 +285,77 @@ public final class MigrationReceiver {
                     // Closing its channel ended it; its error was already reported or does not matter now.
                 }
             }
+            if (postcopy != null) {
+                postcopy.close(); // failed before the guest started: its connections and threads go first
+            }
             if (machine != null) {
                 machine.close();
             }
             StatePathWarmup.finish(warmup); // its scratch VMs never outlive the receive
+        }
+    }
+
+    /**
+     * After POSTCOPY (the pre-copy streams have ended): drops the pages the source wrote after sending them,
+     * registers RAM with userfaultfd so a touch of a page not here asks the source for it, and starts taking the
+     * pages the source pushes, before the state goes back (restoring it may touch guest memory too).
+     */
+    private PostcopyDestination beginPostcopy(PageReader.Written written, long[][] stale, long session, int connections) {
+        Channel control = channels.get(0);
+        long[][] here = written.keepFresh(stale, machine.memory());
+        PostcopyDestination dest = new PostcopyDestination(machine.memory(), options.recoverWindow(),
+                deadline -> acceptRecovery(session, connections, deadline), log);
+        Machine m = machine;
+        RemoteRam ram;
+        try {
+            ram = RemoteRam.start(machine.memory(), here, dest::request, cause -> stopForLostMemory(m, cause));
+        } catch (UffdUnavailableException e) {
+            control.refuse("this destination cannot take a post-copy: " + e.getMessage());
+            throw new MigrationException(Kind.LOCAL, "cannot take a post-copy: " + e.getMessage(), e);
+        }
+        postcopy = dest;
+        dest.begin(ram, List.copyOf(channels));
+        log.accept(String.format("post-copy: %d pages to come from the source while the guest runs", ram.missingCount()));
+        return dest;
+    }
+
+    /** The post-copy could not be finished: the guest stops (it cannot run on without that memory), the exit says why. */
+    private static void stopForLostMemory(Machine machine, Throwable cause) {
+        machine.vm().stop(new VmExit(VmExit.Kind.HOST_FAILURE, 0, cause.getMessage() + "; the guest is lost: part of its memory stayed at the source", ""));
+        try {
+            machine.vm().runControl().awaitAllLeft(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Post-copy recovery: the source's connections into {@code session} anew, control first, each answered ACCEPT,
+     * by {@code deadline}. Everyone else (strangers, another session, a new migration) is refused and logged while
+     * the wait goes on.
+     */
+    private List<Channel> acceptRecovery(long session, int connections, long deadline) {
+        List<Channel> out = new ArrayList<>();
+        try (HandshakeGate recovery = new HandshakeGate(server, options.auth(), options.hook(), messages, log, options.handshakes())) {
+            for (int index = 0; index < connections; ) {
+                String what = "connection " + index + " of the source's reconnection";
+                HandshakeGate.Admitted a = recovery.next(deadline, what);
+                Handshake.Hello h = a.hello();
+                if (h.session() == session && h.index() == index) {
+                    a.channel().send(MessageType.ACCEPT, new Encoder().u64(session));
+                    out.add(a.channel());
+                    index++;
+                    continue;
+                }
+                String reason = h.session() == session ? "expected " + what : h.session() == 0 ? "a post-copy migration is in progress here"
+                        : "no migration session " + Long.toHexString(h.session()) + " here";
+                a.channel().refuse(reason);
+                log.accept("refused " + a.channel().peer() + " (" + reason + "); still waiting for " + what);
+            }
+            return out;
+        } catch (RuntimeException e) {
+            out.forEach(Channel::close);
+            throw e;
         }
     }
 

@@ -5,6 +5,8 @@ import dev.stasis.memory.MemoryRange;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.migrate.postcopy.PageSet;
+import dev.stasis.migrate.postcopy.PostcopySource;
 import dev.stasis.migrate.precopy.Convergence;
 import dev.stasis.migrate.precopy.DirtyLog;
 import dev.stasis.migrate.precopy.PageWriter;
@@ -44,12 +46,17 @@ import java.util.function.Consumer;
  */
 public final class MigrationSender {
     /**
-     * @param downtime     the longest pause to aim for
-     * @param maxTime      give up (guest keeps running here) when not converged by then
-     * @param connections  TCP connections for page data, 1..{@link Protocol#MAX_CONNECTIONS}
-     * @param maxBandwidth bytes per second for page data, 0 = unlimited
+     * @param downtime      the longest pause to aim for
+     * @param maxTime       give up (guest keeps running here) when not converged by then; with post-copy, switch to it then
+     * @param connections   TCP connections for page data, 1..{@link Protocol#MAX_CONNECTIONS} (post-copy opens at least 2:
+     *                      its urgent pages travel on the control connection, the background stream beside it)
+     * @param maxBandwidth  bytes per second for page data, 0 = unlimited
+     * @param postcopyAfter -1: pre-copy only; N >= 0: switch to post-copy after at most N pre-copy rounds (0: at once)
+     *                      or when pre-copy has not converged by {@code maxTime}
+     * @param recoverWindow during post-copy, how long to keep reconnecting to a destination whose link broke
      */
-    public record Options(Auth auth, Duration downtime, Duration maxTime, int connections, long maxBandwidth, FaultHook hook) {
+    public record Options(Auth auth, Duration downtime, Duration maxTime, int connections, long maxBandwidth, FaultHook hook,
+                          int postcopyAfter, Duration recoverWindow) {
         public Options {
             if (connections < 1 || connections > Protocol.MAX_CONNECTIONS) {
                 throw new IllegalArgumentException("connections must be 1.." + Protocol.MAX_CONNECTIONS + ", got " + connections);
@@ -57,6 +64,13 @@ public final class MigrationSender {
             if (downtime.isNegative() || maxTime.isNegative() || maxTime.isZero()) {
                 throw new IllegalArgumentException("downtime must be >= 0 and max time > 0");
             }
+            if (postcopyAfter < -1 || recoverWindow.isNegative()) {
+                throw new IllegalArgumentException("post-copy after " + postcopyAfter + " rounds, recovery window " + recoverWindow);
+            }
+        }
+
+        public Options(Auth auth, Duration downtime, Duration maxTime, int connections, long maxBandwidth, FaultHook hook) {
+            this(auth, downtime, maxTime, connections, maxBandwidth, hook, -1, DEFAULT_RECOVER_WINDOW);
         }
 
         public static Options of(Auth auth) {
@@ -64,20 +78,41 @@ public final class MigrationSender {
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, downtime, maxTime, connections, maxBandwidth, h);
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, h, postcopyAfter, recoverWindow);
         }
 
         public Options withConnections(int n) {
-            return new Options(auth, downtime, maxTime, n, maxBandwidth, hook);
+            return new Options(auth, downtime, maxTime, n, maxBandwidth, hook, postcopyAfter, recoverWindow);
         }
 
         public Options withLimits(Duration downtime, Duration maxTime, long maxBandwidth) {
-            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook);
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, postcopyAfter, recoverWindow);
+        }
+
+        /** Post-copy after at most {@code rounds} pre-copy rounds (0: at once), reconnecting for up to {@code window}. */
+        public Options withPostcopy(int rounds, Duration window) {
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, rounds, window);
+        }
+
+        boolean postcopy() {
+            return postcopyAfter >= 0;
+        }
+
+        /** Post-copy needs a data connection beside the control one. */
+        int effectiveConnections() {
+            return postcopy() ? Math.max(2, connections) : connections;
         }
     }
 
-    /** What it took: rounds of pre-copy (the first sends all pages), pages and bytes, total time and pause. */
-    public record Result(String destination, int rounds, long pages, long zeroPages, long bytes, Duration total, Duration downtime, int maxThrottle) {}
+    /** How long post-copy keeps reconnecting to a destination whose link broke, unless told otherwise. */
+    public static final Duration DEFAULT_RECOVER_WINDOW = Duration.ofSeconds(120);
+
+    /**
+     * What it took: rounds of pre-copy (the first sends all pages), pages and bytes, total time and pause; for a
+     * post-copy, the pages sent after the switch (-1 without one), those of them a fault asked for, and the recoveries.
+     */
+    public record Result(String destination, int rounds, long pages, long zeroPages, long bytes, Duration total, Duration downtime, int maxThrottle,
+                         long postcopyPages, long postcopyRequests, int recoveries) {}
 
     private final Machine machine;
     private final Vm vm;
@@ -85,6 +120,10 @@ public final class MigrationSender {
     private final MigrationProgress progress;
     private final Consumer<String> log;
     private boolean pausedBefore;
+    /** Set by {@link #postcopy}: the guest paused for the switch, and COMMIT sent. */
+    private boolean postcopyPaused;
+    private boolean postcopyCommitted;
+    private java.util.concurrent.CompletableFuture<Void> warmup;
     private final List<Channel> channels = new ArrayList<>();
     private final List<PageWriter> writers = new ArrayList<>();
     private final AtomicInteger messages = new AtomicInteger();
@@ -142,7 +181,7 @@ public final class MigrationSender {
         pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
-        var warmup = StatePathWarmup.start(vm.config().cpu()); // while pre-copy runs, not in the pause
+        warmup = StatePathWarmup.start(vm.config().cpu()); // while pre-copy runs, not in the pause
         try {
             long session = connect(to);
             progress.phase("pre-copy");
@@ -153,7 +192,7 @@ public final class MigrationSender {
             long[][] pages = dirty.all();
             int rounds = 0;
             int maxThrottle = 0;
-            while (true) {
+            while (options.postcopyAfter() != 0) {
                 progress.checkCancelled();
                 rounds++;
                 long t = System.nanoTime();
@@ -176,6 +215,9 @@ public final class MigrationSender {
                 if (convergence.shouldStop(n)) {
                     break;
                 }
+                if (options.postcopy() && (rounds >= options.postcopyAfter() || System.nanoTime() > deadline)) {
+                    return postcopy(session, to, rounds, pages, maxThrottle, start, dirty);
+                }
                 if (System.nanoTime() > deadline) {
                     throw timeout(n);
                 }
@@ -185,6 +227,9 @@ public final class MigrationSender {
                     vm.runControl().setThrottle(throttle);
                     maxThrottle = throttle;
                 }
+            }
+            if (options.postcopyAfter() == 0) {
+                return postcopy(session, to, 0, pages, 0, start, dirty);
             }
             // Stop and copy.
             StatePathWarmup.await(warmup, log);
@@ -226,11 +271,11 @@ public final class MigrationSender {
             log.accept(String.format("stop-and-copy: %d pages, %d sections; paused %.1f ms (pause %.1f, pages %.1f, save %.1f, restore at the destination %.1f, commit %.1f)",
                     sent[0], sections.payloads().size(), (end - pauseStart) / 1e6, (tPaused - pauseStart) / 1e6, (tPages - tPaused) / 1e6,
                     (tSaved - tPages) / 1e6, (tReady - tSaved) / 1e6, (end - tReady) / 1e6));
-            return new Result(control.peer(), rounds + 1, totalPages, zero, bytes, Duration.ofNanos(end - start), Duration.ofNanos(end - pauseStart), maxThrottle);
+            return new Result(control.peer(), rounds + 1, totalPages, zero, bytes, Duration.ofNanos(end - start), Duration.ofNanos(end - pauseStart), maxThrottle, -1, 0, 0);
         } catch (MigrationException e) {
-            throw giveUp(e, paused, committed);
+            throw giveUp(e, paused || postcopyPaused, committed || postcopyCommitted);
         } catch (RuntimeException e) {
-            throw giveUp(new MigrationException(Kind.LOCAL, "migration failed on the source: " + e.getMessage(), e), paused, committed);
+            throw giveUp(new MigrationException(Kind.LOCAL, "migration failed on the source: " + e.getMessage(), e), paused || postcopyPaused, committed || postcopyCommitted);
         } finally {
             if (pool != null) {
                 pool.shutdownNow();
@@ -242,6 +287,74 @@ public final class MigrationSender {
                 log.accept("could not turn dirty logging off: " + e.getMessage());
             }
             StatePathWarmup.finish(warmup); // its scratch VMs never outlive the migration
+        }
+    }
+
+    /**
+     * The switch to post-copy: the guest stops here for good; the pages dirtied since they were sent are not sent
+     * but named (the destination drops its stale copies), then the sections go; on COMMIT the destination starts the
+     * guest and asks for the pages it touches while the rest is pushed ({@link PostcopySource}).
+     */
+    private Result postcopy(long session, InetSocketAddress to, int rounds, long[][] dirtyPages, int maxThrottle, long start, DirtyLog dirty) {
+        StatePathWarmup.await(warmup, log);
+        progress.checkCancelled();
+        progress.phase("stop-and-copy");
+        log.accept("post-copy: from the hand-over on, the guest's memory is split between the two hosts until every page is across:"
+                + " if this source dies before then, the guest is lost");
+        long pauseStart = System.nanoTime();
+        vm.pauseAll();
+        postcopyPaused = true;
+        machine.quiesce();
+        long tPaused = System.nanoTime();
+        SectionMessages.Collector sections = new SectionMessages.Collector();
+        long[][] stale;
+        try {
+            stale = rounds == 0 ? dirty.all() : dirtyPages;
+            if (rounds > 0) {
+                DirtyLog.or(stale, dirty.collect());
+            }
+            machine.saveState(sections);
+        } finally {
+            machine.resumeIo();
+        }
+        long tSaved = System.nanoTime();
+        for (int c = 1; c < channels.size(); c++) {
+            channels.get(c).send(MessageType.DATA_END, new Encoder()); // the pre-copy streams end here
+        }
+        Channel control = channels.get(0);
+        for (byte[] section : sections.payloads()) {
+            control.send(MessageType.SECTION, section, null, 0);
+        }
+        long preCopied = writers.stream().mapToLong(PageWriter::pages).sum();
+        Encoder end = new Encoder().varUnsigned(sections.payloads().size()).u64(preCopied);
+        PageSet.encode(end, stale);
+        control.send(MessageType.POSTCOPY, end);
+        long toBring = DirtyLog.count(stale);
+        long preCopyBytes = channels.stream().mapToLong(Channel::bytesSent).sum();
+        PostcopySource source = new PostcopySource(vm.memory(), stale, rate, options.recoverWindow(), () -> reconnect(to, session), log);
+        try {
+            source.start(List.copyOf(channels));
+            source.await(MessageType.READY, Channel.READ_TIMEOUT_MILLIS);
+            long tReady = System.nanoTime();
+            progress.commit(); // a cancel asked for until now still wins; none after
+            postcopyCommitted = true;
+            source.commit();
+            progress.phase("post-copy");
+            PostcopySource.Stats st = source.finish();
+            long end2 = System.nanoTime();
+            long started = st.startedAt() > 0 ? st.startedAt() : end2;
+            log.accept(String.format("stop-and-copy (post-copy): %d pages left to bring, %d sections; paused %.1f ms (pause %.1f, save %.1f,"
+                            + " restore at the destination %.1f, commit to started %.1f)", toBring, sections.payloads().size(), (started - pauseStart) / 1e6,
+                    (tPaused - pauseStart) / 1e6, (tSaved - tPaused) / 1e6, (tReady - tSaved) / 1e6, (started - tReady) / 1e6));
+            log.accept(String.format("post-copy done %.1f ms after the switch: %d pages pushed, %d sent on request (%d repeated requests ignored), %d recoveries",
+                    (end2 - pauseStart) / 1e6, st.pushed(), st.requests(), st.repeats(), st.recoveries()));
+            vm.runControl().setThrottle(0);
+            long zero = writers.stream().mapToLong(PageWriter::zeroPages).sum() + st.zeroPages();
+            return new Result(control.peer(), rounds + 1, preCopied + st.pushed() + st.requests(), zero, preCopyBytes + st.bytes(), Duration.ofNanos(end2 - start),
+                    Duration.ofNanos(started - pauseStart), maxThrottle, st.pushed() + st.requests(), st.requests(), st.recoveries());
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
         }
     }
 
@@ -272,23 +385,18 @@ public final class MigrationSender {
     private long connect(InetSocketAddress to) {
         Channel control = open(to);
         Handshake.client(control, options.auth(), 0, 0);
-        Encoder setup = new Encoder().varUnsigned(options.connections()).u64(vm.config().layout().totalSize())
+        Encoder setup = new Encoder().varUnsigned(options.effectiveConnections()).u64(vm.config().layout().totalSize())
                 .raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, vm.config()));
         control.send(MessageType.SETUP, setup);
         long session = control.expect(MessageType.ACCEPT, d -> d.u64("session"));
-        for (int i = 1; i < options.connections(); i++) {
-            Channel ch = open(to);
-            Handshake.client(ch, options.auth(), session, i);
-            long joined = ch.expect(MessageType.ACCEPT, d -> d.u64("session"));
-            if (joined != session) {
-                throw ch.protocolError("data connection " + i + " was accepted into session " + Long.toHexString(joined) + ", not " + Long.toHexString(session));
-            }
+        for (int i = 1; i < options.effectiveConnections(); i++) {
+            join(open(to), session, i);
         }
-        for (int i = 0; i < options.connections(); i++) {
+        for (int i = 0; i < options.effectiveConnections(); i++) {
             writers.add(new PageWriter());
         }
-        if (options.connections() > 1) {
-            pool = Executors.newFixedThreadPool(options.connections() - 1, r -> {
+        if (options.effectiveConnections() > 1) {
+            pool = Executors.newFixedThreadPool(options.effectiveConnections() - 1, r -> {
                 Thread t = new Thread(r, "migrate-send");
                 t.setDaemon(true);
                 return t;
@@ -297,13 +405,42 @@ public final class MigrationSender {
         return session;
     }
 
+    /** Authenticates {@code ch} as connection {@code index} of {@code session} and reads its ACCEPT into it. */
+    private void join(Channel ch, long session, int index) {
+        Handshake.client(ch, options.auth(), session, index);
+        long joined = ch.expect(MessageType.ACCEPT, d -> d.u64("session"));
+        if (joined != session) {
+            throw ch.protocolError("connection " + index + " was accepted into session " + Long.toHexString(joined) + ", not " + Long.toHexString(session));
+        }
+    }
+
+    /** Post-copy recovery: every connection of {@code session} anew, control (index 0) first. */
+    private List<Channel> reconnect(InetSocketAddress to, long session) {
+        List<Channel> out = new ArrayList<>();
+        try {
+            for (int i = 0; i < options.effectiveConnections(); i++) {
+                Channel ch = dial(to);
+                out.add(ch);
+                join(ch, session, i);
+            }
+            return out;
+        } catch (RuntimeException e) {
+            out.forEach(Channel::close);
+            throw e;
+        }
+    }
+
     private Channel open(InetSocketAddress to) {
+        Channel ch = dial(to);
+        channels.add(ch);
+        return ch;
+    }
+
+    private Channel dial(InetSocketAddress to) {
         Socket s = new Socket();
         try {
             s.connect(to, 10_000);
-            Channel ch = new Channel(s, options.hook(), messages);
-            channels.add(ch);
-            return ch;
+            return new Channel(s, options.hook(), messages);
         } catch (IOException e) {
             try {
                 s.close();
@@ -361,7 +498,7 @@ public final class MigrationSender {
                 if (spanIndex % n != conn) {
                     continue;
                 }
-                if (!last && System.nanoTime() > deadline) {
+                if (!last && !options.postcopy() && System.nanoTime() > deadline) { // post-copy switches at the round's end instead
                     throw timeout(DirtyLog.count(maps));
                 }
                 if (!last) {

@@ -13,7 +13,7 @@ import dev.stasis.devices.rtc.CmosRtc;
 import dev.stasis.devices.uart.Uart16550;
 import dev.stasis.loader.InvalidImageException;
 import dev.stasis.memory.GuestMemory;
-import dev.stasis.memory.LazyRam;
+import dev.stasis.memory.RamFill;
 import dev.stasis.memory.RamBacking;
 import dev.stasis.memory.MemoryRange;
 import dev.stasis.vm.Vm;
@@ -210,12 +210,12 @@ public final class Machine implements AutoCloseable {
         return c.vcpus() + " vCPUs, " + c.layout().totalSize() + " bytes of RAM " + c.layout().ranges() + ", CPU " + c.cpu().describe();
     }
 
-    /** Starts the vCPUs, then a lazy restore's background fetch (which would otherwise compete with them for the CPUs). */
+    /** Starts the vCPUs, then the background fetch of RAM still arriving (which would otherwise compete with them for the CPUs). */
     public void start() {
         vm.start();
-        LazyRam lazy = memory().lazyRestore();
-        if (lazy != null) {
-            lazy.guestStarted();
+        RamFill fill = memory().fill();
+        if (fill != null) {
+            fill.guestStarted();
         }
     }
 

@@ -22,8 +22,8 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     private final List<Mapping> mappings = new ArrayList<>();
     private final WrittenPages written;
     private final RamBacking backing;
-    /** The lazy restore that fills (or filled) RAM, or null: then every page was in place from the start. */
-    private volatile LazyRam filling;
+    /** What fills (or filled) RAM while the guest runs, or null: then every page was in place from the start. */
+    private volatile RamFill filling;
 
     public GuestMemory(MemoryLayout layout) {
         this(layout, RamBacking.ZERO);
@@ -98,7 +98,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     }
 
     /** From here on RAM fills from {@code ram} while the guest runs; readers of all RAM wait for it to finish. */
-    void fillingFrom(LazyRam ram) {
+    void fillingFrom(RamFill ram) {
         filling = ram;
     }
 
@@ -107,7 +107,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
      * {@link IllegalStateException} when the lazy restore failed: RAM is not what it should be.
      */
     public void awaitResident() {
-        LazyRam ram = filling;
+        RamFill ram = filling;
         if (ram != null) {
             ram.awaitResident(); // at once when it is done; it stays, for its figures and its failure
         }
@@ -115,6 +115,11 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     /** The lazy restore that filled or fills RAM, or null when none did. */
     public LazyRam lazyRestore() {
+        return filling instanceof LazyRam l ? l : null;
+    }
+
+    /** What filled or fills RAM while the guest runs (a lazy restore, a post-copy migration), or null. */
+    public RamFill fill() {
         return filling;
     }
 
@@ -215,7 +220,7 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     @Override
     public void close() {
-        LazyRam ram = filling;
+        RamFill ram = filling;
         if (ram != null) {
             ram.close();
         }

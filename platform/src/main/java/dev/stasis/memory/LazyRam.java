@@ -3,11 +3,9 @@ package dev.stasis.memory;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import dev.stasis.os.Errno;
 import dev.stasis.os.EventFd;
 import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.uffd.PageFault;
-import dev.stasis.uffd.UffdException;
 import dev.stasis.uffd.UffdLayout;
 import dev.stasis.uffd.Userfaultfd;
 import java.nio.ByteBuffer;
@@ -42,7 +40,7 @@ import java.util.function.Consumer;
  * ByteBuffer over RAM) would hold up every safepoint, and these threads with it. So {@link GuestMemory#buffer}
  * and the pagemap readers wait for {@link #awaitResident} first; JNA accessors fault in native code, which is safe.
  */
-public final class LazyRam implements AutoCloseable {
+public final class LazyRam implements RamFill {
     private static final int PAGE = PageCopies.PAGE;
     private static final int MISSING = 0, FILLING = 1, FILLED = 2;
 
@@ -168,6 +166,7 @@ public final class LazyRam implements AutoCloseable {
      * The vCPUs run: prefetch begins (unless only faults were asked for). Not before: on a small host the fetch
      * threads would take the CPUs the restore needs to get the guest running.
      */
+    @Override
     public void guestStarted() {
         if (prefetchWhenStarted) {
             beginPrefetch();
@@ -182,6 +181,7 @@ public final class LazyRam implements AutoCloseable {
     }
 
     /** True once every page is in place (or the restore failed: see {@link #awaitResident}). */
+    @Override
     public boolean isDone() {
         return done.getCount() == 0;
     }
@@ -190,6 +190,7 @@ public final class LazyRam implements AutoCloseable {
      * Waits until every page is in place, fetching at full speed from here on. Throws {@link IllegalStateException}
      * naming the cause when the restore failed: RAM then is not the file's and must not be saved or sent.
      */
+    @Override
     public void awaitResident() {
         if (!prefetching) {
             beginPrefetch();
@@ -213,6 +214,7 @@ public final class LazyRam implements AutoCloseable {
     }
 
     /** Runs {@code action} once every page is in place, the restore failed or this closed; at once if that was so. */
+    @Override
     public void whenDone(Runnable action) {
         synchronized (whenDone) {
             if (!isDone()) {
@@ -239,6 +241,7 @@ public final class LazyRam implements AutoCloseable {
         }
     }
 
+    @Override
     public Throwable failure() {
         return failure.get();
     }
@@ -301,14 +304,7 @@ public final class LazyRam implements AutoCloseable {
             awaitFilled(c);
         }
         // The chunk is in: its non-zero pages are present; a page still missing is one the file holds as zero.
-        try {
-            uffd.zeroPage(address, PAGE);
-        } catch (UffdException e) {
-            if (e.errno() != Errno.EEXIST) {
-                throw e;
-            }
-            uffd.wake(address, PAGE);
-        }
+        uffd.zeroPageWhereMissing(address, PAGE);
     }
 
     // ---- prefetch ----
@@ -349,7 +345,7 @@ public final class LazyRam implements AutoCloseable {
         long[] nonZero = reader.read(c, data);
         Pointer src = Native.getDirectBufferPointer(data);
         ChunkAccess.forEachRun(nonZero, chunks.length(c) / PAGE,
-                (from, to) -> copy(chunkHost[c] + (long) from * PAGE, src.share((long) from * PAGE), (long) (to - from) * PAGE));
+                (from, to) -> uffd.copyWhereMissing(chunkHost[c] + (long) from * PAGE, src.share((long) from * PAGE), (long) (to - from) * PAGE));
         counter.incrementAndGet();
         synchronized (fillLock) {
             states.set(c, FILLED);
@@ -359,26 +355,6 @@ public final class LazyRam implements AutoCloseable {
             finish();
         }
         return nonZero;
-    }
-
-    /** UFFDIO_COPY of a run; a page that is there already (EEXIST: nothing but a fill puts one there) is skipped. */
-    private void copy(long dst, Pointer src, long length) {
-        try {
-            uffd.copy(dst, src, length);
-        } catch (UffdException e) {
-            if (e.errno() != Errno.EEXIST) {
-                throw e;
-            }
-            for (long off = 0; off < length; off += PAGE) {
-                try {
-                    uffd.copy(dst + off, src.share(off), PAGE);
-                } catch (UffdException x) {
-                    if (x.errno() != Errno.EEXIST) {
-                        throw x;
-                    }
-                }
-            }
-        }
     }
 
     private void awaitFilled(int c) throws InterruptedException {

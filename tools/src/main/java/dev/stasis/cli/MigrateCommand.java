@@ -15,6 +15,7 @@ import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.net.InetSocketAddress;
+import dev.stasis.memory.RamFill;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,14 +91,36 @@ final class MigrateCommand {
         int connections;
 
         @Option(names = "--max-bandwidth", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "0",
-                description = "page data per second, e.g. 100M (default: unlimited)")
+                description = "page data per second, e.g. 100M (default: unlimited); bounds post-copy's background stream too, never its urgent pages")
         long maxBandwidth;
+
+        @Option(names = "--postcopy", description = {"post-copy at once: the guest starts at the destination right away and its pages follow,",
+                "those it touches first on request. Until every page is across, the guest's memory is split between the hosts:",
+                "if this source dies meanwhile, the guest is lost"})
+        boolean postcopy;
+
+        @Option(names = "--postcopy-after", paramLabel = "N", defaultValue = "-1",
+                description = "pre-copy for at most N rounds, then post-copy (also when pre-copy has not converged by --max-time)")
+        int postcopyAfter;
+
+        @Option(names = "--recover-window", paramLabel = "S", defaultValue = "120",
+                description = "during post-copy, keep reconnecting to a destination whose link broke for S seconds (default ${DEFAULT-VALUE})")
+        long recoverWindow;
 
         @Override
         public Integer call() throws Exception {
             MigrateControl.address(to); // a bad address is a usage error here, not in the VM
+            if (postcopy && postcopyAfter >= 0) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--postcopy and --postcopy-after: give one");
+            }
+            int after = postcopy ? 0 : postcopyAfter;
             ObjectNode request = ControlClient.request("migrate").put("to", to).put("downtime_ms", downtimeMs)
                     .put("max_time_s", maxTime).put("connections", connections).put("max_bandwidth", maxBandwidth);
+            if (after >= 0) {
+                request.put("postcopy_after", after).put("recover_window_s", recoverWindow);
+                System.err.println("stasis: warning: post-copy: from the hand-over on, the guest's memory is split between the two hosts until every"
+                        + " page is across; if this source dies before then, the guest is lost (a broken link is recovered within " + recoverWindow + " s)");
+            }
             if (auth.pskFile != null) {
                 request.put("psk_file", auth.pskFile.toAbsolutePath().toString());
             } else if (auth.tls != null) {
@@ -124,10 +147,13 @@ final class MigrateCommand {
                 System.err.println("stasis: error: migration failed: " + OneLine.of(e));
                 return 1;
             }
-            System.out.printf("migrated to %s: %d rounds, %d pages (%d zero), %d bytes, total %.1f ms, downtime %.1f ms%s%n",
+            long postcopyPages = r.path("postcopy_pages").asLong(-1);
+            System.out.printf("migrated to %s: %d rounds, %d pages (%d zero), %d bytes, total %.1f ms, downtime %.1f ms%s%s%n",
                     r.path("destination").asText(), r.path("rounds").asInt(), r.path("pages").asLong(), r.path("zero_pages").asLong(),
                     r.path("bytes").asLong(), r.path("total_ms").asDouble(), r.path("downtime_ms").asDouble(),
-                    r.path("max_throttle").asInt() > 0 ? ", vCPUs throttled up to " + r.path("max_throttle").asInt() + "%" : "");
+                    r.path("max_throttle").asInt() > 0 ? ", vCPUs throttled up to " + r.path("max_throttle").asInt() + "%" : "",
+                    postcopyPages >= 0 ? String.format(", post-copy %d pages (%d on request, %d recoveries)", postcopyPages,
+                            r.path("postcopy_requests").asLong(), r.path("recoveries").asInt()) : "");
             return 0;
         }
     }
@@ -148,6 +174,10 @@ final class MigrateCommand {
         @Option(names = "--timeout", paramLabel = "S", defaultValue = "0", description = "give up when no source connects and authenticates in S seconds (default: wait forever)")
         long timeout;
 
+        @Option(names = "--recover-window", paramLabel = "S", defaultValue = "120",
+                description = "during post-copy, wait S seconds for a source whose link broke to reconnect; then the guest is lost (default ${DEFAULT-VALUE})")
+        long recoverWindow;
+
         @Override
         public Integer call() throws Exception {
             InetSocketAddress address = MigrateControl.address(listen);
@@ -155,15 +185,17 @@ final class MigrateCommand {
             Machine machine;
             // Bound before anything moves: a bad socket path must fail here, not after the source has handed over.
             ControlServer control = apiSocket == null ? null : ControlServer.bind(apiSocket);
-            try (ServerSocket server = new ServerSocket()) {
+            ServerSocket server = new ServerSocket();
+            try {
                 server.setReuseAddress(true);
                 server.bind(address);
                 System.err.println("stasis: waiting for a migration on " + server.getLocalSocketAddress());
                 try {
                     machine = MigrationReceiver.receive(server, new FileOutputStream(FileDescriptor.out),
-                            new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE),
+                            new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE).withRecoverWindow(Duration.ofSeconds(recoverWindow)),
                             line -> System.err.println("stasis: migrate: " + line));
                 } catch (dev.stasis.migrate.MigrationException e) {
+                    server.close();
                     if (control != null) {
                         control.close();
                     }
@@ -171,10 +203,24 @@ final class MigrateCommand {
                     return 1;
                 }
             } catch (java.io.IOException | RuntimeException e) {
+                server.close();
                 if (control != null) {
                     control.close();
                 }
                 throw e;
+            }
+            // After a post-copy the source may have to come back on this socket until all memory is here.
+            RamFill fill = machine.memory().fill();
+            if (fill == null) {
+                server.close();
+            } else {
+                fill.whenDone(() -> {
+                    try {
+                        server.close();
+                    } catch (java.io.IOException ignored) {
+                        // Nothing listens any more either way.
+                    }
+                });
             }
             VmExit exit = ForegroundVm.run(machine, control, CrashDump.DISABLED, true);
             ForegroundVm.report(exit);

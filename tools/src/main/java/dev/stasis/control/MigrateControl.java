@@ -14,7 +14,8 @@ import java.time.Duration;
 
 /**
  * The control socket's {@code migrate} command: {@code {"command":"migrate","to":"HOST:PORT",
- * "psk_file":PATH | "tls_cert":PATH, "tls_key":PATH, "tls_ca":PATH, "tls_password":TEXT | "insecure":true, "downtime_ms":N, "max_time_s":N, "connections":N, "max_bandwidth":BYTES_PER_S}}.
+ * "psk_file":PATH | "tls_cert":PATH, "tls_key":PATH, "tls_ca":PATH, "tls_password":TEXT | "insecure":true, "downtime_ms":N, "max_time_s":N, "connections":N, "max_bandwidth":BYTES_PER_S,
+ * "postcopy_after":N (-1 none, 0 at once), "recover_window_s":N}}.
  * Runs the whole migration before answering; on success the VM stops (as MIGRATED) right after the answer
  * is written, so the process exits with status 0; on failure the guest keeps running and the error says why.
  */
@@ -63,7 +64,8 @@ public final class MigrateControl {
             Field.string("to", true), Field.string("psk_file", false), Field.bool("insecure"), Field.bool("progress"),
             Field.string("tls_cert", false), Field.string("tls_key", false), Field.string("tls_ca", false), Field.string("tls_password", false),
             Field.integer("downtime_ms", 0, 3_600_000), Field.integer("max_time_s", 1, 86_400),
-            Field.integer("connections", 1, Protocol.MAX_CONNECTIONS), Field.integer("max_bandwidth", 0, Long.MAX_VALUE));
+            Field.integer("connections", 1, Protocol.MAX_CONNECTIONS), Field.integer("max_bandwidth", 0, Long.MAX_VALUE),
+            Field.integer("postcopy_after", -1, 1_000_000), Field.integer("recover_window_s", 0, 86_400));
 
     static ObjectNode migrate(Machine machine, Request request, Tracker tracker) {
         InetSocketAddress to = address(request.string("to", ""));
@@ -87,7 +89,9 @@ public final class MigrateControl {
                 Duration.ofSeconds(request.integer("max_time_s", 120)),
                 (int) request.integer("connections", 1),
                 request.integer("max_bandwidth", 0),
-                FaultHook.NONE);
+                FaultHook.NONE,
+                (int) request.integer("postcopy_after", -1),
+                Duration.ofSeconds(request.integer("recover_window_s", MigrationSender.DEFAULT_RECOVER_WINDOW.toSeconds())));
         var client = request.bool("progress", false) ? ControlServer.progressSink() : null;
         MigrationProgress progress = new MigrationProgress();
         tracker.current = progress;
@@ -112,6 +116,11 @@ public final class MigrateControl {
         result.put("total_ms", r.total().toNanos() / 1e6);
         result.put("downtime_ms", r.downtime().toNanos() / 1e6);
         result.put("max_throttle", r.maxThrottle());
+        if (r.postcopyPages() >= 0) {
+            result.put("postcopy_pages", r.postcopyPages());
+            result.put("postcopy_requests", r.postcopyRequests());
+            result.put("recoveries", r.recoveries());
+        }
         return result;
     }
 

@@ -51,6 +51,26 @@ class MigrateCliTest {
     }
 
     @Test
+    void postcopyStartsTheGuestAtTheDestinationAtOnceWarnsAndReportsItsPages() throws Exception {
+        Path key = key("k");
+        Path a = dir.resolve("a.sock");
+        try (LiveCli source = LiveCli.start("run", "dirtier", "--cpus", "2", "pages=256", "report=20", "--api-socket", a.toString());
+             LiveCli dest = Receiver.start(key, null)) {
+            assertNotNull(source.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 40, 0, Duration.ofSeconds(30)), source.output());
+            CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", a.toString(), "--to", "127.0.0.1:" + Receiver.port(dest),
+                    "--psk-file", key.toString(), "--postcopy");
+            assertEquals(0, send.status(), send.out() + send.err() + "\n--- destination ---\n" + dest.output());
+            assertTrue(send.err().contains("if this source dies before then, the guest is lost"), send.err());
+            Matcher m = java.util.regex.Pattern.compile("migrated to .*: 1 rounds, .*, post-copy (\\d+) pages \\((\\d+) on request, 0 recoveries\\)\\s*").matcher(send.out());
+            assertTrue(m.matches(), send.out());
+            assertTrue(Long.parseLong(m.group(1)) >= 128L * 256, "all 128 MiB came after the switch: " + send.out());
+            assertEquals(0, source.awaitExit(Duration.ofSeconds(10)), source.output());
+            awaitOutput(dest, "post-copy done: ");
+            expectRoundsGoOn(dest, new int[] {lastRound(source.lines(), 0), lastRound(source.lines(), 1)});
+        }
+    }
+
+    @Test
     void tickerKeepsItsRateAndCountAfterMigrating() throws Exception {
         Path key = key("k");
         Path a = dir.resolve("a.sock");

@@ -27,6 +27,8 @@ import dev.stasis.os.NativeException;
  */
 public final class Userfaultfd implements AutoCloseable {
     private static final String DEVICE = "/dev/userfaultfd";
+    /** The page size the retries of the *WhereMissing calls step by. */
+    private static final int PAGE = 4096;
 
     private final int fd;
     private final long features;
@@ -178,6 +180,47 @@ public final class Userfaultfd implements AutoCloseable {
         m.setLong(COPY_MODE, 0);
         m.setLong(COPY_COPY, 0);
         ioctl(UffdIoctl.UFFDIO_COPY, m, dst, length);
+    }
+
+    /**
+     * {@link #copy}, but a page of the run that is there already (EEXIST: someone filled it first) is skipped
+     * rather than failing the rest: the run is retried a page at a time.
+     */
+    public void copyWhereMissing(long dst, Pointer src, long length) {
+        try {
+            copy(dst, src, length);
+        } catch (UffdException e) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+            for (long off = 0; off < length; off += PAGE) {
+                try {
+                    copy(dst + off, src.share(off), PAGE);
+                } catch (UffdException x) {
+                    if (x.errno() != Errno.EEXIST) {
+                        throw x;
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@link #zeroPage}, where a page there already (EEXIST) only wakes its waiters. */
+    public void zeroPageWhereMissing(long address, long length) {
+        try {
+            zeroPage(address, length);
+        } catch (UffdException e) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+            if (length > PAGE) {
+                for (long off = 0; off < length; off += PAGE) {
+                    zeroPageWhereMissing(address + off, PAGE);
+                }
+            } else {
+                wake(address, length);
+            }
+        }
     }
 
     /** UFFDIO_ZEROPAGE: maps zero pages at missing {@code [address, address + length)}, waking the waiters. */

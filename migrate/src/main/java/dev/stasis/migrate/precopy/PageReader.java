@@ -6,6 +6,8 @@ import dev.stasis.migrate.protocol.Frame;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.container.ZeroPage;
+import com.sun.jna.Memory;
+import dev.stasis.memory.RemoteRam;
 import java.nio.ByteBuffer;
 
 /**
@@ -19,6 +21,8 @@ public final class PageReader {
     private final GuestMemory memory;
     private final Written written;
     private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
+    /** Native memory for UFFDIO_COPY, allocated on the first post-copy page. */
+    private Memory staging;
     private long pages;
 
     /**
@@ -29,13 +33,47 @@ public final class PageReader {
      */
     public static final class Written {
         private final long[][] maps;
+        /** The pages any PAGES carried, zero or not. */
+        private final long[][] received;
 
         public Written(GuestMemory memory) {
             var ranges = memory.layout().ranges();
             maps = new long[ranges.size()][];
+            received = new long[ranges.size()][];
             for (int i = 0; i < maps.length; i++) {
                 maps[i] = new long[(int) ((ranges.get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
+                received[i] = new long[maps[i].length];
             }
+        }
+
+        /**
+         * For a post-copy, once no PAGES is in flight: the pages received and not {@code stale} (the source wrote
+         * them after sending them), which the destination need not ask for. The stale ones holding data are
+         * dropped from {@code memory}, so a touch faults and asks for the current copy.
+         */
+        public long[][] keepFresh(long[][] stale, GuestMemory memory) {
+            long[][] here = new long[maps.length][];
+            for (int slot = 0; slot < maps.length; slot++) {
+                here[slot] = new long[maps[slot].length];
+                for (int w = 0; w < maps[slot].length; w++) {
+                    here[slot][w] = received[slot][w] & ~stale[slot][w];
+                    long drop = maps[slot][w] & stale[slot][w];
+                    for (int p = 0; p < 64; ) {
+                        if ((drop >>> p & 1) == 0) {
+                            p++;
+                            continue;
+                        }
+                        int q = p;
+                        while (q < 64 && (drop >>> q & 1) != 0) {
+                            q++;
+                        }
+                        memory.mapping(slot).discard(((long) w * 64 + p) * Protocol.PAGE_SIZE, (long) (q - p) * Protocol.PAGE_SIZE);
+                        p = q;
+                    }
+                    maps[slot][w] &= ~stale[slot][w];
+                }
+            }
+            return here;
         }
     }
 
@@ -49,8 +87,71 @@ public final class PageReader {
         return pages;
     }
 
+    /**
+     * A checked PAGES message: {@code span} pages from {@code gpa}, those carried in {@code sent}, those of them
+     * all zero in {@code zero}; the contents of the other {@code dataPages} are in this reader's buffer, in order.
+     */
+    public record Span(long gpa, int span, long[] sent, long[] zero, int dataPages) {}
+
     /** Throws {@link dev.stasis.snapshot.SnapshotFormatException} for a message that breaks the rules. */
     public void apply(Frame f) {
+        Span s = decode(f);
+        long gpa = s.gpa();
+        int span = s.span();
+        int words = s.sent().length;
+        long[] sent = s.sent();
+        long[] zero = s.zero();
+        ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
+        var ranges = memory.layout().ranges();
+        int slot = 0;
+        while (!ranges.get(slot).contains(gpa, 1)) {
+            slot++;
+        }
+        long[] touched = written.maps[slot];
+        long[] received = written.received[slot];
+        long firstPage = (gpa - ranges.get(slot).gpa()) / Protocol.PAGE_SIZE;
+        int from = 0;
+        for (int w = 0; w < words; w++) {
+            for (long v = sent[w]; v != 0; v &= v - 1) {
+                int bit = Long.numberOfTrailingZeros(v);
+                int page = w * 64 + bit;
+                long index = firstPage + page;
+                boolean wasWritten = (touched[(int) (index >>> 6)] & (1L << (index & 63))) != 0;
+                if ((zero[w] & (1L << bit)) != 0) {
+                    if (wasWritten) {
+                        ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(ZeroPage.view());
+                    }
+                } else {
+                    ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(raw, from, Protocol.PAGE_SIZE);
+                    from += Protocol.PAGE_SIZE;
+                    touched[(int) (index >>> 6)] |= 1L << (index & 63);
+                }
+                received[(int) (index >>> 6)] |= 1L << (index & 63);
+                pages++;
+            }
+        }
+    }
+
+    /**
+     * A PAGES message of a post-copy, installed through {@code ram} (guest RAM is registered with userfaultfd there:
+     * it is never written directly); returns the pages that were new.
+     */
+    public int install(Frame f, RemoteRam ram) {
+        Span s = decode(f);
+        int bytes = s.dataPages() * Protocol.PAGE_SIZE;
+        if (bytes > 0) {
+            if (staging == null) {
+                staging = new Memory(raw.length);
+            }
+            staging.write(0, raw, 0, bytes);
+        }
+        int n = ram.install(s.gpa(), s.span(), s.sent(), s.zero(), staging);
+        pages += n;
+        return n;
+    }
+
+    /** Checks {@code f} and expands its page data into this reader's buffer; throws as {@link #apply} does. */
+    public Span decode(Frame f) {
         Decoder d = f.decoder();
         long gpa = d.u64("base address");
         int span = d.varInt("span", Protocol.MAX_SPAN);
@@ -101,32 +202,6 @@ public final class PageReader {
         }
         d.raw(length, "page data");
         d.end("PAGES");
-        ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
-        var ranges = memory.layout().ranges();
-        int slot = 0;
-        while (!ranges.get(slot).contains(gpa, 1)) {
-            slot++;
-        }
-        long[] touched = written.maps[slot];
-        long firstPage = (gpa - ranges.get(slot).gpa()) / Protocol.PAGE_SIZE;
-        int from = 0;
-        for (int w = 0; w < words; w++) {
-            for (long v = sent[w]; v != 0; v &= v - 1) {
-                int bit = Long.numberOfTrailingZeros(v);
-                int page = w * 64 + bit;
-                long index = firstPage + page;
-                boolean wasWritten = (touched[(int) (index >>> 6)] & (1L << (index & 63))) != 0;
-                if ((zero[w] & (1L << bit)) != 0) {
-                    if (wasWritten) {
-                        ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(ZeroPage.view());
-                    }
-                } else {
-                    ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE).put(raw, from, Protocol.PAGE_SIZE);
-                    from += Protocol.PAGE_SIZE;
-                    touched[(int) (index >>> 6)] |= 1L << (index & 63);
-                }
-                pages++;
-            }
-        }
+        return new Span(gpa, span, sent, zero, dataPages);
     }
 }

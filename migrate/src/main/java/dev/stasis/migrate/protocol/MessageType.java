@@ -17,7 +17,17 @@ public enum MessageType {
     READY(10, 64),
     COMMIT(11, 64),
     STARTED(12, 64),
-    REFUSE(13, 4096);
+    REFUSE(13, 4096),
+    /** Post-copy: ends the stop phase instead of END, with the pages the destination must still get. */
+    POSTCOPY(14, Protocol.MAX_PAGE_SET_PAYLOAD),
+    /** Post-copy, destination to source: a page a vCPU waits for. */
+    REQUEST(15, 64),
+    /** Post-copy: the link is alive (the destination sends one a second, the source answers). */
+    PING(16, 64),
+    /** Post-copy recovery, destination to source: the pages still missing here. */
+    NEED(17, Protocol.MAX_PAGE_SET_PAYLOAD),
+    /** Post-copy: every page is at the destination (it says so, the source answers). */
+    DONE(18, 64);
 
     public final int code;
     public final int maxPayload;

@@ -1,0 +1,411 @@
+package dev.stasis.migrate.postcopy;
+
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.memory.MemoryRange;
+import dev.stasis.migrate.MigrationException;
+import dev.stasis.migrate.MigrationException.Kind;
+import dev.stasis.migrate.precopy.DirtyLog;
+import dev.stasis.migrate.precopy.PageWriter;
+import dev.stasis.migrate.precopy.RateLimit;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.Frame;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.snapshot.SnapshotFormatException;
+import dev.stasis.snapshot.codec.Encoder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * The source's side of a post-copy: once its guest is paused for good, it serves the destination's page requests
+ * on the control connection (each answered at once, ahead of everything: the background stream runs on the data
+ * connections, so an urgent page never queues behind it, as in QEMU's postcopy-preempt) and pushes every page
+ * the destination lacks over the data connections, until the destination says it has them all (DONE).
+ *
+ * <p>A broken link after COMMIT loses nothing: every page stays here, the destination's vCPUs that need a
+ * missing page wait, and this side reconnects within the recovery window. The destination then says which
+ * pages it still lacks (NEED) and asks again for those it waits on, and both go on. Only a guest whose source
+ * dies during post-copy is lost: its memory is split across two hosts.
+ */
+public final class PostcopySource {
+    private static final Set<MessageType> CONTROL = EnumSet.of(MessageType.REQUEST, MessageType.PING, MessageType.READY, MessageType.STARTED, MessageType.DONE);
+    private static final int CONTROL_TIMEOUT_MILLIS = 10_000; // the destination pings once a second
+    private static final long RECONNECT_PAUSE_MILLIS = 500;
+    private static final long DONE_TIMEOUT_SECONDS = 60;
+
+    /** Opens the session's connections anew, control first, each authenticated and accepted into the session. */
+    @FunctionalInterface
+    public interface Reconnect {
+        List<Channel> open();
+    }
+
+    /**
+     * Page requests answered, repeated requests ignored (a page already sent on that connection), pages pushed in
+     * the background (those of them zero), bytes sent from the start of the post-copy on, recoveries, and the
+     * nanoTime STARTED arrived (-1 if it never did: the link broke first).
+     */
+    public record Stats(long requests, long repeats, long pushed, long zeroPages, long bytes, int recoveries, long startedAt) {}
+
+    private final GuestMemory memory;
+    private final List<MemoryRange> ranges;
+    /** Per range: pages the destination may still lack and the background push has not sent. Guarded by itself. */
+    private final long[][] need;
+    /** Bounds the background push (--max-bandwidth); urgent pages never wait for it. */
+    private final RateLimit rate;
+    private final Duration window;
+    private final Reconnect reconnect;
+    private final Consumer<String> log;
+    private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    private final AtomicLong requests = new AtomicLong();
+    private final AtomicLong repeats = new AtomicLong();
+    private final AtomicLong pushed = new AtomicLong();
+    private final AtomicLong zeroPages = new AtomicLong();
+    /** Bytes sent by epochs that ended. */
+    private final AtomicLong bytes = new AtomicLong();
+    private volatile long startedAt = -1;
+    private volatile boolean finished;
+    private int recoveries;
+    private Epoch epoch;
+
+    /** The connections of one stretch of the link, with the threads that serve them. */
+    private final class Epoch {
+        final Channel control;
+        final List<Channel> data;
+        final Object sendLock = new Object();
+        final long[][] urgentSent;
+        final AtomicReference<MigrationException> broken = new AtomicReference<>();
+        final List<Thread> threads = new ArrayList<>();
+        /** What the connections had sent before this epoch (the first one's carried the pre-copy). */
+        final long bytesBefore;
+        private boolean counted;
+        /** Data connections still pushing, and the nanoTime the last one finished. */
+        final java.util.concurrent.atomic.AtomicInteger pushing = new java.util.concurrent.atomic.AtomicInteger();
+        volatile long pushEnded;
+
+        Epoch(List<Channel> channels) {
+            control = channels.get(0);
+            data = List.copyOf(channels.subList(1, channels.size()));
+            urgentSent = new long[ranges.size()][];
+            for (int i = 0; i < urgentSent.length; i++) {
+                urgentSent[i] = new long[need[i].length];
+            }
+            control.setReadTimeout(CONTROL_TIMEOUT_MILLIS);
+            bytesBefore = sent();
+        }
+
+        long sent() {
+            return control.bytesSent() + data.stream().mapToLong(Channel::bytesSent).sum();
+        }
+
+        void send(MessageType type, Encoder payload) {
+            synchronized (sendLock) {
+                control.send(type, payload);
+            }
+        }
+
+        void breakWith(MigrationException e) {
+            if (broken.compareAndSet(null, e)) {
+                control.close();
+                data.forEach(Channel::close);
+                events.add(this);
+            }
+        }
+
+        void join() {
+            for (Thread t : threads) {
+                try {
+                    t.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            synchronized (this) {
+                if (!counted) {
+                    counted = true;
+                    bytes.addAndGet(sent() - bytesBefore);
+                }
+            }
+        }
+    }
+
+    /**
+     * @param need the pages the destination must still get, per range (all of RAM when no pre-copy ran, else the
+     *             pages dirtied since they were sent); this object owns it from here on
+     */
+    public PostcopySource(GuestMemory memory, long[][] need, RateLimit rate, Duration window, Reconnect reconnect, Consumer<String> log) {
+        if (need.length == 0 || memory.layout().ranges().size() != need.length) {
+            throw new IllegalArgumentException("a need set of " + need.length + " ranges");
+        }
+        this.memory = memory;
+        this.ranges = memory.layout().ranges();
+        this.need = need;
+        this.rate = rate;
+        this.window = window;
+        this.reconnect = reconnect;
+        this.log = log;
+    }
+
+    /** Begins serving over {@code channels} (control first, then at least one data connection). */
+    public void start(List<Channel> channels) {
+        if (channels.size() < 2) {
+            throw new IllegalArgumentException("post-copy needs a data connection beside the control connection");
+        }
+        Epoch ep = new Epoch(channels);
+        epoch = ep;
+        ep.threads.add(daemon(() -> serveControl(ep), "postcopy-urgent"));
+        ep.pushing.set(ep.data.size());
+        for (int i = 0; i < ep.data.size(); i++) {
+            int conn = i;
+            ep.threads.add(daemon(() -> push(ep, conn), "postcopy-push"));
+        }
+        ep.threads.forEach(Thread::start);
+    }
+
+    /**
+     * Before COMMIT: waits for {@code type} (READY) from the destination, serving its page requests meanwhile.
+     * A broken link fails the migration here: the destination has not started the guest.
+     */
+    public void await(MessageType type, long timeoutMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (true) {
+            Object e;
+            try {
+                e = events.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException x) {
+                Thread.currentThread().interrupt();
+                throw new MigrationException(Kind.LOCAL, "interrupted");
+            }
+            if (e == null) {
+                throw new MigrationException(Kind.LINK, "no " + type + " from the destination within " + timeoutMillis / 1000 + " s");
+            }
+            if (e instanceof Epoch ep) {
+                throw ep.broken.get();
+            }
+            if (e == type) {
+                return;
+            }
+            throw epoch.control.protocolError("expected " + type + " from the destination, got " + e);
+        }
+    }
+
+    /** Sends COMMIT: from here on the destination may run the guest, and a broken link is recovered, not fatal. */
+    public void commit() {
+        epoch.send(MessageType.COMMIT, new Encoder());
+    }
+
+    /**
+     * After COMMIT: serves until the destination has every page, reconnecting within the window when the link
+     * breaks. Throws when it could not finish (the destination is gone for longer than the window, or broke the
+     * protocol); the guest's memory then is split and this side must keep its pages.
+     */
+    public Stats finish() {
+        while (true) {
+            Object e;
+            try {
+                e = events.poll(1, TimeUnit.SECONDS);
+                Epoch now = epoch;
+                if (e == null && now.pushing.get() == 0 && System.nanoTime() - now.pushEnded > TimeUnit.SECONDS.toNanos(DONE_TIMEOUT_SECONDS)) {
+                    throw new MigrationException(Kind.PROTOCOL, "every page was sent " + DONE_TIMEOUT_SECONDS
+                            + " s ago and the destination has not said it has them all");
+                }
+            } catch (InterruptedException x) {
+                Thread.currentThread().interrupt();
+                throw new MigrationException(Kind.LOCAL, "interrupted during post-copy");
+            }
+            if (e == MessageType.DONE) {
+                finished = true;
+                Epoch ep = epoch;
+                ep.data.forEach(Channel::close);
+                ep.control.close();
+                ep.join();
+                return new Stats(requests.get(), repeats.get(), pushed.get(), zeroPages.get(), bytes.get(), recoveries, startedAt);
+            }
+            if (e == MessageType.STARTED) {
+                startedAt = System.nanoTime();
+                continue;
+            }
+            if (e instanceof Epoch ep && ep == epoch) {
+                recover(ep);
+            }
+        }
+    }
+
+    /** Ends the current connections and their threads (after a failure; {@link #finish} closes its own). */
+    public void close() {
+        Epoch ep = epoch;
+        if (ep != null) {
+            ep.breakWith(new MigrationException(Kind.LINK, "closed"));
+            ep.join();
+        }
+    }
+
+    private void recover(Epoch broken) {
+        MigrationException why = broken.broken.get();
+        broken.join();
+        if (why.kind() != Kind.LINK) {
+            throw why;
+        }
+        long deadline = System.nanoTime() + window.toNanos();
+        log.accept("post-copy: the link broke (" + why.getMessage() + "); the guest waits at the destination while this side reconnects (up to "
+                + window.toSeconds() + " s)");
+        MigrationException last = why;
+        while (System.nanoTime() < deadline) {
+            List<Channel> channels = null;
+            try {
+                channels = reconnect.open();
+                Channel control = channels.get(0);
+                long[][] missing = control.expect(MessageType.NEED, d -> PageSet.decode(d, memory.layout()));
+                synchronized (need) {
+                    for (int i = 0; i < need.length; i++) {
+                        System.arraycopy(missing[i], 0, need[i], 0, need[i].length);
+                    }
+                }
+                recoveries++;
+                log.accept("post-copy: reconnected; " + DirtyLog.count(missing) + " pages still missing at the destination");
+                start(channels);
+                return;
+            } catch (MigrationException e) {
+                if (channels != null) {
+                    channels.forEach(Channel::close);
+                }
+                if (e.kind() != Kind.LINK) {
+                    throw e; // another session, refused, or not the destination we left: not a link to wait for
+                }
+                last = e;
+                try {
+                    Thread.sleep(RECONNECT_PAUSE_MILLIS);
+                } catch (InterruptedException x) {
+                    Thread.currentThread().interrupt();
+                    throw new MigrationException(Kind.LOCAL, "interrupted during post-copy recovery");
+                }
+            }
+        }
+        throw new MigrationException(Kind.LINK, "post-copy could not reconnect to the destination within " + window.toSeconds() + " s (last: "
+                + last.getMessage() + ")", last);
+    }
+
+    // ---- the urgent path ----
+
+    private void serveControl(Epoch ep) {
+        PageWriter writer = new PageWriter();
+        long[] one = {1};
+        try {
+            while (true) {
+                Frame f = ep.control.receive(CONTROL);
+                switch (f.type()) {
+                    case REQUEST -> {
+                        long gpa = f.read(d -> d.u64("page address"));
+                        MemoryRange r = gpa % Protocol.PAGE_SIZE == 0 ? memory.layout().find(gpa, Protocol.PAGE_SIZE) : null;
+                        if (r == null) {
+                            synchronized (ep.sendLock) {
+                                ep.control.refuse(String.format("page request for 0x%x, which is not a page of guest RAM", gpa));
+                            }
+                            throw new MigrationException(Kind.PROTOCOL, String.format("the destination asked for 0x%x, which is not a page of guest RAM", gpa));
+                        }
+                        int slot = ranges.indexOf(r);
+                        long index = (gpa - r.gpa()) / Protocol.PAGE_SIZE;
+                        long bit = 1L << (index & 63);
+                        int word = (int) (index >>> 6);
+                        if ((ep.urgentSent[slot][word] & bit) != 0) {
+                            repeats.incrementAndGet(); // sent on this connection already: it is on its way, once is enough
+                            continue;
+                        }
+                        ep.urgentSent[slot][word] |= bit;
+                        synchronized (need) {
+                            need[slot][word] &= ~bit; // the push need not send it again
+                        }
+                        synchronized (ep.sendLock) {
+                            writer.send(ep.control, memory, gpa, 1, one, 0);
+                        }
+                        requests.incrementAndGet();
+                    }
+                    case PING -> {
+                        f.read(d -> null);
+                        ep.send(MessageType.PING, new Encoder());
+                    }
+                    case READY, STARTED -> {
+                        f.read(d -> null);
+                        events.add(f.type());
+                    }
+                    case DONE -> {
+                        long have = f.read(d -> d.u64("pages"));
+                        ep.send(MessageType.DONE, new Encoder().u64(have));
+                        events.add(MessageType.DONE);
+                        return;
+                    }
+                    default -> throw ep.control.protocolError("unexpected " + f.type() + " during post-copy");
+                }
+            }
+        } catch (SnapshotFormatException e) {
+            ep.breakWith(new MigrationException(Kind.PROTOCOL, "bad message from the destination during post-copy: " + e.getMessage(), e));
+        } catch (MigrationException e) {
+            ep.breakWith(finished ? new MigrationException(Kind.LINK, "closed") : e);
+        } catch (RuntimeException e) {
+            ep.breakWith(new MigrationException(Kind.LOCAL, "post-copy failed on the source: " + e, e));
+        }
+    }
+
+    // ---- the background push ----
+
+    /** Data connection {@code conn} of the epoch sends span k of the guest when k mod (data connections) = conn. */
+    private void push(Epoch ep, int conn) {
+        Channel ch = ep.data.get(conn);
+        PageWriter writer = new PageWriter();
+        int n = ep.data.size();
+        int spanIndex = 0;
+        try {
+            for (int slot = 0; slot < ranges.size(); slot++) {
+                MemoryRange r = ranges.get(slot);
+                long slotPages = r.size() / Protocol.PAGE_SIZE;
+                for (long first = 0; first < slotPages; first += Protocol.MAX_SPAN, spanIndex++) {
+                    if (spanIndex % n != conn) {
+                        continue;
+                    }
+                    if (ep.broken.get() != null) {
+                        return;
+                    }
+                    int span = (int) Math.min(Protocol.MAX_SPAN, slotPages - first);
+                    int words = (span + 63) / 64;
+                    long[] bits = new long[words];
+                    int firstWord = (int) (first / 64);
+                    synchronized (need) {
+                        for (int w = 0; w < words; w++) {
+                            bits[w] = need[slot][firstWord + w];
+                            need[slot][firstWord + w] = 0; // sent from here on; a broken link brings them back through NEED
+                        }
+                    }
+                    long before = ch.bytesSent();
+                    pushed.addAndGet(writer.send(ch, memory, r.gpa() + first * Protocol.PAGE_SIZE, span, bits, 0));
+                    rate.take(ch.bytesSent() - before);
+                }
+            }
+            zeroPages.addAndGet(writer.zeroPages());
+            ch.send(MessageType.DATA_END, new Encoder());
+            if (ep.pushing.decrementAndGet() == 0) {
+                ep.pushEnded = System.nanoTime();
+            }
+        } catch (MigrationException e) {
+            ep.breakWith(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            ep.breakWith(new MigrationException(Kind.LOCAL, "interrupted"));
+        } catch (RuntimeException e) {
+            ep.breakWith(new MigrationException(Kind.LOCAL, "post-copy push failed on the source: " + e, e));
+        }
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+}

@@ -1,0 +1,150 @@
+package dev.stasis.migrate;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.stasis.fixtures.Ballast;
+import dev.stasis.fixtures.GuestLines;
+import dev.stasis.fixtures.RunningGuest;
+import dev.stasis.kvm.testing.RequiresKvm;
+import dev.stasis.machine.Machine;
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.memory.RemoteRam;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.vm.VmExit;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Post-copy on real guests, both ends in this JVM over loopback: the destination runs dirtier before its memory
+ * is there, faults ask the source for pages while the rest is pushed, and every page arrives as the source held
+ * it at the switch (dirtier checks its own pages; 8 MiB of host-written ballast at 32 MiB, which the guest never
+ * touches, is compared byte for byte once all memory is in).
+ */
+@RequiresKvm
+class PostcopyMigrationTest {
+    static final long BALLAST = 32 << 20;
+    static final int BALLAST_PAGES = 2048;
+    static final Map<String, String> DIRTIER = Map.of("pages", "512", "report", "20");
+
+    @Test
+    void atOnceTheGuestRunsAtTheDestinationBeforeItsMemoryAndEveryPageArrives() throws Exception {
+        try (RunningGuest a = RunningGuest.start("dirtier", 2, DIRTIER); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 40, 0, Duration.ofSeconds(30)), a.output());
+            Ballast.write(a.machine().memory(), BALLAST, BALLAST_PAGES);
+            ByteArrayOutputStream console = new ByteArrayOutputStream();
+            List<String> destLog = new CopyOnWriteArrayList<>();
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY), destLog::add);
+            List<String> log = new CopyOnWriteArrayList<>();
+            var result = MigrationSender.migrate(a.machine(), dest.address,
+                    InProcessMigrationTest.options().withPostcopy(0, Duration.ofSeconds(30)), log::add);
+            assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
+            assertEquals(1, result.rounds(), "no pre-copy round: " + result);
+            assertTrue(result.postcopyRequests() > 0, "dirtier's pages were asked for by faults: " + result + "\n" + log);
+            assertTrue(result.postcopyPages() >= 64L * 256, "all 64 MiB came after the switch: " + result);
+            int before = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
+            try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
+                RemoteRam ram = (RemoteRam) b.memory().fill();
+                assertNotNull(ram, "the destination's memory arrives while it runs");
+                b.memory().awaitResident();
+                assertEquals(-1, Ballast.firstDifference(b.memory(), BALLAST, BALLAST_PAGES), "the ballast arrived intact");
+                RemoteRam.Stats s = ram.stats();
+                assertTrue(s.roundTrips() > 0 && s.medianNanos() > 0, s.toString());
+                Loopback.awaitDirtierRound(console, before + 40, "after a post-copy");
+                assertFalse(b.vm().isStopped());
+            }
+            assertTrue(log.stream().anyMatch(l -> l.contains("if this source dies before then, the guest is lost")), log.toString());
+        }
+    }
+
+    @Test
+    void afterAPreCopyRoundThePagesWrittenSinceAreFetchedAgainNotKeptStale() throws Exception {
+        try (RunningGuest a = RunningGuest.start("dirtier", 1, DIRTIER); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), a.output());
+            GuestMemory source = a.machine().memory();
+            Ballast.write(source, BALLAST, BALLAST_PAGES);
+            // Once round 1 (all RAM, the ballast as first written) is acknowledged, the VMM rewrites half the ballast:
+            // the destination holds stale copies of those pages, which post-copy must replace.
+            AtomicBoolean rewritten = new AtomicBoolean();
+            FaultHook rewrite = (sent, type, index) -> {
+                if (!sent && type == MessageType.ROUND && rewritten.compareAndSet(false, true)) {
+                    for (int p = 0; p < BALLAST_PAGES; p += 2) {
+                        source.write(BALLAST + (long) p * 4096, Ballast.page(p + 7777));
+                    }
+                }
+            };
+            ByteArrayOutputStream console = new ByteArrayOutputStream();
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY));
+            var result = MigrationSender.migrate(a.machine(), dest.address,
+                    InProcessMigrationTest.options().withHook(rewrite)
+                            .withLimits(Duration.ZERO, Duration.ofSeconds(60), 0).withPostcopy(1, Duration.ofSeconds(30)), l -> { });
+            assertTrue(rewritten.get());
+            assertEquals(2, result.rounds(), "one pre-copy round, then the switch: " + result);
+            assertTrue(result.postcopyPages() >= BALLAST_PAGES / 2 && result.postcopyPages() < 64L * 256, "only what changed came after: " + result);
+            int before = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
+            try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
+                b.memory().awaitResident();
+                for (int p = 0; p < BALLAST_PAGES; p++) {
+                    byte[] want = Ballast.page(p % 2 == 0 ? p + 7777 : p);
+                    assertArrayEquals(want, b.memory().read(BALLAST + (long) p * 4096, 4096), "ballast page " + p);
+                }
+                Loopback.awaitDirtierRound(console, before + 40, "after pre-copy and post-copy");
+            }
+        }
+    }
+
+    @Test
+    void linkBreaksAtRandomMomentsDuringPostcopyAreRecoveredAndNoPageIsLost() throws Exception {
+        long seed = System.nanoTime();
+        Random random = new Random(seed);
+        try (RunningGuest a = RunningGuest.start("dirtier", 2, DIRTIER); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> Integer.parseInt(m.group(1)) >= 40, 0, Duration.ofSeconds(30)), a.output());
+            Ballast.write(a.machine().memory(), BALLAST, BALLAST_PAGES);
+            // At the destination, after the switch: each page message received breaks the link with probability
+            // 1/6, three times in all (so urgent answers, pushes and the messages of a recovery itself are all hit).
+            // The push is held to 2 MiB/s, so the guest waits on pages, and asks for them, for a while.
+            AtomicBoolean switched = new AtomicBoolean();
+            AtomicInteger breaks = new AtomicInteger();
+            List<String> cuts = new CopyOnWriteArrayList<>();
+            FaultHook cutter = (sent, type, index) -> {
+                synchronized (random) { // the hook runs on every connection's thread
+                    if (!sent && type == MessageType.COMMIT) {
+                        switched.set(true); // before it, a break fails the migration (the source resumes): that is LinkFailureTest's
+                    }
+                    boolean candidate = sent ? type == MessageType.NEED : type == MessageType.PAGES || type == MessageType.PING;
+                    if (switched.get() && candidate && breaks.get() < 3 && random.nextInt(6) == 0) {
+                        breaks.incrementAndGet();
+                        cuts.add((sent ? "sent " : "received ") + type + " #" + index);
+                        throw new IOException("test: link cut after " + type);
+                    }
+                }
+            };
+            ByteArrayOutputStream console = new ByteArrayOutputStream();
+            List<String> destLog = new CopyOnWriteArrayList<>();
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(cutter), destLog::add);
+            List<String> log = new CopyOnWriteArrayList<>();
+            var result = MigrationSender.migrate(a.machine(), dest.address,
+                    InProcessMigrationTest.options().withConnections(2)
+                            .withLimits(Duration.ofMillis(300), Duration.ofSeconds(60), 2 << 20).withPostcopy(0, Duration.ofSeconds(30)), log::add);
+            int before = Loopback.lastRound(a, GuestLines.DIRTIER_OK);
+            String story = "seed " + seed + ", cuts " + cuts + "\nsource: " + log + "\ndestination: " + destLog;
+            try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
+                b.memory().awaitResident();
+                assertTrue(result.recoveries() >= 1, "the link broke and was recovered: " + result + "\n" + story);
+                assertTrue(result.recoveries() <= breaks.get(), "one recovery per broken link at most: " + story);
+                assertEquals(-1, Ballast.firstDifference(b.memory(), BALLAST, BALLAST_PAGES), story);
+                Loopback.awaitDirtierRound(console, before + 40, "after a post-copy with broken links (" + story + ")");
+            }
+        }
+    }
+
+}
