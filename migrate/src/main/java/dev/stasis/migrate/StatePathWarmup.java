@@ -4,6 +4,9 @@ import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.memory.MemoryLayout;
+import dev.stasis.memory.RemoteRam;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.uffd.UffdUnavailableException;
 import dev.stasis.migrate.protocol.SectionMessages;
 import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.vm.VmConfig;
@@ -82,6 +85,29 @@ final class StatePathWarmup {
                 }
                 scratch.restoreState(records);
             }
+            warmPostcopy(scratch);
+        }
+    }
+
+    /**
+     * A post-copy's destination builds its userfaultfd engine inside the pause: do it once here, on the scratch
+     * machine's memory, every page arriving as zero (opening, registering, installing, finishing). Skipped where
+     * userfaultfd is unavailable: a post-copy is then refused anyway.
+     */
+    private static void warmPostcopy(Machine scratch) {
+        var memory = scratch.memory();
+        long pages = memory.size() / Protocol.PAGE_SIZE;
+        long[][] none = {new long[(int) ((pages + 63) / 64)]};
+        RemoteRam ram;
+        try {
+            ram = RemoteRam.start(memory, none, gpa -> { }, cause -> { });
+        } catch (UffdUnavailableException e) {
+            return;
+        }
+        try (ram) {
+            long[] all = new long[(int) ((pages + 63) / 64)];
+            java.util.Arrays.fill(all, -1L);
+            ram.install(memory.layout().ranges().get(0).gpa(), (int) pages, all, all, null);
         }
     }
 }

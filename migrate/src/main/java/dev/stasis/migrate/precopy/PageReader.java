@@ -14,13 +14,14 @@ import java.nio.ByteBuffer;
  * Applies PAGES messages to the destination's guest memory, treating every field as untrusted: the span
  * must lie inside one RAM range, the bitmaps must not claim pages outside the span, the zero pages must be
  * among those carried, and the data must decompress to exactly the pages that are not zero.
- * One per receiving thread (it owns a 16 MiB buffer).
+ * One per receiving thread (it owns a buffer that grows to the largest message's pages, 16 MiB at most).
  */
 public final class PageReader {
 
     private final GuestMemory memory;
     private final Written written;
-    private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
+    /** The expanded page data of the message at hand; grows to what a message needs, up to one full span. */
+    private byte[] raw = new byte[64 << 10];
     /** Native memory for UFFDIO_COPY, allocated on the first post-copy page. */
     private Memory staging;
     private long pages;
@@ -140,7 +141,7 @@ public final class PageReader {
         Span s = decode(f);
         int bytes = s.dataPages() * Protocol.PAGE_SIZE;
         if (bytes > 0) {
-            if (staging == null) {
+            if (staging == null || staging.size() < bytes) {
                 staging = new Memory(raw.length);
             }
             staging.write(0, raw, 0, bytes);
@@ -177,7 +178,10 @@ public final class PageReader {
         }
         int codec = d.u8("codec");
         int length = d.varInt("data length", d.remaining());
-        int rawLength = dataPages * Protocol.PAGE_SIZE;
+        int rawLength = dataPages * Protocol.PAGE_SIZE; // at most one span: dataPages counts bits of a checked span
+        if (raw.length < rawLength) {
+            raw = new byte[Math.max(rawLength, Math.min(Protocol.MAX_SPAN * Protocol.PAGE_SIZE, raw.length * 4))];
+        }
         int at = d.position();
         switch (codec) {
             case PageWriter.CODEC_RAW -> {
