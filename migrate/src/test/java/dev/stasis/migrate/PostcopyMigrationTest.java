@@ -103,6 +103,51 @@ class PostcopyMigrationTest {
     }
 
     @Test
+    void whileTheSourceReconnectsAnotherSessionOrANewMigrationIsRefusedByName() throws Exception {
+        try (RunningGuest a = RunningGuest.start("dirtier", 1, DIRTIER); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), a.output());
+            // The destination cuts the link at its first page after COMMIT; the source, about to say HELLO again, first
+            // lets two strangers holding the key try their luck: one naming another session, one a new migration.
+            AtomicBoolean committed = new AtomicBoolean(), cut = new AtomicBoolean(), tried = new AtomicBoolean();
+            FaultHook cutOnce = (sent, type, index) -> {
+                if (!sent && type == MessageType.COMMIT) {
+                    committed.set(true);
+                }
+                if (committed.get() && !sent && type == MessageType.PAGES && cut.compareAndSet(false, true)) {
+                    throw new IOException("test: link cut");
+                }
+            };
+            List<String> refusals = new CopyOnWriteArrayList<>();
+            FaultHook strangers = (sent, type, index) -> {
+                if (sent && type == MessageType.HELLO && cut.get() && tried.compareAndSet(false, true)) {
+                    for (long session : new long[] {0x1234, 0}) {
+                        try (var ch = new dev.stasis.migrate.protocol.Channel(new java.net.Socket(dest.address.getAddress(), dest.address.getPort()),
+                                FaultHook.NONE, new AtomicInteger())) {
+                            dev.stasis.migrate.auth.Handshake.client(ch, InProcessMigrationTest.KEY, session, 0);
+                            ch.expect(MessageType.ACCEPT);
+                            refusals.add("ACCEPTED session " + session);
+                        } catch (MigrationException e) {
+                            refusals.add(e.getMessage());
+                        }
+                    }
+                }
+            };
+            List<String> destLog = new CopyOnWriteArrayList<>();
+            var incoming = dest.receive(new ByteArrayOutputStream(), MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(cutOnce), destLog::add);
+            var result = MigrationSender.migrate(a.machine(), dest.address, InProcessMigrationTest.options().withHook(strangers)
+                    .withLimits(Duration.ofMillis(300), Duration.ofSeconds(60), 4 << 20).withPostcopy(0, Duration.ofSeconds(30)), l -> { });
+            try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
+                b.memory().awaitResident();
+            }
+            assertEquals(1, result.recoveries(), result.toString());
+            assertEquals(2, refusals.size(), refusals.toString());
+            assertTrue(refusals.get(0).contains("no migration session 1234 here"), refusals.toString());
+            assertTrue(refusals.get(1).contains("a post-copy migration is in progress here"), refusals.toString());
+            assertTrue(destLog.stream().filter(l -> l.startsWith("refused ")).count() >= 2, destLog.toString());
+        }
+    }
+
+    @Test
     void linkBreaksAtRandomMomentsDuringPostcopyAreRecoveredAndNoPageIsLost() throws Exception {
         long seed = System.nanoTime();
         Random random = new Random(seed);
