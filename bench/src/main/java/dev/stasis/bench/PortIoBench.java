@@ -168,9 +168,7 @@ public final class PortIoBench {
     }
 
     static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        return Stats.median(Arrays.stream(v).boxed().toList());
     }
 
     static double min(double[] v) {

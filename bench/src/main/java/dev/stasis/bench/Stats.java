@@ -11,9 +11,11 @@ final class Stats {
         return String.format("%.1f [%.1f-%.1f]", median(v), v.stream().mapToDouble(d -> d).min().orElse(0), v.stream().mapToDouble(d -> d).max().orElse(0));
     }
 
+    /** The middle value; for an even count, the mean of the two middle ones. */
     static double median(List<Double> v) {
         List<Double> s = new ArrayList<>(v);
         s.sort(null);
-        return s.get(s.size() / 2);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
     }
 }

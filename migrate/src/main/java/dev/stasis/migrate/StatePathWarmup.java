@@ -3,14 +3,11 @@ package dev.stasis.migrate;
 import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
-import dev.stasis.memory.MemoryLayout;
 import dev.stasis.memory.RemoteRam;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.uffd.UffdUnavailableException;
 import dev.stasis.migrate.protocol.SectionMessages;
 import dev.stasis.snapshot.codec.Decoder;
-import dev.stasis.vm.VmConfig;
-import java.io.OutputStream;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -20,12 +17,11 @@ import java.util.function.Consumer;
  * encode them as SECTION payloads, decode them and restore them into it. In a fresh
  * process the first save and restore are dominated by class loading and interpreted code (about 50 ms each here);
  * done while pre-copy runs, that cost leaves the pause. The scratch machine has the guest's CPU model, so the
- * CPUID, MSR and XSAVE paths are the ones the real guest takes; it is tiny (2 MiB, one vCPU) and never runs.
+ * CPUID, MSR and XSAVE paths are the ones the real guest takes; it is {@link Machine#scratch}: tiny and never run.
  */
 final class StatePathWarmup {
     private StatePathWarmup() {}
 
-    private static final long SCRATCH_RAM = 2 << 20;
     /** Enough passes for C1 to compile the per-field encode and decode loops. */
     private static final int PASSES = 2;
     private static final long WAIT_MILLIS = 2000;
@@ -72,10 +68,9 @@ final class StatePathWarmup {
     }
 
     static void run(GuestCpu cpu) {
-        VmConfig config = new VmConfig(MemoryLayout.ofSize(SCRATCH_RAM), 1, cpu);
         // One machine, saved and restored into itself (it never runs, so KVM takes its state again): the same code
         // as two, at the cost of one VM.
-        try (Machine scratch = Machine.create(config, OutputStream.nullOutputStream())) {
+        try (Machine scratch = Machine.scratch(cpu)) {
             for (int i = 0; i < PASSES; i++) {
                 SectionMessages.Collector sections = new SectionMessages.Collector();
                 scratch.saveState(sections);

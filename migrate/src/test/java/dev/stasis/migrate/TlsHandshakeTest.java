@@ -124,7 +124,7 @@ class TlsHandshakeTest {
         Path open = Files.copy(pki.key("source"), dir.resolve("open.key"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
         MigrationException e = assertThrows(MigrationException.class, () -> TlsCredentials.load(pki.cert("source"), open, pki.cert("ca")));
-        assertTrue(e.getMessage().contains(open + " (--tls-key): it holds a private key and is readable by others"), e.getMessage());
+        assertTrue(e.getMessage().contains(open + " (--tls-key): it holds a secret and is readable by others"), e.getMessage());
 
         Path traditional = dir.resolve("traditional.key");
         pki.openssl("ec", "-in", pki.key("source").toString(), "-out", traditional.toString());

@@ -2,20 +2,16 @@ package dev.stasis.checkpoint;
 
 import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
-import dev.stasis.memory.MemoryLayout;
-import dev.stasis.vm.VmConfig;
-import java.io.OutputStream;
 
 /**
  * The first capture in a process loads and links every class of the state path (each part's state, the vCPU's
  * registers, the LAPIC page decoder): 35–130 ms here, inside the pause of a live snapshot, where the guest stands
- * still. So before the first pause, a scratch machine (2 MiB, one vCPU, never run) is captured twice while the
+ * still. So before the first pause, a scratch machine ({@link Machine#scratch}) is captured twice while the
  * guest still runs; later snapshots in the process skip it.
  */
 final class CaptureWarmup {
     private CaptureWarmup() {}
 
-    private static final long SCRATCH_RAM = 2 << 20;
     private static volatile boolean done;
 
     /** Warms the capture path once per process; failing only costs speed, so it never throws. */
@@ -27,7 +23,7 @@ final class CaptureWarmup {
             if (done) {
                 return;
             }
-            try (Machine scratch = Machine.create(new VmConfig(MemoryLayout.ofSize(SCRATCH_RAM), 1, cpu), OutputStream.nullOutputStream())) {
+            try (Machine scratch = Machine.scratch(cpu)) {
                 for (int i = 0; i < 2; i++) {
                     Checkpoint.capture(scratch);
                 }

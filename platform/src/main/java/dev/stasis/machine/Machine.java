@@ -84,6 +84,15 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * A machine that never runs (2 MiB of RAM, one vCPU of {@code cpu}), for running a code path once before it
+     * counts: the first save, capture or restore in a process is class loading and interpreted code, and where a
+     * guest stands still (a live snapshot's pause, a migration's stop-and-copy) that must be done already.
+     */
+    public static Machine scratch(dev.stasis.arch.x86.cpu.GuestCpu cpu) {
+        return create(new VmConfig(dev.stasis.memory.MemoryLayout.ofSize(2 << 20), 1, cpu), OutputStream.nullOutputStream());
+    }
+
     public Vm vm() { return vm; }
     public Uart16550 uart() { return uart; }
     public I8042 i8042() { return i8042; }

@@ -103,7 +103,6 @@ class ControlSocketLimitsTest {
     void overlongRequestsAndSlowDripsAreCutOffAtTheirLimit() throws Exception {
         long seed = System.nanoTime();
         Random r = new Random(seed);
-        int tried = 0;
         for (int i = 0; i < 6; i++) {
             try (RawClient c = new RawClient(socket)) {
                 byte[] junk = new byte[LIMITS.maxRequestBytes() + 1 + r.nextInt(1 << 20)]; // up to 1 MiB past the limit
@@ -120,10 +119,8 @@ class ControlSocketLimitsTest {
                 assertEquals("{\"ok\":false,\"error\":\"a request (with those sent ahead of it) is longer than 4096 bytes; closing\"}", line);
                 assertNull(c.readLine(), "and closed");
                 writing.join();
-                tried++;
             }
         }
-        assertEquals(6, tried);
         try (RawClient drip = new RawClient(socket)) {
             long t = System.nanoTime();
             byte[] request = "{\"command\":\"ping\"}".getBytes();

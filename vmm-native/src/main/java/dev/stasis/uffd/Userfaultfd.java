@@ -31,14 +31,12 @@ public final class Userfaultfd implements AutoCloseable {
     private static final int PAGE = 4096;
 
     private final int fd;
-    private final long features;
     private volatile boolean closed;
     /** Argument buffers for the range ioctls, one per thread: the fault handler issues them per fault. */
     private final ThreadLocal<Memory> scratch = ThreadLocal.withInitial(() -> new Memory(COPY_SIZE));
 
-    private Userfaultfd(int fd, long features) {
+    private Userfaultfd(int fd) {
         this.fd = fd;
-        this.features = features;
     }
 
     /**
@@ -61,7 +59,7 @@ public final class Userfaultfd implements AutoCloseable {
         int fd = create();
         try {
             api(fd, required | (optional & available));
-            return new Userfaultfd(fd, available);
+            return new Userfaultfd(fd);
         } catch (RuntimeException e) {
             LibC.close(fd);
             throw e;
@@ -133,15 +131,6 @@ public final class Userfaultfd implements AutoCloseable {
 
     public int fd() {
         return fd;
-    }
-
-    /** Every feature the kernel offers (what UFFDIO_API answered), whether or not this descriptor asked for it. */
-    public long features() {
-        return features;
-    }
-
-    public boolean has(long feature) {
-        return (features & feature) == feature;
     }
 
     /** UFFDIO_REGISTER of {@code [address, address + length)} in {@code mode}; returns the ioctls the range allows. */

@@ -5,9 +5,7 @@ import dev.stasis.migrate.MigrationException.Kind;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.util.Arrays;
-import java.util.Set;
 
 /** How the two sides prove who they are. Both must use the same kind; a mismatch is refused by name. */
 public sealed interface Auth permits Auth.Psk, Auth.Tls, Auth.Insecure {
@@ -29,12 +27,9 @@ public sealed interface Auth permits Auth.Psk, Auth.Tls, Auth.Insecure {
 
         /** Reads a key file (trailing newlines dropped); refuses a file others can read. */
         public static Psk fromFile(Path file) {
+            SecretFile.checkPrivate(file, "the key file");
             byte[] bytes;
             try {
-                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-                if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                    throw new MigrationException(Kind.AUTH, file + ": the key file is readable by others; chmod 600 it");
-                }
                 bytes = Files.readAllBytes(file);
             } catch (IOException e) {
                 throw new MigrationException(Kind.AUTH, "cannot read the key file " + file + ": " + e.getMessage(), e);

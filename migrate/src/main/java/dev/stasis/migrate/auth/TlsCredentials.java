@@ -8,7 +8,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyStore;
@@ -21,7 +20,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.KeyManagerFactory;
@@ -69,7 +67,7 @@ public final class TlsCredentials {
                 if (key != null) {
                     throw new MigrationException(Kind.AUTH, cert + " (--tls-cert) is not PEM, so it is read as PKCS#12, which holds its key: leave out --tls-key");
                 }
-                checkPrivate(cert, "--tls-cert");
+                SecretFile.checkPrivate(cert, "--tls-cert");
                 password = p12Password;
                 try (InputStream in = new ByteArrayInputStream(certBytes)) {
                     identity.load(in, password);
@@ -110,18 +108,6 @@ public final class TlsCredentials {
         return new String(bytes, StandardCharsets.ISO_8859_1).contains("-----BEGIN ");
     }
 
-    /** A file holding a private key (PEM key, PKCS#12 bundle) must be this user's alone to read. */
-    private static void checkPrivate(Path file, String option) {
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                throw new MigrationException(Kind.AUTH, file + " (" + option + "): it holds a private key and is readable by others; chmod 600 it");
-            }
-        } catch (IOException e) {
-            throw new MigrationException(Kind.AUTH, "cannot read " + file + " (" + option + "): " + e.getMessage(), e);
-        }
-    }
-
     private static List<X509Certificate> certificates(byte[] pem, Path file, String option) throws GeneralSecurityException {
         List<X509Certificate> out = new ArrayList<>();
         CertificateFactory cf = CertificateFactory.getInstance("X.509");
@@ -139,7 +125,7 @@ public final class TlsCredentials {
     }
 
     private static PrivateKey privateKey(Path file) throws GeneralSecurityException {
-        checkPrivate(file, "--tls-key");
+        SecretFile.checkPrivate(file, "--tls-key");
         Matcher m = PEM.matcher(new String(read(file, "--tls-key"), StandardCharsets.US_ASCII));
         if (!m.find()) {
             throw new MigrationException(Kind.AUTH, file + " (--tls-key) holds no PEM private key");

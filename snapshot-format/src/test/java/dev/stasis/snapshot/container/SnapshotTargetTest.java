@@ -53,7 +53,6 @@ class SnapshotTargetTest {
             targets.add(new Hostile(sock, "is a socket"));
             long seed = System.nanoTime();
             Collections.shuffle(targets, new Random(seed));
-            int refused = 0;
             for (Hostile h : targets) {
                 Object before = identity(h.path());
                 var e = assertThrows(SnapshotFormatException.class, () -> TestFiles.write(h.path(), null, TestFiles.options()), h.toString());
@@ -61,9 +60,7 @@ class SnapshotTargetTest {
                         "seed " + seed + ": " + e.getMessage());
                 assertFalse(e.getMessage().contains("\n"), e.getMessage());
                 assertEquals(before, identity(h.path()), "untouched: " + h.path());
-                refused++;
             }
-            assertEquals(targets.size(), refused);
         }
         assertEquals("kept", Files.readString(dir.resolve("real")), "a link's target is not written through");
         try (var left = Files.list(dir)) {
