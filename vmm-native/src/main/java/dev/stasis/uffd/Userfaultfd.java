@@ -34,6 +34,7 @@ public final class Userfaultfd implements AutoCloseable {
     private volatile boolean closed;
     /** Argument buffers for the range ioctls, one per thread: the fault handler issues them per fault. */
     private final ThreadLocal<Memory> scratch = ThreadLocal.withInitial(() -> new Memory(COPY_SIZE));
+    private final ThreadLocal<Memory> pollFds = ThreadLocal.withInitial(() -> new Memory(2L * LibC.POLLFD_SIZE));
 
     private Userfaultfd(int fd) {
         this.fd = fd;
@@ -230,7 +231,7 @@ public final class Userfaultfd implements AutoCloseable {
      * true when there is something to {@link #read}.
      */
     public boolean await(EventFd stop, int timeoutMillis) {
-        Memory fds = new Memory(2L * LibC.POLLFD_SIZE);
+        Memory fds = pollFds.get(); // a fault thread calls this once per batch of faults: no allocation on that path
         fds.clear();
         fds.setInt(0, fd);
         fds.setShort(LibC.POLLFD_EVENTS, (short) LibC.POLLIN);

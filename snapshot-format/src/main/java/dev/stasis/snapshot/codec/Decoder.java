@@ -42,12 +42,12 @@ public final class Decoder {
         return in.position() - start;
     }
 
-    public int u8(String what) {
+    public int u8(Object what) {
         need(1, what);
         return in.readByte() & 0xff;
     }
 
-    public boolean bool(String what) {
+    public boolean bool(Object what) {
         int v = u8(what);
         if (v > 1) {
             throw malformed(what + ": boolean byte is " + v + ", expected 0 or 1");
@@ -55,18 +55,18 @@ public final class Decoder {
         return v == 1;
     }
 
-    public int u32(String what) {
+    public int u32(Object what) {
         need(4, what);
         return in.readInt();
     }
 
-    public long u64(String what) {
+    public long u64(Object what) {
         need(8, what);
         return in.readLong();
     }
 
     /** An unsigned varint that must be at most {@code max} (compared unsigned). */
-    public long varUnsigned(String what, long max) {
+    public long varUnsigned(Object what, long max) {
         long v = varint(what, true);
         if (Long.compareUnsigned(v, max) > 0) {
             throw malformed(what + " = " + Long.toUnsignedString(v) + " exceeds its maximum " + Long.toUnsignedString(max));
@@ -74,12 +74,12 @@ public final class Decoder {
         return v;
     }
 
-    public long varSigned(String what) {
+    public long varSigned(Object what) {
         return varint(what, false);
     }
 
     /** An int-sized unsigned varint in {@code [0, max]}. */
-    public int varInt(String what, int max) {
+    public int varInt(Object what, int max) {
         return (int) varUnsigned(what, max);
     }
 
@@ -87,7 +87,7 @@ public final class Decoder {
      * A count of elements that each take at least {@code minBytes} bytes (0 for elements that may take
      * none), bounded by what is left in the payload and by {@code cap}.
      */
-    public int count(String what, int minBytes, int cap) {
+    public int count(Object what, int minBytes, int cap) {
         long n = varint(what, true);
         if (n < 0 || n > cap) {
             throw new SnapshotFormatException(Kind.LIMIT, at() + ": " + what + " = " + Long.toUnsignedString(n) + " exceeds the limit " + cap);
@@ -98,17 +98,17 @@ public final class Decoder {
         return (int) n;
     }
 
-    public byte[] raw(int n, String what) {
+    public byte[] raw(int n, Object what) {
         need(n, what);
         return in.readBytes(n);
     }
 
-    public byte[] bytes(String what) {
-        return raw(count(what + " length", 1, Integer.MAX_VALUE - 16), what);
+    public byte[] bytes(Object what) {
+        return raw(count(Where.suffix(what, " length"), 1, Integer.MAX_VALUE - 16), what);
     }
 
-    public String string(String what, int maxBytes) {
-        int n = count(what + " length", 1, maxBytes);
+    public String string(Object what, int maxBytes) {
+        int n = count(Where.suffix(what, " length"), 1, maxBytes);
         byte[] b = raw(n, what);
         try {
             return StandardCharsets.UTF_8.newDecoder()
@@ -121,7 +121,7 @@ public final class Decoder {
     }
 
     /** The payload must be used up exactly: trailing bytes mean the structure and its length disagree. */
-    public void end(String what) {
+    public void end(Object what) {
         if (remaining() != 0) {
             throw malformed(remaining() + " unexpected bytes after " + what);
         }
@@ -136,7 +136,7 @@ public final class Decoder {
         return where + " at offset " + (fileOffset + position());
     }
 
-    private long varint(String what, boolean unsigned) {
+    private long varint(Object what, boolean unsigned) {
         int p = in.position();
         // Kryo's varint is at most 9 bytes; check the bytes exist so a truncated one names itself.
         int len = 0;
@@ -156,7 +156,7 @@ public final class Decoder {
         }
     }
 
-    private void need(int n, String what) {
+    private void need(int n, Object what) {
         if (n < 0 || n > remaining()) {
             throw malformed(what + ": needs " + n + " bytes, " + remaining() + " left in the block");
         }

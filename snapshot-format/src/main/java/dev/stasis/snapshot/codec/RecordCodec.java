@@ -25,13 +25,18 @@ public final class RecordCodec {
     private RecordCodec() {}
 
     public static void write(Encoder out, StructSchema schema, StateRecord record, String path) {
+        write(out, schema, record, (Object) path);
+    }
+
+    /** {@code path} is a String or a {@link Where}: its text is built only for a message. */
+    private static void write(Encoder out, StructSchema schema, StateRecord record, Object path) {
         for (String name : record.values().keySet()) {
             if (schema.field(name) == null) {
                 throw invalid(path + "." + name + " is not in the schema");
             }
         }
         for (FieldSchema f : schema.fields()) {
-            String where = path + "." + f.name();
+            Where where = Where.field(path, f.name());
             if (!record.has(f.name())) {
                 throw invalid(where + " is missing from the record");
             }
@@ -39,7 +44,7 @@ public final class RecordCodec {
         }
     }
 
-    private static void writeValue(Encoder out, FieldSchema f, Object v, String where) {
+    private static void writeValue(Encoder out, FieldSchema f, Object v, Object where) {
         FieldType t = f.type();
         if (t.isInteger()) {
             long l = as(v, Long.class, t, where);
@@ -70,7 +75,7 @@ public final class RecordCodec {
                 out.varUnsigned(list.size());
                 int i = 0;
                 for (Object e : list) {
-                    String at = where + "[" + i++ + "]";
+                    Where at = Where.element(where, i++);
                     write(out, f.element(), as(e, StateRecord.class, FieldType.STRUCT, at), at);
                 }
             }
@@ -78,7 +83,7 @@ public final class RecordCodec {
         }
     }
 
-    private static <T> T as(Object v, Class<T> type, FieldType t, String where) {
+    private static <T> T as(Object v, Class<T> type, FieldType t, Object where) {
         if (!type.isInstance(v)) {
             throw invalid(where + " should be " + t + ", is " + v.getClass().getSimpleName());
         }
@@ -112,18 +117,18 @@ public final class RecordCodec {
             this.recordsLeft = recordBudget;
         }
 
-        StateRecord record(StructSchema schema, String path) {
+        StateRecord record(StructSchema schema, Object path) {
             if (--recordsLeft < 0) {
                 throw new SnapshotFormatException(Kind.LIMIT, in.at() + ": " + path + ": more nested records than the block can hold");
             }
             StateRecord.Builder b = StateRecord.builder();
             for (FieldSchema f : schema.fields()) {
-                b.put(f.name(), value(f, path + "." + f.name()));
+                b.put(f.name(), value(f, Where.field(path, f.name())));
             }
             return b.build();
         }
 
-        private Object value(FieldSchema f, String where) {
+        private Object value(FieldSchema f, Object where) {
             FieldType t = f.type();
             return switch (t) {
                 case BOOL -> in.bool(where);
@@ -141,7 +146,7 @@ public final class RecordCodec {
                 case BYTES -> in.bytes(where);
                 case STRING -> in.string(where, Integer.MAX_VALUE - 16);
                 case LONGS -> {
-                    int n = in.count(where + " count", 8, Integer.MAX_VALUE / 8);
+                    int n = in.count(Where.suffix(where, " count"), 8, Integer.MAX_VALUE / 8);
                     long[] a = new long[n];
                     for (int i = 0; i < n; i++) {
                         a[i] = in.u64(where);
@@ -151,10 +156,10 @@ public final class RecordCodec {
                 case STRUCT -> record(f.element(), where);
                 case LIST -> {
                     int min = minBytes(f.element());
-                    int n = in.count(where + " count", min, min == 0 ? EMPTY_RECORD_ALLOWANCE : Integer.MAX_VALUE);
+                    int n = in.count(Where.suffix(where, " count"), min, min == 0 ? EMPTY_RECORD_ALLOWANCE : Integer.MAX_VALUE);
                     List<StateRecord> list = new ArrayList<>(n);
                     for (int i = 0; i < n; i++) {
-                        list.add(record(f.element(), where + "[" + i + "]"));
+                        list.add(record(f.element(), Where.element(where, i)));
                     }
                     yield List.copyOf(list);
                 }

@@ -67,22 +67,23 @@ public final class SchemaCodec {
         return read(in, 1, "schema");
     }
 
-    private static StructSchema read(Decoder in, int depth, String path) {
+    private static StructSchema read(Decoder in, int depth, Object path) {
         if (depth > MAX_DEPTH) {
             throw new SnapshotFormatException(Kind.LIMIT, in.at() + ": " + path + " nests deeper than " + MAX_DEPTH + " levels");
         }
         // A field takes at least 4 bytes: name length, one name byte, type code, since.
-        int n = in.count(path + " field count", 4, MAX_FIELDS);
+        int n = in.count(Where.suffix(path, " field count"), 4, MAX_FIELDS);
         List<FieldSchema> fields = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            String name = in.string(path + " field " + i + " name", MAX_NAME_BYTES);
-            int code = in.u8(path + "." + name + " type");
+            String name = in.string(Where.numbered(path, " field ", i, " name"), MAX_NAME_BYTES);
+            Where field = Where.field(path, name);
+            int code = in.u8(Where.suffix(field, " type"));
             FieldType t = type(code);
             if (t == null) {
                 throw in.malformed(path + "." + name + ": unknown field type code " + code);
             }
-            int since = in.varInt(path + "." + name + " since", Integer.MAX_VALUE);
-            StructSchema element = t.isNested() ? read(in, depth + 1, path + "." + name) : null;
+            int since = in.varInt(Where.suffix(field, " since"), Integer.MAX_VALUE);
+            StructSchema element = t.isNested() ? read(in, depth + 1, field) : null;
             try {
                 fields.add(new FieldSchema(name, t, since, element));
             } catch (IllegalArgumentException e) {

@@ -4,6 +4,7 @@ import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
 import dev.stasis.snapshot.codec.RecordCodec;
 import dev.stasis.snapshot.codec.SchemaCodec;
+import dev.stasis.snapshot.codec.Where;
 import dev.stasis.snapshot.state.StateRecord;
 import dev.stasis.snapshot.state.StructSchema;
 
@@ -41,8 +42,8 @@ public final class SectionCodec {
         if (!SectionInfo.validName(name)) {
             throw in.malformed("section name '" + name + "' has characters outside [A-Za-z0-9_.:/-]");
         }
-        int instance = in.varInt(name + " instance", Integer.MAX_VALUE);
-        int version = in.varInt(name + " version", Integer.MAX_VALUE);
+        int instance = in.varInt(Where.suffix(name, " instance"), Integer.MAX_VALUE);
+        int version = in.varInt(Where.suffix(name, " version"), Integer.MAX_VALUE);
         if (version < 1) {
             throw in.malformed(name + " version is 0");
         }
