@@ -76,6 +76,8 @@ public final class MigrationReceiver {
     }
 
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** SETUP flag: the source may switch to post-copy. */
+    public static final int SETUP_POSTCOPY = 1;
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
     private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END, MessageType.POSTCOPY);
     private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
@@ -113,7 +115,7 @@ public final class MigrationReceiver {
         List<CompletableFuture<Long>> readers = new ArrayList<>();
         // While waiting for the source: the guest's CPU model is not known yet, and the default model's state
         // path is the same code, only the CPUID table differs.
-        var warmup = StatePathWarmup.start(VmConfig.defaultCpu());
+        var warmup = StatePathWarmup.start(VmConfig.defaultCpu(), StatePathWarmup.DESTINATION_BUDGET);
         try {
             long acceptDeadline = options.acceptTimeout().isZero() ? Long.MAX_VALUE : System.nanoTime() + options.acceptTimeout().toNanos();
             Channel control = acceptAuthenticated(acceptDeadline, "the source", 0, 0);
@@ -121,10 +123,12 @@ public final class MigrationReceiver {
             Frame setup = control.expect(MessageType.SETUP);
             int connections;
             VmConfig config;
+            boolean postcopyMayFollow;
             try {
                 Decoder d = setup.decoder();
                 connections = d.varInt("connections", Protocol.MAX_CONNECTIONS);
                 long totalBytes = d.u64("memory size");
+                postcopyMayFollow = (d.varInt("flags", SETUP_POSTCOPY) & SETUP_POSTCOPY) != 0;
                 SectionRecords records = new SectionRecords();
                 SectionRecords.Key key = SectionMessages.decode(d, records);
                 d.end("SETUP");
@@ -150,15 +154,16 @@ public final class MigrationReceiver {
                 control.refuse("the destination cannot build the VM: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + e.getMessage(), e);
             }
-            PageReader.Written written = new PageReader.Written(machine.memory());
             long session = RANDOM.nextLong() | 1;
+            RemoteRam ram = postcopyMayFollow ? preparePostcopy(session, connections, control) : null;
+            PageReader.Written written = new PageReader.Written(machine.memory());
             control.send(MessageType.ACCEPT, new Encoder().u64(session));
             log.accept(String.format("receiving %d vCPUs, %d MiB over %d connection(s)", config.vcpus(), config.layout().totalSize() >> 20, connections));
             Progress progress = new Progress();
             for (int i = 1; i < connections; i++) {
                 Channel data = acceptAuthenticated(System.nanoTime() + DATA_ACCEPT_TIMEOUT_MILLIS * 1_000_000L, "data connection " + i, session, i);
                 data.send(MessageType.ACCEPT, new Encoder().u64(session));
-                PageReader pages = new PageReader(machine.memory(), written);
+                PageReader pages = new PageReader(machine.memory(), written, ram);
                 readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages, progress), runnable -> {
                     Thread t = new Thread(runnable, "migrate-recv");
                     t.setDaemon(true);
@@ -166,7 +171,7 @@ public final class MigrationReceiver {
                 }));
             }
             gate.stopAccepting(); // every connection of the session is in: nobody else is let in from here on
-            PageReader pages = new PageReader(machine.memory(), written);
+            PageReader pages = new PageReader(machine.memory(), written, ram);
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;
             long sentPages;
@@ -233,7 +238,26 @@ public final class MigrationReceiver {
                 control.refuse("received " + received + " pages, the source says it sent " + sentPages);
                 throw new MigrationException(Kind.PROTOCOL, "received " + received + " pages, the source says it sent " + sentPages);
             }
-            PostcopyDestination postcopy = stale == null ? null : beginPostcopy(written, stale, session, connections);
+            if (ram != null) {
+                if (stale != null) {
+                    ram.drop(stale); // the pages the source wrote since it sent them: asked for again when touched
+                    postcopy.begin(ram, List.copyOf(channels));
+                    log.accept(String.format("post-copy: %d pages to come from the source while the guest runs", ram.missingCount()));
+                }
+                ram.release();
+                if (stale == null && ram.missingCount() != 0) {
+                    control.refuse("pre-copy ended with " + ram.missingCount() + " pages never sent");
+                    throw new MigrationException(Kind.PROTOCOL, "pre-copy ended with " + ram.missingCount() + " pages never sent");
+                }
+            }
+            if (stale == null && postcopy != null) {
+                postcopy.close(); // the source finished by pre-copy: no post-copy link
+                postcopy = null;
+            } else if (stale != null && postcopy == null) {
+                control.refuse("POSTCOPY in a session that did not announce post-copy in SETUP");
+                throw new MigrationException(Kind.PROTOCOL, "POSTCOPY in a session that did not announce post-copy");
+            }
+            PostcopyDestination postcopy = this.postcopy;
             try {
                 machine.restoreState(sections).forEach(note -> log.accept("warning: " + note));
             } catch (RuntimeException e) {
@@ -296,27 +320,26 @@ public final class MigrationReceiver {
     }
 
     /**
-     * After POSTCOPY (the pre-copy streams have ended): drops the pages the source wrote after sending them,
-     * registers RAM with userfaultfd so a touch of a page not here asks the source for it, and starts taking the
-     * pages the source pushes, before the state goes back (restoring it may touch guest memory too).
+     * A session that may switch to post-copy (SETUP says so): RAM is registered with userfaultfd now, before any page
+     * arrives, so the switch costs the guest no setup; pre-copy pages go in through it. Refused before ACCEPT where
+     * userfaultfd is unavailable.
      */
-    private PostcopyDestination beginPostcopy(PageReader.Written written, long[][] stale, long session, int connections) {
-        Channel control = channels.get(0);
-        long[][] here = written.keepFresh(stale, machine.memory());
+    private RemoteRam preparePostcopy(long session, int connections, Channel control) {
         PostcopyDestination dest = new PostcopyDestination(machine.memory(), options.recoverWindow(),
                 deadline -> acceptRecovery(session, connections, deadline), log);
         Machine m = machine;
-        RemoteRam ram;
+        long[][] none = new long[machine.memory().layout().ranges().size()][];
+        for (int i = 0; i < none.length; i++) {
+            none[i] = new long[(int) ((machine.memory().layout().ranges().get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
+        }
         try {
-            ram = RemoteRam.start(machine.memory(), here, dest::request, cause -> stopForLostMemory(m, cause));
+            RemoteRam ram = RemoteRam.start(machine.memory(), none, dest::request, cause -> stopForLostMemory(m, cause), true);
+            postcopy = dest;
+            return ram;
         } catch (UffdUnavailableException e) {
             control.refuse("this destination cannot take a post-copy: " + e.getMessage());
             throw new MigrationException(Kind.LOCAL, "cannot take a post-copy: " + e.getMessage(), e);
         }
-        postcopy = dest;
-        dest.begin(ram, List.copyOf(channels));
-        log.accept(String.format("post-copy: %d pages to come from the source while the guest runs", ram.missingCount()));
-        return dest;
     }
 
     /** The post-copy could not be finished: the guest stops (it cannot run on without that memory), the exit says why. */

@@ -181,7 +181,7 @@ public final class MigrationSender {
         pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
-        warmup = StatePathWarmup.start(vm.config().cpu()); // while pre-copy runs, not in the pause
+        warmup = StatePathWarmup.start(vm.config().cpu(), StatePathWarmup.SOURCE_BUDGET); // while pre-copy runs, not in the pause
         try {
             long session = connect(to);
             progress.phase("pre-copy");
@@ -386,6 +386,7 @@ public final class MigrationSender {
         Channel control = open(to);
         Handshake.client(control, options.auth(), 0, 0);
         Encoder setup = new Encoder().varUnsigned(options.effectiveConnections()).u64(vm.config().layout().totalSize())
+                .varUnsigned(options.postcopy() ? MigrationReceiver.SETUP_POSTCOPY : 0)
                 .raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, vm.config()));
         control.send(MessageType.SETUP, setup);
         long session = control.expect(MessageType.ACCEPT, d -> d.u64("session"));

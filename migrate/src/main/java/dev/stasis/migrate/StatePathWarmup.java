@@ -1,5 +1,6 @@
 package dev.stasis.migrate;
 
+import com.github.luben.zstd.Zstd;
 import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
@@ -91,6 +92,7 @@ final class StatePathWarmup {
                 scratch.restoreState(records);
             }
             repeatJavaPart(scratch, budget);
+            warmPageCodec();
             warmPostcopy(scratch);
         }
     }
@@ -117,6 +119,23 @@ final class StatePathWarmup {
                 SectionMessages.decode(new Decoder(p, 0, p.length, 0, "warm-up section"), records);
             }
             saved.forEach(s -> s.loadFrom(records));
+        }
+    }
+
+    /**
+     * zstd's native library loads on its first call (tens of ms here): in a post-copy at once no pre-copy page has
+     * called it before the first urgent page, which both ends compress and expand inside the guest's wait.
+     */
+    private static void warmPageCodec() {
+        byte[] page = new byte[Protocol.PAGE_SIZE];
+        for (int i = 0; i < page.length; i++) {
+            page[i] = (byte) (i * 31 >>> 3);
+        }
+        byte[] packed = new byte[(int) Zstd.compressBound(page.length)];
+        byte[] back = new byte[page.length];
+        for (int i = 0; i < 50; i++) {
+            long n = Zstd.compressByteArray(packed, 0, packed.length, page, 0, page.length, 1);
+            Zstd.decompressByteArray(back, 0, back.length, packed, 0, (int) n);
         }
     }
 

@@ -90,6 +90,6 @@ class SetupCheckTest {
     }
 
     private static Encoder setup(VmConfig config) {
-        return new Encoder().varUnsigned(1).u64(config.layout().totalSize()).raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, config));
+        return new Encoder().varUnsigned(1).u64(config.layout().totalSize()).varUnsigned(0).raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, config));
     }
 }

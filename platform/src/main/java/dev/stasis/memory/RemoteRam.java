@@ -68,6 +68,8 @@ public final class RemoteRam implements RamFill {
     private long installed;
     /** Set (under lock) by whoever saw the last page arrive: only it finishes. */
     private boolean finishing;
+    /** While pre-copy still runs, RAM stays registered even with no page missing: the switch may drop some. Guarded by lock. */
+    private boolean held;
     private final AtomicLong faults = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong resident = new AtomicLong(-1);
@@ -119,6 +121,15 @@ public final class RemoteRam implements RamFill {
      * waiting). Throws {@link dev.stasis.uffd.UffdUnavailableException} naming what is missing.
      */
     public static RemoteRam start(GuestMemory memory, long[][] here, Requester requester, Consumer<Throwable> stopGuest) {
+        return start(memory, here, requester, stopGuest, false);
+    }
+
+    /**
+     * {@link #start}, but with {@code held} RAM stays registered, pages or not, until {@link #release}: for a
+     * destination that takes pre-copy rounds through this ({@link #precopy}) before a switch to post-copy
+     * ({@link #drop}) or the end of pre-copy.
+     */
+    public static RemoteRam start(GuestMemory memory, long[][] here, Requester requester, Consumer<Throwable> stopGuest, boolean held) {
         Userfaultfd uffd = Userfaultfd.open(0, 0);
         EventFd stop;
         try {
@@ -139,9 +150,10 @@ public final class RemoteRam implements RamFill {
             stop.close();
             throw e;
         }
+        ram.held = held;
         memory.fillingFrom(ram);
         ram.faultThread.start();
-        if (ram.missing == 0) {
+        if (ram.missing == 0 && !held) {
             ram.finishing = true;
             ram.finish();
         }
@@ -230,13 +242,106 @@ public final class RemoteRam implements RamFill {
             }
             missing -= newPages;
             installed += newPages;
-            complete = missing == 0 && !finishing;
+            complete = missing == 0 && !finishing && !held;
             finishing |= complete;
         }
         if (complete) {
             finish();
         }
         return newPages;
+    }
+
+    /**
+     * A pre-copy round's span, before the guest runs (no vCPU, and one connection per span, as the protocol has it):
+     * every page carried is put in place, new or sent before. A new page is installed; a page here already is
+     * overwritten (a zero one is dropped: it then reads as zero through a fault). Returns the pages carried.
+     */
+    public int precopy(long gpa, int span, long[] sent, long[] zero, Pointer data) {
+        MemoryRange range = memory.layout().find(gpa, (long) span * PAGE);
+        if (range == null) {
+            throw new IllegalArgumentException(String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
+        }
+        int slot = memory.layout().ranges().indexOf(range);
+        long first = (gpa - range.gpa()) / PAGE;
+        long[] again = new long[sent.length];
+        int carried = 0;
+        synchronized (lock) {
+            long[] h = have[slot];
+            for (int w = 0; w < sent.length; w++) {
+                carried += Long.bitCount(sent[w]);
+                for (long v = sent[w]; v != 0; v &= v - 1) {
+                    int p = w * 64 + Long.numberOfTrailingZeros(v);
+                    long index = first + p;
+                    if ((h[(int) (index >>> 6)] & 1L << (index & 63)) != 0) {
+                        again[w] |= 1L << p;
+                    }
+                }
+            }
+        }
+        // Pages sent before: overwritten in place (a zero one dropped, so it reads as zero through a fault).
+        long host = Pointer.nativeValue(memory.mapping(slot).address()) + first * PAGE;
+        long dataIndex = 0;
+        for (int p = 0; p < span; p++) {
+            long bit = 1L << p;
+            if ((sent[p >>> 6] & bit) == 0) {
+                continue;
+            }
+            boolean isZero = (zero[p >>> 6] & bit) != 0;
+            if ((again[p >>> 6] & bit) != 0) {
+                if (isZero) {
+                    memory.mapping(slot).discard((first + p) * PAGE, PAGE);
+                } else {
+                    new Pointer(host + (long) p * PAGE).write(0, data.getByteArray(dataIndex * PAGE, PAGE), 0, PAGE);
+                }
+            }
+            if (!isZero) {
+                dataIndex++;
+            }
+        }
+        install(gpa, span, sent, zero, data); // the new ones (it skips those here)
+        return carried;
+    }
+
+    /**
+     * The switch to post-copy: the pages of {@code stale} (per range) are dropped (the other host wrote them after
+     * sending them) and missing again, so a touch asks for the current copy. Before the guest runs.
+     */
+    public void drop(long[][] stale) {
+        synchronized (lock) {
+            for (int slot = 0; slot < have.length; slot++) {
+                long[] h = have[slot];
+                for (int w = 0; w < h.length && w < stale[slot].length; w++) {
+                    long gone = h[w] & stale[slot][w];
+                    for (int p = 0; p < 64; ) {
+                        if ((gone >>> p & 1) == 0) {
+                            p++;
+                            continue;
+                        }
+                        int q = p;
+                        while (q < 64 && (gone >>> q & 1) != 0) {
+                            q++;
+                        }
+                        memory.mapping(slot).discard(((long) w * 64 + p) * PAGE, (long) (q - p) * PAGE);
+                        p = q;
+                    }
+                    h[w] &= ~gone;
+                    missing += Long.bitCount(gone);
+                }
+            }
+        }
+    }
+
+    /** Pre-copy is over (the switch, or its end): from here on RAM leaves userfaultfd once no page is missing. */
+    public void release() {
+        boolean complete;
+        synchronized (lock) {
+            held = false;
+            complete = missing == 0 && !finishing;
+            finishing |= complete;
+        }
+        if (complete) {
+            finish();
+        }
     }
 
     /** The pages not here yet, per range (what a new connection to the other host must bring). */

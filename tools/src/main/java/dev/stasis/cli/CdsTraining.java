@@ -34,8 +34,15 @@ import java.util.concurrent.TimeUnit;
 public final class CdsTraining {
     private CdsTraining() {}
 
-    /** A live migration of an idle guest between two machines of this JVM over loopback: both ends' classes. */
+    /**
+     * A live migration of an idle guest between two machines of this JVM over loopback, pre-copy and then
+     * post-copy: both ends' classes (those a post-copy loads run inside the guest's pause).
+     */
     private static int migrateOnce() {
+        return migrateOnce(MigrationSender.Options.of(new Auth.Insecure())) + migrateOnce(MigrationSender.Options.of(new Auth.Insecure()).withPostcopy(0, java.time.Duration.ofSeconds(10)));
+    }
+
+    private static int migrateOnce(MigrationSender.Options options) {
         Auth auth = new Auth.Insecure();
         try (ServerSocket server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
              Machine source = Machine.create(VmConfig.of(16 << 20, 1), OutputStream.nullOutputStream())) {
@@ -43,7 +50,7 @@ public final class CdsTraining {
             source.start();
             CompletableFuture<Machine> incoming = CompletableFuture.supplyAsync(
                     () -> MigrationReceiver.receive(server, OutputStream.nullOutputStream(), MigrationReceiver.Options.of(auth), l -> { }));
-            MigrationSender.migrate(source, (InetSocketAddress) server.getLocalSocketAddress(), MigrationSender.Options.of(auth), l -> { });
+            MigrationSender.migrate(source, (InetSocketAddress) server.getLocalSocketAddress(), options, l -> { });
             incoming.get(30, TimeUnit.SECONDS).close();
             return 1;
         } catch (Exception | Error e) {

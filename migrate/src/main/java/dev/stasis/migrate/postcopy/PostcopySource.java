@@ -154,20 +154,37 @@ public final class PostcopySource {
         this.log = log;
     }
 
-    /** Begins serving over {@code channels} (control first, then at least one data connection). */
+    /**
+     * Begins serving page requests over {@code channels} (control first, then at least one data connection). The
+     * background push starts at {@link #commit}: until then the destination restores the state, and on a small host
+     * a push would take the CPU that restore (the guest's downtime) needs; the pages it touches meanwhile it asks for.
+     */
     public void start(List<Channel> channels) {
+        start(channels, false);
+    }
+
+    private void start(List<Channel> channels, boolean push) {
         if (channels.size() < 2) {
             throw new IllegalArgumentException("post-copy needs a data connection beside the control connection");
         }
         Epoch ep = new Epoch(channels);
         epoch = ep;
-        ep.threads.add(daemon(() -> serveControl(ep), "postcopy-urgent"));
+        Thread urgent = daemon(() -> serveControl(ep), "postcopy-urgent");
+        ep.threads.add(urgent);
+        urgent.start();
+        if (push) {
+            startPush(ep);
+        }
+    }
+
+    private void startPush(Epoch ep) {
         ep.pushing.set(ep.data.size());
         for (int i = 0; i < ep.data.size(); i++) {
             int conn = i;
-            ep.threads.add(daemon(() -> push(ep, conn), "postcopy-push"));
+            Thread t = daemon(() -> push(ep, conn), "postcopy-push");
+            ep.threads.add(t);
+            t.start();
         }
-        ep.threads.forEach(Thread::start);
     }
 
     /**
@@ -200,6 +217,7 @@ public final class PostcopySource {
     /** Sends COMMIT: from here on the destination may run the guest, and a broken link is recovered, not fatal. */
     public void commit() {
         epoch.send(MessageType.COMMIT, new Encoder());
+        startPush(epoch);
     }
 
     /**
@@ -271,7 +289,7 @@ public final class PostcopySource {
                 }
                 recoveries++;
                 log.accept("post-copy: reconnected; " + DirtyLog.count(missing) + " pages still missing at the destination");
-                start(channels);
+                start(channels, true);
                 return;
             } catch (MigrationException e) {
                 if (channels != null) {

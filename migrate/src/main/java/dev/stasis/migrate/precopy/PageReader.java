@@ -20,6 +20,7 @@ public final class PageReader {
 
     private final GuestMemory memory;
     private final Written written;
+    private final RemoteRam ram;
     /** The expanded page data of the message at hand; grows to what a message needs, up to one full span. */
     private byte[] raw = new byte[64 << 10];
     /** Native memory for UFFDIO_COPY, allocated on the first post-copy page. */
@@ -34,54 +35,29 @@ public final class PageReader {
      */
     public static final class Written {
         private final long[][] maps;
-        /** The pages any PAGES carried, zero or not. */
-        private final long[][] received;
 
         public Written(GuestMemory memory) {
             var ranges = memory.layout().ranges();
             maps = new long[ranges.size()][];
-            received = new long[ranges.size()][];
             for (int i = 0; i < maps.length; i++) {
                 maps[i] = new long[(int) ((ranges.get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
-                received[i] = new long[maps[i].length];
             }
-        }
-
-        /**
-         * For a post-copy, once no PAGES is in flight: the pages received and not {@code stale} (the source wrote
-         * them after sending them), which the destination need not ask for. The stale ones holding data are
-         * dropped from {@code memory}, so a touch faults and asks for the current copy.
-         */
-        public long[][] keepFresh(long[][] stale, GuestMemory memory) {
-            long[][] here = new long[maps.length][];
-            for (int slot = 0; slot < maps.length; slot++) {
-                here[slot] = new long[maps[slot].length];
-                for (int w = 0; w < maps[slot].length; w++) {
-                    here[slot][w] = received[slot][w] & ~stale[slot][w];
-                    long drop = maps[slot][w] & stale[slot][w];
-                    for (int p = 0; p < 64; ) {
-                        if ((drop >>> p & 1) == 0) {
-                            p++;
-                            continue;
-                        }
-                        int q = p;
-                        while (q < 64 && (drop >>> q & 1) != 0) {
-                            q++;
-                        }
-                        memory.mapping(slot).discard(((long) w * 64 + p) * Protocol.PAGE_SIZE, (long) (q - p) * Protocol.PAGE_SIZE);
-                        p = q;
-                    }
-                    maps[slot][w] &= ~stale[slot][w];
-                }
-            }
-            return here;
         }
     }
 
     /** {@code memory} must be all zero to begin with (a fresh machine), as {@link Written} assumes. */
     public PageReader(GuestMemory memory, Written written) {
+        this(memory, written, null);
+    }
+
+    /**
+     * With {@code ram} (a session that may switch to post-copy: RAM is registered with userfaultfd from the start),
+     * pre-copy pages go in through it ({@link RemoteRam#precopy}), not straight into memory.
+     */
+    public PageReader(GuestMemory memory, Written written, RemoteRam ram) {
         this.memory = memory;
         this.written = written;
+        this.ram = ram;
     }
 
     public long pages() {
@@ -97,6 +73,10 @@ public final class PageReader {
     /** Throws {@link dev.stasis.snapshot.SnapshotFormatException} for a message that breaks the rules. */
     public void apply(Frame f) {
         Span s = decode(f);
+        if (ram != null) {
+            pages += ram.precopy(s.gpa(), s.span(), s.sent(), s.zero(), stage(s));
+            return;
+        }
         long gpa = s.gpa();
         int span = s.span();
         int words = s.sent().length;
@@ -109,7 +89,6 @@ public final class PageReader {
             slot++;
         }
         long[] touched = written.maps[slot];
-        long[] received = written.received[slot];
         long firstPage = (gpa - ranges.get(slot).gpa()) / Protocol.PAGE_SIZE;
         int from = 0;
         for (int w = 0; w < words; w++) {
@@ -127,7 +106,6 @@ public final class PageReader {
                     from += Protocol.PAGE_SIZE;
                     touched[(int) (index >>> 6)] |= 1L << (index & 63);
                 }
-                received[(int) (index >>> 6)] |= 1L << (index & 63);
                 pages++;
             }
         }
@@ -139,6 +117,13 @@ public final class PageReader {
      */
     public int install(Frame f, RemoteRam ram) {
         Span s = decode(f);
+        int n = ram.install(s.gpa(), s.span(), s.sent(), s.zero(), stage(s));
+        pages += n;
+        return n;
+    }
+
+    /** The span's page data in native memory, for UFFDIO_COPY (null when it has none). */
+    private Memory stage(Span s) {
         int bytes = s.dataPages() * Protocol.PAGE_SIZE;
         if (bytes > 0) {
             if (staging == null || staging.size() < bytes) {
@@ -146,9 +131,7 @@ public final class PageReader {
             }
             staging.write(0, raw, 0, bytes);
         }
-        int n = ram.install(s.gpa(), s.span(), s.sent(), s.zero(), staging);
-        pages += n;
-        return n;
+        return staging;
     }
 
     /** Checks {@code f} and expands its page data into this reader's buffer; throws as {@link #apply} does. */

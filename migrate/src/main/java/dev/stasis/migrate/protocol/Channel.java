@@ -45,7 +45,9 @@ public final class Channel implements AutoCloseable {
     private final String peer;
     private final FaultHook hook;
     private final AtomicInteger messages;
+    /** Frame headers and sequence numbers, one set per direction: a reader and a writer thread run at once. */
     private final byte[] header = new byte[5];
+    private final byte[] sendHeader = new byte[5];
     private byte[] buffer = new byte[4096];
     private long bytesSent;
     private volatile int readTimeoutMillis = READ_TIMEOUT_MILLIS;
@@ -55,6 +57,7 @@ public final class Channel implements AutoCloseable {
     private long sendSeq;
     private long receiveSeq;
     private final byte[] seqBytes = new byte[8];
+    private final byte[] sendSeqBytes = new byte[8];
     private final byte[] receivedTag = new byte[Protocol.TAG_BYTES];
 
     /** @param messages the session's message counter, shared by its channels, for the fault hook */
@@ -131,19 +134,20 @@ public final class Channel implements AutoCloseable {
             throw new IllegalArgumentException(type + " payload of " + length + " bytes exceeds its limit " + type.maxPayload);
         }
         try {
-            header[0] = (byte) type.code;
-            header[1] = (byte) length;
-            header[2] = (byte) (length >>> 8);
-            header[3] = (byte) (length >>> 16);
-            header[4] = (byte) (length >>> 24);
-            out.write(header);
+            byte[] h = sendHeader;
+            h[0] = (byte) type.code;
+            h[1] = (byte) length;
+            h[2] = (byte) (length >>> 8);
+            h[3] = (byte) (length >>> 16);
+            h[4] = (byte) (length >>> 24);
+            out.write(h);
             out.write(head);
             if (tailLength > 0) {
                 out.write(tail, 0, tailLength);
             }
             if (sendMac != null) {
-                sendMac.update(seq(sendSeq++));
-                sendMac.update(header);
+                sendMac.update(seq(sendSeq++, sendSeqBytes));
+                sendMac.update(h);
                 sendMac.update(head);
                 sendMac.update(tail == null ? head : tail, 0, tailLength);
                 out.write(sendMac.doFinal(), 0, Protocol.TAG_BYTES);
@@ -213,7 +217,7 @@ public final class Channel implements AutoCloseable {
             in.readFully(buffer, 0, length);
             if (receiveMac != null) {
                 in.readFully(receivedTag);
-                receiveMac.update(seq(receiveSeq));
+                receiveMac.update(seq(receiveSeq, seqBytes));
                 receiveMac.update(header);
                 receiveMac.update(buffer, 0, length);
                 byte[] expected = Arrays.copyOf(receiveMac.doFinal(), Protocol.TAG_BYTES);
@@ -290,11 +294,11 @@ public final class Channel implements AutoCloseable {
         }
     }
 
-    private byte[] seq(long n) {
+    private static byte[] seq(long n, byte[] into) {
         for (int i = 0; i < 8; i++) {
-            seqBytes[i] = (byte) (n >>> (8 * i));
+            into[i] = (byte) (n >>> (8 * i));
         }
-        return seqBytes;
+        return into;
     }
 
     /** Sets how long a read may wait (the default is {@link #READ_TIMEOUT_MILLIS}), e.g. shorter for a handshake. */
