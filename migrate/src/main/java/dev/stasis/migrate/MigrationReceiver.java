@@ -115,7 +115,7 @@ public final class MigrationReceiver {
         List<CompletableFuture<Long>> readers = new ArrayList<>();
         // While waiting for the source: the guest's CPU model is not known yet, and the default model's state
         // path is the same code, only the CPUID table differs.
-        var warmup = StatePathWarmup.start(VmConfig.defaultCpu(), StatePathWarmup.DESTINATION_BUDGET);
+        var warmup = StatePathWarmup.start(VmConfig.defaultCpu(), StatePathWarmup.Side.DESTINATION);
         try {
             long acceptDeadline = options.acceptTimeout().isZero() ? Long.MAX_VALUE : System.nanoTime() + options.acceptTimeout().toNanos();
             Channel control = acceptAuthenticated(acceptDeadline, "the source", 0, 0);

@@ -181,7 +181,7 @@ public final class MigrationSender {
         pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
-        warmup = StatePathWarmup.start(vm.config().cpu(), StatePathWarmup.SOURCE_BUDGET); // while pre-copy runs, not in the pause
+        warmup = StatePathWarmup.start(vm.config().cpu(), StatePathWarmup.Side.SOURCE); // while pre-copy runs, not in the pause
         try {
             long session = connect(to);
             progress.phase("pre-copy");

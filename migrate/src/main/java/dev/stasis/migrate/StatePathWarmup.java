@@ -33,16 +33,29 @@ final class StatePathWarmup {
     /** At most this many repeats of the Java part alone (encode, decode, load), within the time given. */
     private static final int MAX_REPEATS = 500;
     private static final long WAIT_MILLIS = 2000;
-    /** The source waits for its warm-up before it pauses: a short one. The destination's runs while it waits for the source. */
-    static final Duration SOURCE_BUDGET = Duration.ofMillis(50);
-    static final Duration DESTINATION_BUDGET = Duration.ofSeconds(1);
+    /**
+     * Which end warms up. The source waits for its warm-up before it pauses (a post-copy at once has no round to hide
+     * it behind), so it is short and skips the destination's userfaultfd engine; the destination's runs while it
+     * waits for the source.
+     */
+    enum Side {
+        SOURCE(Duration.ofMillis(20), false), DESTINATION(Duration.ofSeconds(1), true);
 
-    /** Starts the warm-up on a daemon thread; its repeats of the Java part stop after {@code budget}. */
-    static CompletableFuture<Void> start(GuestCpu cpu, Duration budget) {
+        final Duration budget;
+        final boolean postcopy;
+
+        Side(Duration budget, boolean postcopy) {
+            this.budget = budget;
+            this.postcopy = postcopy;
+        }
+    }
+
+    /** Starts the warm-up on a daemon thread. */
+    static CompletableFuture<Void> start(GuestCpu cpu, Side side) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
-                run(cpu, budget);
+                run(cpu, side);
                 done.complete(null);
             } catch (Throwable e) {
                 done.completeExceptionally(e);
@@ -78,7 +91,7 @@ final class StatePathWarmup {
         }
     }
 
-    static void run(GuestCpu cpu, Duration budget) {
+    static void run(GuestCpu cpu, Side side) {
         // One machine, saved and restored into itself (it never runs, so KVM takes its state again): the same code
         // as two, at the cost of one VM.
         try (Machine scratch = Machine.scratch(cpu)) {
@@ -91,9 +104,11 @@ final class StatePathWarmup {
                 }
                 scratch.restoreState(records);
             }
-            repeatJavaPart(scratch, budget);
+            repeatJavaPart(scratch, side.budget);
             warmPageCodec();
-            warmPostcopy(scratch);
+            if (side.postcopy) {
+                warmPostcopy(scratch);
+            }
         }
     }
 
