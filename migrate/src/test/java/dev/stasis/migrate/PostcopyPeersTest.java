@@ -50,9 +50,7 @@ class PostcopyPeersTest {
     void aRequestOutsideGuestRamIsRefusedAndEndsThePostcopy() throws Exception {
         GuestMemory memory = memory();
         List<Channel[]> links = links(2);
-        PostcopySource source = new PostcopySource(memory, all(memory), new RateLimit(0), Duration.ofSeconds(1), () -> {
-            throw new MigrationException(Kind.LINK, "no reconnection in this test");
-        }, line -> { });
+        PostcopySource source = source(memory, Duration.ofSeconds(1), new AtomicInteger(), line -> { });
         source.start(List.of(links.get(0)[0], links.get(1)[0]));
         Channel dest = links.get(0)[1];
         dest.send(MessageType.REQUEST, new Encoder().u64(1L << 39));
@@ -69,9 +67,7 @@ class PostcopyPeersTest {
         GuestMemory memory = memory();
         memory.write(0x3000, new byte[] {1, 2, 3});
         List<Channel[]> links = links(2);
-        PostcopySource source = new PostcopySource(memory, all(memory), new RateLimit(0), Duration.ofSeconds(1), () -> {
-            throw new MigrationException(Kind.LINK, "no reconnection in this test");
-        }, line -> { });
+        PostcopySource source = source(memory, Duration.ofSeconds(1), new AtomicInteger(), line -> { });
         source.start(List.of(links.get(0)[0], links.get(1)[0]));
         Channel dest = links.get(0)[1];
         CompletableFuture<Void> asking = CompletableFuture.runAsync(() -> {
@@ -102,10 +98,7 @@ class PostcopyPeersTest {
         List<Channel[]> links = links(2);
         AtomicInteger attempts = new AtomicInteger();
         List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
-        PostcopySource source = new PostcopySource(memory, all(memory), new RateLimit(0), Duration.ofSeconds(2), () -> {
-            attempts.incrementAndGet();
-            throw new MigrationException(Kind.LINK, "connection refused (test)");
-        }, log::add);
+        PostcopySource source = source(memory, Duration.ofSeconds(2), attempts, log::add);
         source.start(List.of(links.get(0)[0], links.get(1)[0]));
         Channel dest = links.get(0)[1];
         dest.send(MessageType.READY, new Encoder());
@@ -154,6 +147,14 @@ class PostcopyPeersTest {
         assertTrue(lost.getMessage().contains("post-copy"), lost.getMessage());
         assertTrue(log.stream().anyMatch(l -> l.contains("the guest is lost")), log.toString());
         touch.get(10, TimeUnit.SECONDS); // let through only once the guest was stopped
+    }
+
+    /** A source of all of {@code memory} whose every reconnection fails as a refused connection would, counted in {@code attempts}. */
+    private static PostcopySource source(GuestMemory memory, Duration window, AtomicInteger attempts, java.util.function.Consumer<String> log) {
+        return new PostcopySource(memory, all(memory), new RateLimit(0), window, () -> {
+            attempts.incrementAndGet();
+            throw new MigrationException(Kind.LINK, "connection refused (test)");
+        }, log);
     }
 
     private GuestMemory memory() {

@@ -11,11 +11,9 @@ import dev.stasis.uffd.Userfaultfd;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -67,10 +65,8 @@ public final class LazyRam implements RamFill {
     private final EventFd stop;
     private final Thread faultThread;
     private final List<Thread> prefetchers = new ArrayList<>();
-    private final CountDownLatch done = new CountDownLatch(1);
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final FillOutcome outcome = new FillOutcome("lazy restore");
     private final Consumer<Throwable> stopGuest;
-    private final List<Runnable> whenDone = new ArrayList<>();
     private final Object fillLock = new Object();
     /** The chunks in the order faults first asked for them: what a next restore should fetch first. */
     private final List<Integer> faultOrder = new ArrayList<>();
@@ -183,7 +179,7 @@ public final class LazyRam implements RamFill {
     /** True once every page is in place (or the restore failed: see {@link #awaitResident}). */
     @Override
     public boolean isDone() {
-        return done.getCount() == 0;
+        return outcome.isDone();
     }
 
     /**
@@ -195,34 +191,13 @@ public final class LazyRam implements RamFill {
         if (!prefetching) {
             beginPrefetch();
         }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                done.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        Throwable f = failure.get();
-        if (f != null) {
-            throw new IllegalStateException("guest memory is not all there: its lazy restore failed: " + f.getMessage(), f);
-        }
+        outcome.await();
     }
 
     /** Runs {@code action} once every page is in place, the restore failed or this closed; at once if that was so. */
     @Override
     public void whenDone(Runnable action) {
-        synchronized (whenDone) {
-            if (!isDone()) {
-                whenDone.add(action);
-                return;
-            }
-        }
-        action.run();
+        outcome.whenDone(action);
     }
 
     public Stats stats() {
@@ -243,7 +218,7 @@ public final class LazyRam implements RamFill {
 
     @Override
     public Throwable failure() {
-        return failure.get();
+        return outcome.failure();
     }
 
     // ---- the fault thread ----
@@ -331,7 +306,7 @@ public final class LazyRam implements RamFill {
 
     /** Why the threads should stop, or null while they should go on. */
     private Object stopping() {
-        return closed ? "closed" : failure.get();
+        return closed ? "closed" : outcome.failure();
     }
 
     /**
@@ -364,7 +339,7 @@ public final class LazyRam implements RamFill {
             }
         }
         if (states.get(c) != FILLED) {
-            throw new IllegalStateException("lazy restore stopped while chunk " + c + " was being read", failure.get());
+            throw new IllegalStateException("lazy restore stopped while chunk " + c + " was being read", outcome.failure());
         }
     }
 
@@ -386,7 +361,7 @@ public final class LazyRam implements RamFill {
      */
     private void fail(Throwable t) {
         synchronized (this) { // against close(): either it sees the stopper, or this sees it closed
-            if (closed || !failure.compareAndSet(null, t)) {
+            if (closed || !outcome.fail(t)) {
                 return;
             }
             startStopper(t);
@@ -419,13 +394,7 @@ public final class LazyRam implements RamFill {
 
     private void complete() {
         chunks.dropCache();
-        List<Runnable> actions;
-        synchronized (whenDone) {
-            done.countDown();
-            actions = List.copyOf(whenDone);
-            whenDone.clear();
-        }
-        actions.forEach(Runnable::run);
+        outcome.complete();
     }
 
     /** Stops the threads and lets go of RAM; any access still waiting goes through. Before RAM is unmapped. */
@@ -439,7 +408,7 @@ public final class LazyRam implements RamFill {
             closed = true;
             if (resident.get() < 0) {
                 // Memory not all in is not the file's: nothing may take it as whole from here on.
-                failure.compareAndSet(null, new IllegalStateException("the lazy restore was closed before all memory was in"));
+                outcome.fail(new IllegalStateException("the lazy restore was closed before all memory was in"));
             }
             s = stopper;
         }

@@ -6,14 +6,11 @@ import dev.stasis.os.EventFd;
 import dev.stasis.uffd.PageFault;
 import dev.stasis.uffd.UffdLayout;
 import dev.stasis.uffd.Userfaultfd;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -75,9 +72,7 @@ public final class RemoteRam implements RamFill {
     private final AtomicLong resident = new AtomicLong(-1);
     private final long t0 = System.nanoTime();
     private final Thread faultThread;
-    private final CountDownLatch done = new CountDownLatch(1);
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final List<Runnable> whenDone = new ArrayList<>();
+    private final FillOutcome outcome = new FillOutcome("post-copy migration");
     private volatile boolean closed;
     private volatile boolean shutdown;
     private volatile Thread stopper;
@@ -448,7 +443,7 @@ public final class RemoteRam implements RamFill {
             uffd.unregister(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size());
         }
         stop.signal();
-        complete();
+        outcome.complete();
     }
 
     /**
@@ -458,7 +453,7 @@ public final class RemoteRam implements RamFill {
      */
     public void fail(Throwable cause) {
         synchronized (this) {
-            if (closed || resident.get() >= 0 || !failure.compareAndSet(null, cause)) {
+            if (closed || resident.get() >= 0 || !outcome.fail(cause)) {
                 return;
             }
             Thread s = new Thread(() -> {
@@ -467,26 +462,13 @@ public final class RemoteRam implements RamFill {
                 } finally {
                     shutdown = true;
                     stop.signal();
-                    complete();
+                    outcome.complete();
                 }
             }, "stasis-postcopy-stop");
             s.setDaemon(true);
             stopper = s;
             s.start();
         }
-    }
-
-    private void complete() {
-        List<Runnable> actions;
-        synchronized (whenDone) {
-            if (done.getCount() == 0) {
-                return;
-            }
-            done.countDown();
-            actions = List.copyOf(whenDone);
-            whenDone.clear();
-        }
-        actions.forEach(Runnable::run);
     }
 
     // ---- RamFill ----
@@ -498,43 +480,22 @@ public final class RemoteRam implements RamFill {
 
     @Override
     public boolean isDone() {
-        return done.getCount() == 0;
+        return outcome.isDone();
     }
 
     @Override
     public void awaitResident() {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                done.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        Throwable f = failure.get();
-        if (f != null) {
-            throw new IllegalStateException("guest memory is not all there: its post-copy migration failed: " + f.getMessage(), f);
-        }
+        outcome.await();
     }
 
     @Override
     public void whenDone(Runnable action) {
-        synchronized (whenDone) {
-            if (!isDone()) {
-                whenDone.add(action);
-                return;
-            }
-        }
-        action.run();
+        outcome.whenDone(action);
     }
 
     @Override
     public Throwable failure() {
-        return failure.get();
+        return outcome.failure();
     }
 
     @Override
@@ -546,7 +507,7 @@ public final class RemoteRam implements RamFill {
             }
             closed = true;
             if (resident.get() < 0) {
-                failure.compareAndSet(null, new IllegalStateException("the post-copy migration was closed before all memory was in"));
+                outcome.fail(new IllegalStateException("the post-copy migration was closed before all memory was in"));
             }
             s = stopper;
         }
@@ -565,6 +526,6 @@ public final class RemoteRam implements RamFill {
         }
         uffd.close();
         stop.close();
-        complete();
+        outcome.complete();
     }
 }

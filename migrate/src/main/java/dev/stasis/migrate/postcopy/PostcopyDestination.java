@@ -11,14 +11,12 @@ import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.codec.Encoder;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -36,7 +34,6 @@ import java.util.function.Consumer;
 public final class PostcopyDestination implements AutoCloseable {
     private static final Set<MessageType> CONTROL = EnumSet.of(MessageType.PAGES, MessageType.PING, MessageType.COMMIT, MessageType.DONE);
     private static final Set<MessageType> DATA = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
-    private static final int CONTROL_TIMEOUT_MILLIS = 10_000;
     private static final long PING_MILLIS = 1000;
     private static final Object RAM_DONE = new Object();
 
@@ -57,43 +54,10 @@ public final class PostcopyDestination implements AutoCloseable {
     private int recoveries;
     private Thread supervisor;
 
-    private final class Epoch {
-        final Channel control;
-        final List<Channel> data;
-        final Object sendLock = new Object();
-        final AtomicReference<MigrationException> broken = new AtomicReference<>();
-        final List<Thread> threads = new ArrayList<>();
-
+    /** A stretch of the link. */
+    private final class Epoch extends Link {
         Epoch(List<Channel> channels) {
-            control = channels.get(0);
-            data = List.copyOf(channels.subList(1, channels.size()));
-            control.setReadTimeout(CONTROL_TIMEOUT_MILLIS);
-        }
-
-        void send(MessageType type, Encoder payload) {
-            synchronized (sendLock) {
-                control.send(type, payload);
-            }
-        }
-
-        void breakWith(MigrationException e) {
-            if (broken.compareAndSet(null, e)) {
-                control.close();
-                data.forEach(Channel::close);
-                events.add(this);
-            }
-        }
-
-        void join() {
-            for (Thread t : threads) {
-                if (t != Thread.currentThread()) {
-                    try {
-                        t.join(5000);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
-            }
+            super(channels, events);
         }
     }
 
@@ -130,12 +94,11 @@ public final class PostcopyDestination implements AutoCloseable {
     private void start(List<Channel> channels) {
         Epoch ep = new Epoch(channels);
         epoch = ep;
-        ep.threads.add(daemon(() -> readControl(ep), "postcopy-control"));
+        ep.spawn(() -> readControl(ep), "postcopy-control");
         for (Channel ch : ep.data) {
-            ep.threads.add(daemon(() -> readData(ep, ch), "postcopy-data"));
+            ep.spawn(() -> readData(ep, ch), "postcopy-data");
         }
-        ep.threads.add(daemon(() -> ping(ep), "postcopy-ping"));
-        ep.threads.forEach(Thread::start);
+        ep.spawn(() -> ping(ep), "postcopy-ping");
     }
 
     /** Sends {@code type} (READY, STARTED) on the control connection. */

@@ -14,15 +14,14 @@ import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.codec.Encoder;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -38,7 +37,6 @@ import java.util.function.Consumer;
  */
 public final class PostcopySource {
     private static final Set<MessageType> CONTROL = EnumSet.of(MessageType.REQUEST, MessageType.PING, MessageType.READY, MessageType.STARTED, MessageType.DONE);
-    private static final int CONTROL_TIMEOUT_MILLIS = 10_000; // the destination pings once a second
     private static final long RECONNECT_PAUSE_MILLIS = 500;
     private static final long DONE_TIMEOUT_SECONDS = 60;
 
@@ -76,29 +74,23 @@ public final class PostcopySource {
     private int recoveries;
     private Epoch epoch;
 
-    /** The connections of one stretch of the link, with the threads that serve them. */
-    private final class Epoch {
-        final Channel control;
-        final List<Channel> data;
-        final Object sendLock = new Object();
+    /** A stretch of the link, with what the source keeps per stretch. */
+    private final class Epoch extends Link {
+        /** Per range: the pages already answered on this control connection (asked again: ignored). */
         final long[][] urgentSent;
-        final AtomicReference<MigrationException> broken = new AtomicReference<>();
-        final List<Thread> threads = new ArrayList<>();
         /** What the connections had sent before this epoch (the first one's carried the pre-copy). */
         final long bytesBefore;
         private boolean counted;
         /** Data connections still pushing, and the nanoTime the last one finished. */
-        final java.util.concurrent.atomic.AtomicInteger pushing = new java.util.concurrent.atomic.AtomicInteger();
+        final AtomicInteger pushing = new AtomicInteger();
         volatile long pushEnded;
 
         Epoch(List<Channel> channels) {
-            control = channels.get(0);
-            data = List.copyOf(channels.subList(1, channels.size()));
+            super(channels, events);
             urgentSent = new long[ranges.size()][];
             for (int i = 0; i < urgentSent.length; i++) {
                 urgentSent[i] = new long[need[i].length];
             }
-            control.setReadTimeout(CONTROL_TIMEOUT_MILLIS);
             bytesBefore = sent();
         }
 
@@ -106,28 +98,9 @@ public final class PostcopySource {
             return control.bytesSent() + data.stream().mapToLong(Channel::bytesSent).sum();
         }
 
-        void send(MessageType type, Encoder payload) {
-            synchronized (sendLock) {
-                control.send(type, payload);
-            }
-        }
-
-        void breakWith(MigrationException e) {
-            if (broken.compareAndSet(null, e)) {
-                control.close();
-                data.forEach(Channel::close);
-                events.add(this);
-            }
-        }
-
+        @Override
         void join() {
-            for (Thread t : threads) {
-                try {
-                    t.join(5000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
+            super.join();
             synchronized (this) {
                 if (!counted) {
                     counted = true;
@@ -169,9 +142,7 @@ public final class PostcopySource {
         }
         Epoch ep = new Epoch(channels);
         epoch = ep;
-        Thread urgent = daemon(() -> serveControl(ep), "postcopy-urgent");
-        ep.threads.add(urgent);
-        urgent.start();
+        ep.spawn(() -> serveControl(ep), "postcopy-urgent");
         if (push) {
             startPush(ep);
         }
@@ -181,9 +152,7 @@ public final class PostcopySource {
         ep.pushing.set(ep.data.size());
         for (int i = 0; i < ep.data.size(); i++) {
             int conn = i;
-            Thread t = daemon(() -> push(ep, conn), "postcopy-push");
-            ep.threads.add(t);
-            t.start();
+            ep.spawn(() -> push(ep, conn), "postcopy-push");
         }
     }
 
@@ -419,11 +388,5 @@ public final class PostcopySource {
         } catch (RuntimeException e) {
             ep.breakWith(new MigrationException(Kind.LOCAL, "post-copy push failed on the source: " + e, e));
         }
-    }
-
-    private static Thread daemon(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        return t;
     }
 }

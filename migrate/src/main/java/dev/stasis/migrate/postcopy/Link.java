@@ -1,0 +1,77 @@
+package dev.stasis.migrate.postcopy;
+
+import dev.stasis.migrate.MigrationException;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.snapshot.codec.Encoder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One stretch of a post-copy's connections (control first, then the data connections) with the threads that serve
+ * them, at either end. The first failure breaks all of it at once and is queued for the side's own thread to act on
+ * (recover or give up); a recovery makes a new one. Several threads send on the control connection, so they go
+ * through {@link #send}.
+ */
+class Link {
+    /** A PING a second flows on the control connection: this much silence means the peer is gone. */
+    static final int CONTROL_TIMEOUT_MILLIS = 10_000;
+
+    final Channel control;
+    final List<Channel> data;
+    final Object sendLock = new Object();
+    final AtomicReference<MigrationException> broken = new AtomicReference<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final BlockingQueue<Object> events;
+
+    /** @param events where this link queues itself when it breaks */
+    Link(List<Channel> channels, BlockingQueue<Object> events) {
+        this.control = channels.get(0);
+        this.data = List.copyOf(channels.subList(1, channels.size()));
+        this.events = events;
+        control.setReadTimeout(CONTROL_TIMEOUT_MILLIS);
+    }
+
+    void send(MessageType type, Encoder payload) {
+        synchronized (sendLock) {
+            control.send(type, payload);
+        }
+    }
+
+    void breakWith(MigrationException e) {
+        if (broken.compareAndSet(null, e)) {
+            control.close();
+            data.forEach(Channel::close);
+            events.add(this);
+        }
+    }
+
+    /** Starts {@code body} on a daemon thread of this link. */
+    void spawn(Runnable body, String name) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        synchronized (threads) {
+            threads.add(t);
+        }
+        t.start();
+    }
+
+    /** Waits (5 s at most each) for this link's threads, the caller's own excepted. */
+    void join() {
+        List<Thread> all;
+        synchronized (threads) {
+            all = List.copyOf(threads);
+        }
+        for (Thread t : all) {
+            if (t != Thread.currentThread()) {
+                try {
+                    t.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+}
