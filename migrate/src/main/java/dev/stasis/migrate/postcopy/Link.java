@@ -58,6 +58,27 @@ class Link {
         t.start();
     }
 
+    /**
+     * The next event in {@code events} by {@code deadline} (System.nanoTime): a broken link throws its failure, none
+     * in time throws a {@link MigrationException.Kind#LINK} saying no {@code awaited} came from {@code peer}.
+     */
+    static Object next(BlockingQueue<Object> events, long deadline, Object awaited, String peer) {
+        Object e;
+        try {
+            e = events.poll(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (InterruptedException x) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException(MigrationException.Kind.LOCAL, "interrupted");
+        }
+        if (e == null) {
+            throw new MigrationException(MigrationException.Kind.LINK, "no " + awaited + " from the " + peer + " in time");
+        }
+        if (e instanceof Link link) {
+            throw link.broken.get();
+        }
+        return e;
+    }
+
     /** Waits (5 s at most each) for this link's threads, the caller's own excepted. */
     void join() {
         List<Thread> all;

@@ -112,19 +112,7 @@ public final class PostcopyDestination implements AutoCloseable {
         boolean ramDone = false;
         try {
             while (true) {
-                Object e;
-                try {
-                    e = events.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                } catch (InterruptedException x) {
-                    Thread.currentThread().interrupt();
-                    throw new MigrationException(Kind.LOCAL, "interrupted");
-                }
-                if (e == null) {
-                    throw new MigrationException(Kind.LINK, "no " + type + " from the source within " + timeoutMillis / 1000 + " s");
-                }
-                if (e instanceof Epoch ep) {
-                    throw ep.broken.get();
-                }
+                Object e = Link.next(events, deadline, type, "source");
                 if (e == type) {
                     return;
                 }

@@ -163,19 +163,7 @@ public final class PostcopySource {
     public void await(MessageType type, long timeoutMillis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         while (true) {
-            Object e;
-            try {
-                e = events.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            } catch (InterruptedException x) {
-                Thread.currentThread().interrupt();
-                throw new MigrationException(Kind.LOCAL, "interrupted");
-            }
-            if (e == null) {
-                throw new MigrationException(Kind.LINK, "no " + type + " from the destination within " + timeoutMillis / 1000 + " s");
-            }
-            if (e instanceof Epoch ep) {
-                throw ep.broken.get();
-            }
+            Object e = Link.next(events, deadline, type, "destination");
             if (e == type) {
                 return;
             }
