@@ -61,6 +61,11 @@ final class Proc implements AutoCloseable {
         }
     }
 
+    /** Every line so far. */
+    synchronized List<String> lines() {
+        return List.copyOf(lines);
+    }
+
     long pid() {
         return process.pid();
     }
