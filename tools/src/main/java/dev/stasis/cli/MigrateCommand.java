@@ -15,7 +15,7 @@ import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.net.InetSocketAddress;
-import dev.stasis.memory.RamFill;
+import dev.stasis.memory.RemoteRam;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -209,22 +209,20 @@ final class MigrateCommand {
                 }
                 throw e;
             }
-            // After a post-copy the source may have to come back on this socket until all memory is here.
-            RamFill fill = machine.memory().fill();
-            if (fill == null) {
+            // A session that could switch to post-copy may need this socket after the guest started: a source whose
+            // link broke comes back on it, to bring the rest or to hear that all is here. It stays open (unanswered)
+            // while the guest runs; a pre-copy session lets it go now.
+            boolean postcopy = machine.memory().fill() instanceof RemoteRam;
+            if (!postcopy) {
                 server.close();
-            } else {
-                fill.whenDone(() -> {
-                    try {
-                        server.close();
-                    } catch (java.io.IOException ignored) {
-                        // Nothing listens any more either way.
-                    }
-                });
             }
-            VmExit exit = ForegroundVm.run(machine, control, CrashDump.DISABLED, true);
-            ForegroundVm.report(exit);
-            return exit.processStatus();
+            try {
+                VmExit exit = ForegroundVm.run(machine, control, CrashDump.DISABLED, true);
+                ForegroundVm.report(exit);
+                return exit.processStatus();
+            } finally {
+                server.close();
+            }
         }
     }
 
