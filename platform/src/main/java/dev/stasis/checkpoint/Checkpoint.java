@@ -50,6 +50,14 @@ public final class Checkpoint {
         return write(capture(machine), new GuestMemoryRam(machine.memory()), file, options, progress);
     }
 
+    /** {@link #save}, with {@code extra} manifest properties beside the machine's own (a golden image's recipe). */
+    public static WriteReport save(Machine machine, Path file, WriterOptions options, Map<String, String> extra) throws IOException {
+        MachineState state = capture(machine);
+        Map<String, String> properties = new LinkedHashMap<>(state.properties());
+        properties.putAll(extra);
+        return write(new MachineState(state.sections(), properties), new GuestMemoryRam(machine.memory()), file, options, bytes -> { });
+    }
+
     /** One section as saved, to be written later. */
     record Section<S>(StateDescription<S> description, int instance, S state) {
         void writeTo(SnapshotWriter writer) throws IOException {

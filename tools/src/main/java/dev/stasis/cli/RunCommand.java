@@ -100,6 +100,36 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         crashDump.dump(); // refuse conflicting options before booting
         jail.enterIfAsked(spec, inputFiles());
+        Plan plan = plan();
+        OutputStream console = new FileOutputStream(FileDescriptor.out);
+        VmExit exit;
+        do {
+            exit = ForegroundVm.run(plan.boot(console), apiSocket, crashDump.dump());
+        } while (exit.kind() == VmExit.Kind.RESET);
+        ForegroundVm.report(exit);
+        return exit.processStatus();
+    }
+
+    /** What these options boot: the machine's configuration, the guest and the files loaded beside it. */
+    record Plan(VmConfig config, BootSource source, List<Load> preloads) {
+        /** A machine booted from the plan, not started; its console writes to {@code console}. */
+        Machine boot(OutputStream console) throws Exception {
+            Machine machine = Machine.create(config, console);
+            try {
+                for (Load l : preloads) {
+                    machine.loadFile(l.file(), l.gpa());
+                }
+                machine.boot(source);
+                return machine;
+            } catch (Exception e) {
+                machine.close();
+                throw e;
+            }
+        }
+    }
+
+    /** Reads and checks the guest and every file the options name; throws for unusable input. */
+    Plan plan() throws Exception {
         BootSource source = bootSource();
         if (!modules.isEmpty() && !(source instanceof BootSource.Multiboot)) {
             throw new IllegalArgumentException("--module applies only to Multiboot kernels; " + guest + " boots as " + source.protocol());
@@ -109,27 +139,12 @@ final class RunCommand implements Callable<Integer> {
         for (String spec : loads) {
             preloads.add(Load.parse(spec));
         }
-        OutputStream console = new FileOutputStream(FileDescriptor.out);
-        VmExit exit;
-        do {
-            exit = runOnce(config, source, preloads, console);
-        } while (exit.kind() == VmExit.Kind.RESET);
-        ForegroundVm.report(exit);
-        return exit.processStatus();
+        return new Plan(config, source, preloads);
     }
 
-    private VmExit runOnce(VmConfig config, BootSource source, List<Load> preloads, OutputStream console) throws Exception {
-        Machine machine = Machine.create(config, console);
-        try {
-            for (Load l : preloads) {
-                machine.loadFile(l.file(), l.gpa());
-            }
-            machine.boot(source);
-        } catch (Exception e) {
-            machine.close();
-            throw e;
-        }
-        return ForegroundVm.run(machine, apiSocket, crashDump.dump());
+    /** The guest as named: a fixture guest's name (its image is built into stasis), else a file. */
+    String guest() {
+        return guest;
     }
 
     private BootSource bootSource() throws Exception {
@@ -169,8 +184,8 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** Every file this command reads, as the user wrote it: what a jail must show the VM. */
-    private List<String> inputFiles() {
+    /** Every file this command reads, as the user wrote it: what a jail must show the VM, what a golden image hashes. */
+    List<String> inputFiles() {
         List<String> files = new ArrayList<>(List.of(guest));
         loads.forEach(s -> files.add(Load.parse(s).file().toString()));
         if (initrd != null) {

@@ -28,6 +28,7 @@ public final class Stasis {
         COMMANDS.put("mem", MemCommand.class);
         COMMANDS.put("diff", DiffCommand.class);
         COMMANDS.put("migrate", MigrateCommand.class);
+        COMMANDS.put("golden", GoldenCommand.class);
         COMMANDS.put("help", CommandLine.HelpCommand.class);
     }
 
