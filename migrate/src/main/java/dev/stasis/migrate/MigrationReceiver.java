@@ -51,9 +51,10 @@ public final class MigrationReceiver {
      *                      (zero = forever)
      * @param handshakes    how many handshakes may run at once and how long each may take
      */
-    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes, Duration recoverWindow) {
+    public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes, Duration recoverWindow,
+                          Runnable linkDone) {
         public Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
-            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW);
+            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW, () -> { });
         }
 
         public static Options of(Auth auth) {
@@ -61,17 +62,25 @@ public final class MigrationReceiver {
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow);
+            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow, linkDone);
         }
 
         /** At most {@code maxPending} handshakes at once, each finished within {@code deadline} of its accept. */
         public Options withHandshakeLimits(int maxPending, Duration deadline) {
-            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow);
+            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow, linkDone);
         }
 
         /** During a post-copy, how long to wait for a source whose link broke to come back. */
         public Options withRecoverWindow(Duration window) {
-            return new Options(auth, acceptTimeout, hook, handshakes, window);
+            return new Options(auth, acceptTimeout, hook, handshakes, window, linkDone);
+        }
+
+        /**
+         * {@code action} runs once the session needs the listening socket no more: when {@link #receive} returns after
+         * a pre-copy, and after a post-copy once every page is in and the source was told (or the guest was lost).
+         */
+        public Options withLinkDone(Runnable action) {
+            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, action);
         }
     }
 
@@ -292,6 +301,9 @@ public final class MigrationReceiver {
             }
             log.accept(String.format("guest running here (%d pages, %d sections); restore %.1f ms, start %.1f ms",
                     received, sectionCount, (tRestored - tEnd) / 1e6, (tStarted - tCommit) / 1e6));
+            if (postcopy == null) {
+                options.linkDone().run();
+            }
             Machine running = machine;
             machine = null;
             return running;
@@ -326,7 +338,7 @@ public final class MigrationReceiver {
      */
     private RemoteRam preparePostcopy(long session, int connections, Channel control) {
         PostcopyDestination dest = new PostcopyDestination(machine.memory(), options.recoverWindow(),
-                deadline -> acceptRecovery(session, connections, deadline), log);
+                deadline -> acceptRecovery(session, connections, deadline), log, options.linkDone());
         Machine m = machine;
         long[][] none = new long[machine.memory().layout().ranges().size()][];
         for (int i = 0; i < none.length; i++) {
@@ -360,14 +372,22 @@ public final class MigrationReceiver {
     private List<Channel> acceptRecovery(long session, int connections, long deadline) {
         List<Channel> out = new ArrayList<>();
         try (HandshakeGate recovery = new HandshakeGate(server, options.auth(), options.hook(), messages, log, options.handshakes())) {
-            for (int index = 0; index < connections; ) {
-                String what = "connection " + index + " of the source's reconnection";
+            while (out.size() < connections) {
+                String what = "connection " + out.size() + " of the source's reconnection";
                 HandshakeGate.Admitted a = recovery.next(deadline, what);
                 Handshake.Hello h = a.hello();
-                if (h.session() == session && h.index() == index) {
-                    a.channel().send(MessageType.ACCEPT, new Encoder().u64(session));
-                    out.add(a.channel());
-                    index++;
+                if (h.session() == session && h.index() == 0 && !out.isEmpty()) {
+                    out.forEach(Channel::close); // the source gave up on a partial set and starts over
+                    out.clear();
+                }
+                if (h.session() == session && h.index() == out.size()) {
+                    try {
+                        a.channel().send(MessageType.ACCEPT, new Encoder().u64(session));
+                        out.add(a.channel());
+                    } catch (MigrationException e) {
+                        out.forEach(Channel::close); // it will come back from connection 0; the deadline alone ends the wait
+                        out.clear();
+                    }
                     continue;
                 }
                 String reason = h.session() == session ? "expected " + what : h.session() == 0 ? "a post-copy migration is in progress here"

@@ -148,6 +148,40 @@ class PostcopyMigrationTest {
     }
 
     @Test
+    void aReconnectionThatBreaksHalfWayStartsOverAndTheMoveFinishes() throws Exception {
+        try (RunningGuest a = RunningGuest.start("dirtier", 1, DIRTIER); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.DIRTIER_OK, m -> true, 0, Duration.ofSeconds(30)), a.output());
+            Ballast.write(a.machine().memory(), BALLAST, BALLAST_PAGES);
+            // The link is cut at the first page after COMMIT; then the reconnection's second connection (its data
+            // connection, after the control one was accepted) is cut in its handshake: the source starts over.
+            AtomicBoolean committed = new AtomicBoolean(), cut = new AtomicBoolean();
+            AtomicInteger hellos = new AtomicInteger();
+            FaultHook cuts = (sent, type, index) -> {
+                if (!sent && type == MessageType.COMMIT) {
+                    committed.set(true);
+                }
+                if (committed.get() && !sent && type == MessageType.PAGES && cut.compareAndSet(false, true)) {
+                    throw new IOException("test: link cut");
+                }
+                if (cut.get() && !sent && type == MessageType.HELLO && hellos.incrementAndGet() == 2) {
+                    throw new IOException("test: the reconnection's data connection cut");
+                }
+            };
+            List<String> destLog = new CopyOnWriteArrayList<>();
+            var incoming = dest.receive(new ByteArrayOutputStream(), MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(cuts), destLog::add);
+            List<String> log = new CopyOnWriteArrayList<>();
+            var result = MigrationSender.migrate(a.machine(), dest.address, InProcessMigrationTest.options()
+                    .withLimits(Duration.ofMillis(300), Duration.ofSeconds(60), 4 << 20).withPostcopy(0, Duration.ofSeconds(30)), log::add);
+            try (Machine b = incoming.get(10, TimeUnit.SECONDS)) {
+                b.memory().awaitResident();
+                assertEquals(-1, Ballast.firstDifference(b.memory(), BALLAST, BALLAST_PAGES), log + "\n" + destLog);
+            }
+            assertTrue(hellos.get() >= 3, "the source came back again after the half-way break: " + hellos + "\n" + log + "\n" + destLog);
+            assertEquals(1, result.recoveries(), result + "\n" + log);
+        }
+    }
+
+    @Test
     void linkBreaksAtRandomMomentsDuringPostcopyAreRecoveredAndNoPageIsLost() throws Exception {
         long seed = System.nanoTime();
         Random random = new Random(seed);

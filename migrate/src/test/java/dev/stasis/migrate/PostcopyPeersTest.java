@@ -121,11 +121,17 @@ class PostcopyPeersTest {
         GuestMemory memory = memory();
         List<Channel[]> links = links(2);
         List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.CountDownLatch linkDone = new java.util.concurrent.CountDownLatch(1);
         PostcopyDestination dest = new PostcopyDestination(memory, Duration.ofSeconds(2), deadline -> {
             throw new MigrationException(Kind.LINK, "the source did not connect (test)");
-        }, log::add);
+        }, log::add, linkDone::countDown);
         AtomicReference<Throwable> stopped = new AtomicReference<>();
-        RemoteRam ram = RemoteRam.start(memory, new long[][] {new long[(int) (memory.size() / 4096 / 64)]}, dest::request, stopped::set);
+        AtomicReference<CompletableFuture<Byte>> toucher = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean touchDoneAtStop = new java.util.concurrent.atomic.AtomicBoolean(true);
+        RemoteRam ram = RemoteRam.start(memory, new long[][] {new long[(int) (memory.size() / 4096 / 64)]}, dest::request, cause -> {
+            touchDoneAtStop.set(toucher.get().isDone()); // the guest is being stopped: its access must still wait
+            stopped.set(cause);
+        });
         open.add(dest);
         dest.begin(ram, List.of(links.get(0)[1], links.get(1)[1]));
         dest.runInBackground();
@@ -134,6 +140,7 @@ class PostcopyPeersTest {
         assertNotNull(first);
         // A host thread touches a page: it waits for it. The source answers nothing from here on.
         CompletableFuture<Byte> touch = CompletableFuture.supplyAsync(() -> memory.getByte(0x5000));
+        toucher.set(touch);
         Thread.sleep(500);
         assertFalse(touch.isDone(), "the page is not there: the toucher waits");
         assertNull(stopped.get());
@@ -146,7 +153,9 @@ class PostcopyPeersTest {
         IllegalStateException lost = assertThrows(IllegalStateException.class, memory::awaitResident);
         assertTrue(lost.getMessage().contains("post-copy"), lost.getMessage());
         assertTrue(log.stream().anyMatch(l -> l.contains("the guest is lost")), log.toString());
+        assertFalse(touchDoneAtStop.get(), "no access went through before the guest was stopped");
         touch.get(10, TimeUnit.SECONDS); // let through only once the guest was stopped
+        assertTrue(linkDone.await(10, TimeUnit.SECONDS), "the link is over once the guest is lost: the listening socket may go");
     }
 
     /** A source of all of {@code memory} whose every reconnection fails as a refused connection would, counted in {@code attempts}. */

@@ -186,34 +186,23 @@ public final class RemoteRam implements RamFill {
             }
         }
         long host = Pointer.nativeValue(memory.mapping(slot).address()) + first * PAGE;
-        // Runs of claimed pages of one kind; the data of non-zero pages is packed, so count every non-zero page sent.
-        int runStart = -1;
-        boolean runZero = false;
-        long runData = 0;
-        long dataIndex = 0;
-        int newPages = 0;
-        for (int p = 0; p <= span; p++) {
-            boolean isSent = p < span && (sent[p >>> 6] & 1L << p) != 0;
-            boolean isClaimed = p < span && (claimed[p >>> 6] & 1L << p) != 0;
-            boolean isZero = isSent && (zero[p >>> 6] & 1L << p) != 0;
-            if (runStart >= 0 && (!isClaimed || isZero != runZero)) {
-                long length = (long) (p - runStart) * PAGE;
-                if (runZero) {
-                    uffd.zeroPageWhereMissing(host + (long) runStart * PAGE, length);
-                } else {
-                    uffd.copyWhereMissing(host + (long) runStart * PAGE, data.share(runData * PAGE), length);
+        try {
+            copyRuns(host, span, sent, zero, claimed, data);
+        } catch (RuntimeException e) {
+            synchronized (lock) { // not in: a later install, or a fault's request, may bring them
+                long[] busy = installing[slot];
+                for (int w = 0; w < claimed.length; w++) {
+                    for (long v = claimed[w]; v != 0; v &= v - 1) {
+                        long index = first + w * 64 + Long.numberOfTrailingZeros(v);
+                        busy[(int) (index >>> 6)] &= ~(1L << (index & 63));
+                    }
                 }
-                newPages += p - runStart;
-                runStart = -1;
             }
-            if (isClaimed && runStart < 0) {
-                runStart = p;
-                runZero = isZero;
-                runData = dataIndex;
-            }
-            if (isSent && !isZero) {
-                dataIndex++;
-            }
+            throw e;
+        }
+        int newPages = 0;
+        for (long w : claimed) {
+            newPages += Long.bitCount(w);
         }
         long now = System.nanoTime();
         boolean complete;
@@ -339,6 +328,40 @@ public final class RemoteRam implements RamFill {
         }
     }
 
+    /**
+     * Copies the claimed pages of a span in, in runs of one kind (UFFDIO_COPY for data, UFFDIO_ZEROPAGE for zero); the
+     * data of the non-zero pages is packed, so every non-zero page sent counts, claimed or not.
+     */
+    private void copyRuns(long host, int span, long[] sent, long[] zero, long[] claimed, Pointer data) {
+        int runStart = -1;
+        boolean runZero = false;
+        long runData = 0;
+        long dataIndex = 0;
+        for (int p = 0; p <= span; p++) {
+            boolean isSent = p < span && (sent[p >>> 6] & 1L << p) != 0;
+            boolean isClaimed = p < span && (claimed[p >>> 6] & 1L << p) != 0;
+            boolean isZero = isSent && (zero[p >>> 6] & 1L << p) != 0;
+            if (runStart >= 0 && (!isClaimed || isZero != runZero)) {
+                long length = (long) (p - runStart) * PAGE;
+                if (runZero) {
+                    uffd.zeroPageWhereMissing(host + (long) runStart * PAGE, length);
+                } else {
+                    // EEXIST only for a page an install that failed half-way put in place: the same data
+                    uffd.copyWhereMissing(host + (long) runStart * PAGE, data.share(runData * PAGE), length);
+                }
+                runStart = -1;
+            }
+            if (isClaimed && runStart < 0) {
+                runStart = p;
+                runZero = isZero;
+                runData = dataIndex;
+            }
+            if (isSent && !isZero) {
+                dataIndex++;
+            }
+        }
+    }
+
     /** The pages not here yet, per range (what a new connection to the other host must bring). */
     public long[][] missingPages() {
         synchronized (lock) {
@@ -391,8 +414,15 @@ public final class RemoteRam implements RamFill {
                 int n = uffd.read(buffer);
                 for (int i = 0; i < n; i++) {
                     PageFault f = Userfaultfd.fault(buffer, i);
-                    if (f != null) {
+                    if (f == null) {
+                        continue;
+                    }
+                    try {
                         serve(f.address() & -PAGE);
+                    } catch (RuntimeException t) {
+                        // That access stays blocked; the others are still served while the guest is being stopped,
+                        // so a kicked vCPU waiting on a page that is here can leave KVM_RUN.
+                        fail(t);
                     }
                 }
             }
@@ -401,9 +431,27 @@ public final class RemoteRam implements RamFill {
                 fail(t);
             }
         } finally {
-            if (shutdown || closed) {
+            Thread s = stopper;
+            if (s != null && !closed) {
+                joinQuietly(s); // never let accesses through (to zero pages) while the guest may still run
+            }
+            if (shutdown || closed || s != null) {
                 uffd.close(); // lets every access still blocked through, to a guest that no longer runs
             }
+        }
+    }
+
+    private static void joinQuietly(Thread t) {
+        boolean interrupted = false;
+        while (t.isAlive() && t != Thread.currentThread()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -437,7 +485,12 @@ public final class RemoteRam implements RamFill {
 
     /** No page is missing: RAM leaves userfaultfd (waking anyone still waiting). */
     private void finish() {
-        resident.set(System.nanoTime() - t0);
+        synchronized (this) { // against fail(): a fill that completed is never failed after it, nor the other way round
+            if (outcome.failure() != null) {
+                return;
+            }
+            resident.set(System.nanoTime() - t0);
+        }
         List<MemoryRange> ranges = memory.layout().ranges();
         for (int i = 0; i < ranges.size(); i++) {
             uffd.unregister(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size());

@@ -15,7 +15,6 @@ import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.net.InetSocketAddress;
-import dev.stasis.memory.RemoteRam;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -192,7 +191,8 @@ final class MigrateCommand {
                 System.err.println("stasis: waiting for a migration on " + server.getLocalSocketAddress());
                 try {
                     machine = MigrationReceiver.receive(server, new FileOutputStream(FileDescriptor.out),
-                            new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE).withRecoverWindow(Duration.ofSeconds(recoverWindow)),
+                            new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE).withRecoverWindow(Duration.ofSeconds(recoverWindow))
+                                    .withLinkDone(() -> closeQuietly(server)),
                             line -> System.err.println("stasis: migrate: " + line));
                 } catch (dev.stasis.migrate.MigrationException e) {
                     server.close();
@@ -209,13 +209,8 @@ final class MigrateCommand {
                 }
                 throw e;
             }
-            // A session that could switch to post-copy may need this socket after the guest started: a source whose
-            // link broke comes back on it, to bring the rest or to hear that all is here. It stays open (unanswered)
-            // while the guest runs; a pre-copy session lets it go now.
-            boolean postcopy = machine.memory().fill() instanceof RemoteRam;
-            if (!postcopy) {
-                server.close();
-            }
+            // After a post-copy the socket stays open (unanswered) until the session's link is over: a source whose link
+            // broke comes back on it, to bring the rest or to hear that all is here (withLinkDone above closes it).
             try {
                 VmExit exit = ForegroundVm.run(machine, control, CrashDump.DISABLED, true);
                 ForegroundVm.report(exit);
@@ -223,6 +218,14 @@ final class MigrateCommand {
             } finally {
                 server.close();
             }
+        }
+    }
+
+    private static void closeQuietly(ServerSocket server) {
+        try {
+            server.close();
+        } catch (java.io.IOException ignored) {
+            // Nothing listens any more either way.
         }
     }
 

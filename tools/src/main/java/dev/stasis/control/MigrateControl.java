@@ -17,7 +17,8 @@ import java.time.Duration;
  * "psk_file":PATH | "tls_cert":PATH, "tls_key":PATH, "tls_ca":PATH, "tls_password":TEXT | "insecure":true, "downtime_ms":N, "max_time_s":N, "connections":N, "max_bandwidth":BYTES_PER_S,
  * "postcopy_after":N (-1 none, 0 at once), "recover_window_s":N}}.
  * Runs the whole migration before answering; on success the VM stops (as MIGRATED) right after the answer
- * is written, so the process exits with status 0; on failure the guest keeps running and the error says why.
+ * is written, so the process exits with status 0. On a failure before COMMIT the guest keeps running; after it (the
+ * destination may run the guest, or a post-copy could not finish) it stays paused; the error says which.
  */
 public final class MigrateControl {
     private MigrateControl() {}

@@ -32,6 +32,9 @@ class Link {
         this.data = List.copyOf(channels.subList(1, channels.size()));
         this.events = events;
         control.setReadTimeout(CONTROL_TIMEOUT_MILLIS);
+        // Liveness is the control connection's (its pings); a data connection may rightly stay quiet longer than any
+        // read timeout while --max-bandwidth holds the push back between spans.
+        data.forEach(ch -> ch.setReadTimeout(0));
     }
 
     void send(MessageType type, Encoder payload) {

@@ -48,6 +48,8 @@ public final class PostcopyDestination implements AutoCloseable {
     private final Acceptor acceptor;
     private final Consumer<String> log;
     private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    /** Run once the link is over for good: every page in and the source told, or the guest lost. */
+    private final Runnable finished;
     private volatile RemoteRam ram;
     private volatile Epoch epoch;
     private volatile boolean closed;
@@ -64,7 +66,8 @@ public final class PostcopyDestination implements AutoCloseable {
     /**
      * @param window how long to wait for the source to come back when the link breaks after the guest started
      */
-    public PostcopyDestination(GuestMemory memory, Duration window, Acceptor acceptor, Consumer<String> log) {
+    public PostcopyDestination(GuestMemory memory, Duration window, Acceptor acceptor, Consumer<String> log, Runnable finished) {
+        this.finished = finished;
         this.memory = memory;
         this.window = window;
         this.acceptor = acceptor;
@@ -119,6 +122,9 @@ public final class PostcopyDestination implements AutoCloseable {
                 if (e != RAM_DONE) {
                     throw new MigrationException(Kind.PROTOCOL, "expected " + type + " from the source, got " + e);
                 }
+                if (ram.failure() != null) { // before COMMIT: the source resumes its guest
+                    throw new MigrationException(Kind.LOCAL, "the guest's memory failed before it started: " + ram.failure().getMessage(), ram.failure());
+                }
                 ramDone = true; // every page came before the guest even started
             }
         } finally {
@@ -148,6 +154,8 @@ public final class PostcopyDestination implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } finally {
+            finished.run();
         }
     }
 
@@ -221,7 +229,7 @@ public final class PostcopyDestination implements AutoCloseable {
         MigrationException why = broken.broken.get();
         broken.join();
         if (ram.isDone()) {
-            return true; // every page arrived first: RAM_DONE is queued
+            return ram.failure() == null; // every page arrived first (RAM_DONE is queued), or the fill failed for good
         }
         if (why.kind() != Kind.LINK) {
             lose("the source broke the post-copy protocol: " + why.getMessage(), why);
@@ -259,6 +267,9 @@ public final class PostcopyDestination implements AutoCloseable {
     }
 
     private void lose(String why, Throwable cause) {
+        if (ram.isDone()) {
+            return; // all memory arrived meanwhile, or the VM closed: nothing is lost
+        }
         log.accept("post-copy failed: " + why + "; the guest is lost (its memory is split between the hosts)");
         ram.fail(new MigrationException(Kind.LINK, "post-copy could not finish: " + why, cause));
     }
