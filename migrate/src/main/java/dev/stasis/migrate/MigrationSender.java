@@ -353,6 +353,10 @@ public final class MigrationSender {
             return new Result(control.peer(), rounds + 1, preCopied + st.pushed() + st.requests(), zero, preCopyBytes + st.bytes(), Duration.ofNanos(end2 - start),
                     Duration.ofNanos(started - pauseStart), maxThrottle, st.pushed() + st.requests(), st.requests(), st.recoveries());
         } catch (RuntimeException e) {
+            if (!postcopyCommitted && e instanceof MigrationException m
+                    && (m.kind() == Kind.TIMEOUT || m.kind() == Kind.LOCAL || m.kind() == Kind.CANCELLED)) {
+                source.refuse("the source gives up: " + e.getMessage()); // before the link closes, so the destination says why
+            }
             source.close();
             throw e;
         }

@@ -214,6 +214,16 @@ public final class PostcopySource {
         }
     }
 
+    /** Tells the destination why the source gives up (before COMMIT), between the control connection's other frames. */
+    public void refuse(String reason) {
+        Epoch ep = epoch;
+        if (ep != null) {
+            synchronized (ep.sendLock) {
+                ep.control.refuse(reason);
+            }
+        }
+    }
+
     /** Ends the current connections and their threads (after a failure; {@link #finish} closes its own). */
     public void close() {
         Epoch ep = epoch;
