@@ -1,6 +1,5 @@
 package dev.stasis.control;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.machine.Machine;
@@ -36,8 +35,8 @@ final class LiveSnapshotControl {
         }
     }
 
-    static Outcome tryLive(Machine machine, JsonNode request, Path path, WriterOptions options, boolean exit) throws IOException {
-        Boolean asked = request.has("live") ? request.path("live").asBoolean() : null;
+    static Outcome tryLive(Machine machine, Request request, Path path, WriterOptions options, boolean exit) throws IOException {
+        Boolean asked = request.has("live") ? request.bool("live", true) : null; // validated as a boolean by the schema
         if (exit) {
             if (Boolean.TRUE.equals(asked)) {
                 throw new IllegalArgumentException("live and exit together: with exit the guest stops once the file is written, so it is written stopped; leave out live");

@@ -78,7 +78,7 @@ public final class VmControl {
             throw new IllegalStateException("the VM has stopped; nothing to snapshot");
         }
         SnapshotTarget.check(path); // before the guest is paused for it
-        LiveSnapshotControl.Outcome live = LiveSnapshotControl.tryLive(machine, request.json(), path, options, exit);
+        LiveSnapshotControl.Outcome live = LiveSnapshotControl.tryLive(machine, request, path, options, exit);
         if (live.result() != null) {
             return live.result();
         }
@@ -87,7 +87,7 @@ public final class VmControl {
         machine.vm().pauseAll();
         WriteReport report;
         try {
-            report = Checkpoint.save(machine, path, options, progress(machine, request.json()));
+            report = Checkpoint.save(machine, path, options, progress(machine, request));
         } catch (Exception e) {
             if (!wasPaused) {
                 machine.vm().resumeAll(); // a failed snapshot leaves the guest as it was
@@ -120,8 +120,8 @@ public final class VmControl {
         return result;
     }
 
-    static java.util.function.LongConsumer progress(Machine machine, com.fasterxml.jackson.databind.JsonNode request) {
-        return request.path("progress").asBoolean(false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { };
+    static java.util.function.LongConsumer progress(Machine machine, Request request) {
+        return request.bool("progress", false) ? new ProgressEvents(machine.vm().config().layout().totalSize(), ControlServer.progressSink()) : bytes -> { };
     }
 
     /** Guest bytes written so far, sent to the client as {@code {"done":N,"total":M}} at most every 100 ms. */
