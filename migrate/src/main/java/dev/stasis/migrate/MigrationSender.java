@@ -1,7 +1,6 @@
 package dev.stasis.migrate;
 
 import dev.stasis.machine.Machine;
-import dev.stasis.memory.MemoryRange;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
@@ -16,6 +15,7 @@ import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.migrate.protocol.SectionMessages;
+import dev.stasis.migrate.protocol.Spans;
 import dev.stasis.snapshot.codec.Encoder;
 import dev.stasis.vm.Vm;
 import dev.stasis.vm.VmConfigSection;
@@ -494,30 +494,20 @@ public final class MigrationSender {
     private void sendShare(long[][] maps, int conn, int n, boolean last) {
         Channel ch = channels.get(conn);
         PageWriter w = writers.get(conn);
-        List<MemoryRange> ranges = vm.memory().layout().ranges();
-        int spanIndex = 0;
-        for (int slot = 0; slot < ranges.size(); slot++) {
-            MemoryRange r = ranges.get(slot);
-            long slotPages = r.size() / Protocol.PAGE_SIZE;
-            for (long first = 0; first < slotPages; first += Protocol.MAX_SPAN, spanIndex++) {
-                if (spanIndex % n != conn) {
-                    continue;
-                }
-                if (!last && !options.postcopy() && System.nanoTime() > deadline) { // post-copy switches at the round's end instead
-                    throw timeout(DirtyLog.count(maps));
-                }
-                if (!last) {
-                    progress.checkCancelled(); // within a long round too; the last round, guest paused, runs to its end
-                }
-                int span = (int) Math.min(Protocol.MAX_SPAN, slotPages - first);
-                long before = ch.bytesSent();
-                w.send(ch, vm.memory(), r.gpa() + first * Protocol.PAGE_SIZE, span, maps[slot], (int) (first / 64));
-                try {
-                    rate.take(ch.bytesSent() - before);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new MigrationException(Kind.LOCAL, "interrupted");
-                }
+        for (Spans.Span span : Spans.of(vm.memory().layout().ranges(), conn, n)) {
+            if (!last && !options.postcopy() && System.nanoTime() > deadline) { // post-copy switches at the round's end instead
+                throw timeout(DirtyLog.count(maps));
+            }
+            if (!last) {
+                progress.checkCancelled(); // within a long round too; the last round, guest paused, runs to its end
+            }
+            long before = ch.bytesSent();
+            w.send(ch, vm.memory(), span.gpa(), span.pages(), maps[span.slot()], span.firstWord());
+            try {
+                rate.take(ch.bytesSent() - before);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new MigrationException(Kind.LOCAL, "interrupted");
             }
         }
     }

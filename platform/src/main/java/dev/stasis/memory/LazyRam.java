@@ -6,7 +6,6 @@ import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
 import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.uffd.PageFault;
-import dev.stasis.uffd.UffdLayout;
 import dev.stasis.uffd.Userfaultfd;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -50,6 +49,7 @@ public final class LazyRam implements RamFill {
 
     private final GuestMemory memory;
     private final ChunkAccess chunks;
+    private final MissingPageRegistration registration;
     private final Userfaultfd uffd;
     private final long[] chunkHost;
     private final AtomicIntegerArray states;
@@ -80,11 +80,12 @@ public final class LazyRam implements RamFill {
     /** Threads still running: the last one out closes the userfaultfd, so no thread ever uses a closed (reused) number. */
     private final AtomicInteger live = new AtomicInteger();
 
-    private LazyRam(GuestMemory memory, ChunkAccess chunks, Userfaultfd uffd, int[] first, boolean prefetch, Consumer<Throwable> stopGuest, EventFd stop) {
-        this.stop = stop;
+    private LazyRam(GuestMemory memory, ChunkAccess chunks, MissingPageRegistration registration, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
+        this.registration = registration;
+        this.stop = registration.stop;
         this.memory = memory;
         this.chunks = chunks;
-        this.uffd = uffd;
+        this.uffd = registration.uffd;
         this.stopGuest = stopGuest;
         this.prefetchWhenStarted = prefetch;
         int n = chunks.count();
@@ -113,24 +114,13 @@ public final class LazyRam implements RamFill {
      * {@link dev.stasis.uffd.UffdUnavailableException} naming what is missing.
      */
     public static LazyRam start(GuestMemory memory, ChunkAccess chunks, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
-        Userfaultfd uffd = Userfaultfd.open(0, 0);
-        EventFd stop;
-        try {
-            stop = new EventFd();
-        } catch (RuntimeException | Error e) {
-            uffd.close();
-            throw e;
-        }
+        MissingPageRegistration fd = MissingPageRegistration.open(memory);
         LazyRam ram;
         try {
-            ram = new LazyRam(memory, chunks, uffd, first, prefetch, stopGuest, stop);
-            List<MemoryRange> ranges = memory.layout().ranges();
-            for (int i = 0; i < ranges.size(); i++) {
-                uffd.register(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size(), UffdLayout.UFFDIO_REGISTER_MODE_MISSING);
-            }
+            ram = new LazyRam(memory, chunks, fd, first, prefetch, stopGuest);
+            fd.registerAll();
         } catch (RuntimeException | Error e) {
-            uffd.close(); // closing unregisters
-            stop.close();
+            fd.close(); // closing unregisters
             throw e;
         }
         memory.fillingFrom(ram);
@@ -346,10 +336,7 @@ public final class LazyRam implements RamFill {
     /** Every chunk is in: RAM leaves userfaultfd (waking anyone still waiting), and the file is let go. */
     private void finish() {
         resident.set(System.nanoTime() - t0);
-        List<MemoryRange> ranges = memory.layout().ranges();
-        for (int i = 0; i < ranges.size(); i++) {
-            uffd.unregister(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size());
-        }
+        registration.unregisterAll();
         stop.signal();
         complete();
     }

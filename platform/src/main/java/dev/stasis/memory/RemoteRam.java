@@ -4,7 +4,6 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
 import dev.stasis.uffd.PageFault;
-import dev.stasis.uffd.UffdLayout;
 import dev.stasis.uffd.Userfaultfd;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -47,6 +46,7 @@ public final class RemoteRam implements RamFill {
     public record Stats(long faults, long requests, long installed, long roundTrips, long medianNanos, long p99Nanos, long maxNanos, long residentNanos) {}
 
     private final GuestMemory memory;
+    private final MissingPageRegistration registration;
     private final Userfaultfd uffd;
     private final EventFd stop;
     private final Requester requester;
@@ -77,12 +77,13 @@ public final class RemoteRam implements RamFill {
     private volatile boolean shutdown;
     private volatile Thread stopper;
 
-    private RemoteRam(GuestMemory memory, long[][] here, Requester requester, Consumer<Throwable> stopGuest, Userfaultfd uffd, EventFd stop) {
+    private RemoteRam(GuestMemory memory, long[][] here, Requester requester, Consumer<Throwable> stopGuest, MissingPageRegistration registration) {
+        this.registration = registration;
         this.memory = memory;
         this.requester = requester;
         this.stopGuest = stopGuest;
-        this.uffd = uffd;
-        this.stop = stop;
+        this.uffd = registration.uffd;
+        this.stop = registration.stop;
         List<MemoryRange> ranges = memory.layout().ranges();
         if (here.length != ranges.size()) {
             throw new IllegalArgumentException(here.length + " bitmaps for " + ranges.size() + " RAM ranges");
@@ -125,24 +126,13 @@ public final class RemoteRam implements RamFill {
      * ({@link #drop}) or the end of pre-copy.
      */
     public static RemoteRam start(GuestMemory memory, long[][] here, Requester requester, Consumer<Throwable> stopGuest, boolean held) {
-        Userfaultfd uffd = Userfaultfd.open(0, 0);
-        EventFd stop;
-        try {
-            stop = new EventFd();
-        } catch (RuntimeException | Error e) {
-            uffd.close();
-            throw e;
-        }
+        MissingPageRegistration fd = MissingPageRegistration.open(memory);
         RemoteRam ram;
         try {
-            ram = new RemoteRam(memory, here, requester, stopGuest, uffd, stop);
-            List<MemoryRange> ranges = memory.layout().ranges();
-            for (int i = 0; i < ranges.size(); i++) {
-                uffd.register(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size(), UffdLayout.UFFDIO_REGISTER_MODE_MISSING);
-            }
+            ram = new RemoteRam(memory, here, requester, stopGuest, fd);
+            fd.registerAll();
         } catch (RuntimeException | Error e) {
-            uffd.close();
-            stop.close();
+            fd.close(); // closing unregisters
             throw e;
         }
         ram.held = held;
@@ -491,10 +481,7 @@ public final class RemoteRam implements RamFill {
             }
             resident.set(System.nanoTime() - t0);
         }
-        List<MemoryRange> ranges = memory.layout().ranges();
-        for (int i = 0; i < ranges.size(); i++) {
-            uffd.unregister(Pointer.nativeValue(memory.mapping(i).address()), ranges.get(i).size());
-        }
+        registration.unregisterAll();
         stop.signal();
         outcome.complete();
     }
@@ -577,8 +564,7 @@ public final class RemoteRam implements RamFill {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        uffd.close();
-        stop.close();
+        registration.close();
         outcome.complete();
     }
 }

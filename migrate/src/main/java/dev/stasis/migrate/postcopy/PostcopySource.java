@@ -11,6 +11,7 @@ import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.Frame;
 import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.migrate.protocol.Spans;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.codec.Encoder;
 import java.time.Duration;
@@ -345,33 +346,22 @@ public final class PostcopySource {
     private void push(Epoch ep, int conn) {
         Channel ch = ep.data.get(conn);
         PageWriter writer = new PageWriter();
-        int n = ep.data.size();
-        int spanIndex = 0;
         try {
-            for (int slot = 0; slot < ranges.size(); slot++) {
-                MemoryRange r = ranges.get(slot);
-                long slotPages = r.size() / Protocol.PAGE_SIZE;
-                for (long first = 0; first < slotPages; first += Protocol.MAX_SPAN, spanIndex++) {
-                    if (spanIndex % n != conn) {
-                        continue;
-                    }
-                    if (ep.broken.get() != null) {
-                        return;
-                    }
-                    int span = (int) Math.min(Protocol.MAX_SPAN, slotPages - first);
-                    int words = (span + 63) / 64;
-                    long[] bits = new long[words];
-                    int firstWord = (int) (first / 64);
-                    synchronized (need) {
-                        for (int w = 0; w < words; w++) {
-                            bits[w] = need[slot][firstWord + w];
-                            need[slot][firstWord + w] = 0; // sent from here on; a broken link brings them back through NEED
-                        }
-                    }
-                    long before = ch.bytesSent();
-                    pushed.addAndGet(writer.send(ch, memory, r.gpa() + first * Protocol.PAGE_SIZE, span, bits, 0));
-                    rate.take(ch.bytesSent() - before);
+            for (Spans.Span span : Spans.of(ranges, conn, ep.data.size())) {
+                if (ep.broken.get() != null) {
+                    return;
                 }
+                int words = (span.pages() + 63) / 64;
+                long[] bits = new long[words];
+                synchronized (need) {
+                    for (int w = 0; w < words; w++) {
+                        bits[w] = need[span.slot()][span.firstWord() + w];
+                        need[span.slot()][span.firstWord() + w] = 0; // sent from here on; a broken link brings them back through NEED
+                    }
+                }
+                long before = ch.bytesSent();
+                pushed.addAndGet(writer.send(ch, memory, span.gpa(), span.pages(), bits, 0));
+                rate.take(ch.bytesSent() - before);
             }
             zeroPages.addAndGet(writer.zeroPages());
             ch.send(MessageType.DATA_END, new Encoder());
