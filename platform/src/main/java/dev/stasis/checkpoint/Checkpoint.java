@@ -1,6 +1,7 @@
 package dev.stasis.checkpoint;
 
 import dev.stasis.arch.x86.VcpuState;
+import dev.stasis.devices.virtio.blk.VirtioBlkState;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.machine.StateSink;
@@ -135,6 +136,14 @@ public final class Checkpoint {
      * lazy restore {@code progress} hears nothing.
      */
     public static Machine restore(Path file, OutputStream console, Expect expect, RestoreMode mode, LongConsumer progress) throws IOException {
+        return restore(file, console, expect, mode, progress, DiskRestore.AS_SAVED);
+    }
+
+    /**
+     * {@link #restore(Path, OutputStream, Expect, RestoreMode, LongConsumer)} with the snapshot's disks reopened as
+     * {@code disks} says; a disk that is not what the snapshot saw is refused by name unless {@code disks} accepts it.
+     */
+    public static Machine restore(Path file, OutputStream console, Expect expect, RestoreMode mode, LongConsumer progress, DiskRestore disks) throws IOException {
         SnapshotReader reader = SnapshotReader.open(file);
         boolean readerKept = false;
         try {
@@ -155,7 +164,12 @@ public final class Checkpoint {
             }
             RamBacking backing = mode.imageCache() == null ? RamBacking.ZERO
                     : new RamBacking.Image(RamImageCache.at(mode.imageCache()).imageOf(reader, config.layout().totalSize()).file());
-            Machine machine = Machine.create(config, console, backing);
+            List<VirtioBlkState> savedDisks = new ArrayList<>();
+            for (int slot = 0; reader.hasSection(VirtioBlkState.DESCRIPTION.name(), slot); slot++) {
+                savedDisks.add(reader.load(VirtioBlkState.DESCRIPTION, slot)); // slots are filled from 0: a gap leaves a section unread, refused below
+            }
+            Machine machine = Machine.create(config, console, backing, disks.specs(savedDisks));
+            machine.acceptChangedDisks(disks.acceptChanged());
             try {
                 // Lazily, RAM is served before the state goes in: KVM maps the pvclock page when its MSR is set.
                 readerKept = backing == RamBacking.ZERO && mode.lazy() && startLazy(machine, reader, file, mode);

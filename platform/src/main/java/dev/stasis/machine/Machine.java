@@ -28,6 +28,10 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Consumer;
+import java.io.UncheckedIOException;
+import dev.stasis.devices.virtio.blk.DiskSpec;
+import dev.stasis.devices.virtio.blk.VirtioBlk;
 
 /**
  * A small PC: a {@link Vm} with KVM's in-kernel irqchip and PIT, a 16550A on COM1 (IRQ 4), an i8042
@@ -44,9 +48,12 @@ public final class Machine implements AutoCloseable {
     private final CmosRtc rtc;
     /** Every stateful part, in the order they are saved and restored within a {@link MachinePart.Phase}. */
     private final List<MachinePart> parts;
+    private final List<VirtioBlkPart> disks = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
+    private volatile Consumer<String> deviceLog = line -> System.err.println("stasis: " + line);
+    private volatile boolean acceptChangedDisks;
 
-    private Machine(Vm vm, OutputStream console) {
+    private Machine(Vm vm, OutputStream console, List<DiskSpec> diskSpecs) throws IOException {
         this.vm = vm;
         this.uart = new Uart16550(vm.irqLine(COM1_IRQ), console);
         this.i8042 = new I8042(() -> vm.stop(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset through the i8042", "")));
@@ -59,13 +66,25 @@ public final class Machine implements AutoCloseable {
         vm.pio().attach(PvPanic.PORT, 1, new PvPanic(event -> vm.stop(new VmExit(VmExit.Kind.GUEST_FAILURE, 0,
                 String.format("guest reported a panic (pvpanic port 0x%x, event 0x%x)", PvPanic.PORT, event), ""))), "pvpanic");
         CmosMemorySize.write(rtc, vm.memory().layout());
-        this.parts = List.of(
+        List<MachinePart> all = new ArrayList<>(List.of(
                 new DevicePart<>(UartState.DESCRIPTION, uart::save, uart::restore),
                 new DevicePart<>(I8042State.DESCRIPTION, i8042::save, i8042::restore),
-                new DevicePart<>(CmosRtcState.DESCRIPTION, rtc::save, rtc::restore),
-                new KvmClockPart(vm.vmFd()),
-                new IrqchipPart(vm.vmFd()),
-                new VcpuPart(vm));
+                new DevicePart<>(CmosRtcState.DESCRIPTION, rtc::save, rtc::restore)));
+        this.parts = all;
+        if (diskSpecs.size() > VirtioSlots.COUNT) {
+            throw new IllegalArgumentException("at most " + VirtioSlots.COUNT + " disks, not " + diskSpecs.size());
+        }
+        try {
+            for (int slot = 0; slot < diskSpecs.size(); slot++) {
+                VirtioBlkPart disk = new VirtioBlkPart(slot, diskSpecs.get(slot), vm, line -> deviceLog.accept(line), () -> acceptChangedDisks);
+                disks.add(disk);
+                all.add(disk);
+            }
+        } catch (IOException | RuntimeException e) {
+            disks.forEach(VirtioBlkPart::close); // their locks go with them
+            throw e;
+        }
+        all.addAll(List.of(new KvmClockPart(vm.vmFd()), new IrqchipPart(vm.vmFd()), new VcpuPart(vm)));
     }
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
@@ -75,10 +94,22 @@ public final class Machine implements AutoCloseable {
 
     /** {@link #create(VmConfig, OutputStream)}, guest RAM's pages coming from {@code backing} until written. */
     public static Machine create(VmConfig config, OutputStream console, RamBacking backing) {
+        try {
+            return create(config, console, backing, List.of());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // no disk, nothing to open
+        }
+    }
+
+    /**
+     * {@link #create(VmConfig, OutputStream, RamBacking)} with {@code disks} as virtio-blk devices in virtio-mmio slots 0,
+     * 1, ... (see {@link VirtioSlots}); a disk that cannot be opened is an {@link IOException} saying why.
+     */
+    public static Machine create(VmConfig config, OutputStream console, RamBacking backing, List<DiskSpec> disks) throws IOException {
         Vm vm = Vm.create(config, backing);
         try {
-            return new Machine(vm, console);
-        } catch (RuntimeException e) {
+            return new Machine(vm, console, disks);
+        } catch (IOException | RuntimeException e) {
             vm.close();
             throw e;
         }
@@ -98,6 +129,15 @@ public final class Machine implements AutoCloseable {
     public I8042 i8042() { return i8042; }
     public CmosRtc rtc() { return rtc; }
     public GuestMemory memory() { return vm.memory(); }
+
+    /** The disks, in slot order. */
+    public List<VirtioBlk> disks() { return disks.stream().map(VirtioBlkPart::device).toList(); }
+
+    /** Where devices tell what a guest did wrong to them, one line each (stderr, prefixed {@code stasis: }, by default). */
+    public void deviceLog(Consumer<String> log) { this.deviceLog = log; }
+
+    /** A restore puts memory back over disks whose content changed since the snapshot, with a note, instead of refusing. */
+    public void acceptChangedDisks(boolean accept) { this.acceptChangedDisks = accept; }
 
     /** Things the user should know about this machine, e.g. a TSC that could not keep its rate on restore. */
     public synchronized List<String> notes() { return List.copyOf(notes); }
@@ -234,6 +274,7 @@ public final class Machine implements AutoCloseable {
 
     @Override
     public void close() {
+        parts.forEach(MachinePart::close);
         vm.close();
     }
 }

@@ -9,7 +9,8 @@ import java.util.List;
  * of its own (a disk's request thread) can quiesce it around a snapshot.
  *
  * <p>Adding a device: its state record and {@code StateDescription} beside it in {@code devices}, and one
- * {@link DevicePart} in {@link Machine}'s part list.
+ * {@link DevicePart} in {@link Machine}'s part list (a device of which the user asks for several, like a disk, is a
+ * part per instance, as {@link VirtioBlkPart}).
  */
 public interface MachinePart {
     /**
@@ -52,4 +53,7 @@ public interface MachinePart {
 
     /** Undoes {@link #quiesce}. */
     default void resume() {}
+
+    /** Lets go of what the part holds beyond the VM (a disk image and its lock, an I/O thread); before the VM closes. */
+    default void close() {}
 }

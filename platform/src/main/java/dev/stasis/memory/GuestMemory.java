@@ -156,6 +156,21 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
         return pointer(gpa, length).getByteBuffer(0, length).order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    @Override
+    public boolean contains(long gpa, long length) {
+        return length >= 0 && layout.find(gpa, length) != null;
+    }
+
+    @Override
+    public long transfer(long gpa, int length, boolean guestWrites, InPlace io) throws java.io.IOException {
+        Pointer host = pointer(gpa, length);
+        long r = io.apply(host, length);
+        if (guestWrites) {
+            written.mark(gpa, length);
+        }
+        return r;
+    }
+
     public void write(long gpa, byte[] data) {
         write(gpa, data, 0, data.length);
     }

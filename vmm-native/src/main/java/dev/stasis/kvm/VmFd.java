@@ -18,6 +18,9 @@ public final class VmFd extends Fd {
     public static final int MEM_LOG_DIRTY_PAGES = 1;
     public static final int MEM_READONLY = 2;
     public static final int PIT_SPEAKER_DUMMY = 1;
+    public static final int IOEVENTFD_FLAG_DATAMATCH = 1;
+    public static final int IOEVENTFD_FLAG_DEASSIGN = 4;
+    public static final int IRQFD_FLAG_DEASSIGN = 1;
 
     private final int vcpuMmapSize;
     /** One scratch buffer for KVM_IRQ_LINE, which devices call often; guarded by its own lock. */
@@ -161,6 +164,30 @@ public final class VmFd extends Fd {
                 throw new KvmException(KvmIoctl.KVM_IRQ_LINE, Native.getLastError(), "irq " + irq);
             }
         }
+    }
+
+    /**
+     * {@code KVM_IOEVENTFD}: a guest write of {@code length} bytes to MMIO address {@code gpa} signals
+     * {@code eventFd} inside KVM, without leaving the vCPU for user space; {@code assign} false removes it.
+     */
+    public void ioeventfd(long gpa, int length, int eventFd, boolean assign) {
+        Memory m = new Memory(IOEVENTFD_SIZE);
+        m.clear();
+        m.setLong(IOEVENTFD_ADDR, gpa);
+        m.setInt(IOEVENTFD_LEN, length);
+        m.setInt(IOEVENTFD_FD, eventFd);
+        m.setInt(IOEVENTFD_FLAGS, assign ? 0 : IOEVENTFD_FLAG_DEASSIGN);
+        ioctl(KvmIoctl.KVM_IOEVENTFD, m, String.format("mmio 0x%x, %d bytes, fd %d", gpa, length, eventFd));
+    }
+
+    /** {@code KVM_IRQFD}: a write to {@code eventFd} raises an edge on GSI {@code gsi}; {@code assign} false removes it. */
+    public void irqfd(int eventFd, int gsi, boolean assign) {
+        Memory m = new Memory(IRQFD_SIZE);
+        m.clear();
+        m.setInt(0, eventFd);
+        m.setInt(IRQFD_GSI, gsi);
+        m.setInt(IRQFD_FLAGS, assign ? 0 : IRQFD_FLAG_DEASSIGN);
+        ioctl(KvmIoctl.KVM_IRQFD, m, "gsi " + gsi + ", fd " + eventFd);
     }
 
     /** {@code KVM_SIGNAL_MSI}: returns 1 when delivered, 0 when the guest blocked it. */

@@ -27,6 +27,7 @@ public final class LibC {
     public static final int F_GETFD = 1;
     public static final int F_SETFD = 2;
     public static final int FD_CLOEXEC = 1;
+    public static final int LOCK_SH = 1;
     public static final int LOCK_EX = 2;
     public static final int LOCK_NB = 4;
 
@@ -82,6 +83,17 @@ public final class LibC {
     public static native int ftruncate(int fd, long length);
     public static native long lseek(int fd, long offset, int whence);
     public static final int SEEK_END = 2;
+    public static final int SEEK_DATA = 3;
+    public static final int SEEK_HOLE = 4;
+
+    /** Positional I/O and space management of disk images. */
+    public static native long pread(int fd, Pointer buf, long count, long offset);
+    public static native long pwrite(int fd, Pointer buf, long count, long offset);
+    public static native int fallocate(int fd, int mode, long offset, long length);
+    public static native int fdatasync(int fd);
+    public static final int FALLOC_FL_KEEP_SIZE = 0x1;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x2;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
 
     public static native long syscall(long number, long a, long b, long c);
     public static native int getpid();

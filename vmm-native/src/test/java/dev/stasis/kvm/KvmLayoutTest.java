@@ -121,6 +121,8 @@ class KvmLayoutTest {
         put(m, "offsetof kvm_irq_level.irq", 0);
         put(m, "offsetof kvm_irq_level.level", 4);
         put(m, "offsetof kvm_msi.address_lo", 0);
+        put(m, "offsetof kvm_ioeventfd.datamatch", 0);
+        put(m, "offsetof kvm_irqfd.fd", 0);
         put(m, "offsetof kvm_signal_mask.len", 0);
         put(m, "offsetof kvm_signal_mask.sigset", SIGNAL_MASK_HEADER_SIZE);
         put(m, "offsetof kvm_enable_cap.cap", 0);

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/kvm.h>
+#include <linux/falloc.h>
 
 #define SIZE(s) printf("sizeof %s %zu\n", #s, sizeof(struct s))
 #define SIZE_AS(name, expr) printf("sizeof %s %zu\n", name, sizeof(expr))
@@ -53,6 +54,8 @@ int main(void) {
     SIZE(kvm_clear_dirty_log);
     SIZE(kvm_irq_level);
     SIZE(kvm_msi);
+    SIZE(kvm_ioeventfd);
+    SIZE(kvm_irqfd);
     SIZE(kvm_signal_mask);
     SIZE(kvm_enable_cap);
     SIZE(kvm_run);
@@ -173,6 +176,14 @@ int main(void) {
     OFF(kvm_msi, address_hi);
     OFF(kvm_msi, data);
     OFF(kvm_msi, flags);
+    OFF(kvm_ioeventfd, datamatch);
+    OFF(kvm_ioeventfd, addr);
+    OFF(kvm_ioeventfd, len);
+    OFF(kvm_ioeventfd, fd);
+    OFF(kvm_ioeventfd, flags);
+    OFF(kvm_irqfd, fd);
+    OFF(kvm_irqfd, gsi);
+    OFF(kvm_irqfd, flags);
     OFF(kvm_signal_mask, len);
     OFF(kvm_signal_mask, sigset);
     OFF(kvm_enable_cap, cap);
@@ -218,7 +229,9 @@ int main(void) {
     IOCTL(KVM_IRQ_LINE);
     IOCTL(KVM_GET_IRQCHIP);
     IOCTL(KVM_SET_IRQCHIP);
+    IOCTL(KVM_IRQFD);
     IOCTL(KVM_CREATE_PIT2);
+    IOCTL(KVM_IOEVENTFD);
     IOCTL(KVM_SET_CLOCK);
     IOCTL(KVM_GET_CLOCK);
     IOCTL(KVM_GET_PIT2);
@@ -265,8 +278,10 @@ int main(void) {
     CAP(MP_STATE);
     CAP(SYNC_MMU);
     CAP(IRQ_ROUTING);
+    CAP(IRQFD);
     CAP(PIT2);
     CAP(PIT_STATE2);
+    CAP(IOEVENTFD);
     CAP(SET_IDENTITY_MAP_ADDR);
     CAP(ADJUST_CLOCK);
     CAP(INTERNAL_ERROR_DATA);
@@ -315,6 +330,9 @@ int main(void) {
     CONST(KVM_MEM_LOG_DIRTY_PAGES);
     CONST(KVM_MEM_READONLY);
     CONST(KVM_PIT_SPEAKER_DUMMY);
+    CONST(KVM_IOEVENTFD_FLAG_DATAMATCH);
+    CONST(KVM_IOEVENTFD_FLAG_DEASSIGN);
+    CONST(KVM_IRQFD_FLAG_DEASSIGN);
     CONST(KVM_VCPUEVENT_VALID_NMI_PENDING);
     CONST(KVM_VCPUEVENT_VALID_SIPI_VECTOR);
     CONST(KVM_VCPUEVENT_VALID_SHADOW);
@@ -336,6 +354,7 @@ int main(void) {
     CONST(F_GETFD);
     CONST(F_SETFD);
     CONST(FD_CLOEXEC);
+    CONST(LOCK_SH);
     CONST(LOCK_EX);
     CONST(LOCK_NB);
     printf("const PASSWD_UID_OFFSET %zu\n", offsetof(struct passwd, pw_uid));
@@ -343,6 +362,11 @@ int main(void) {
     printf("const GROUP_GID_OFFSET %zu\n", offsetof(struct group, gr_gid));
     CONST(O_CLOEXEC);
     CONST(SEEK_END);
+    CONST(SEEK_DATA);
+    CONST(SEEK_HOLE);
+    CONST(FALLOC_FL_KEEP_SIZE);
+    CONST(FALLOC_FL_PUNCH_HOLE);
+    CONST(FALLOC_FL_ZERO_RANGE);
     CONST(O_NONBLOCK);
     CONST(EFD_CLOEXEC);
     CONST(EFD_NONBLOCK);

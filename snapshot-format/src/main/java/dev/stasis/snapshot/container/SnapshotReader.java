@@ -95,6 +95,11 @@ public final class SnapshotReader implements AutoCloseable {
         return sections.stream().map(SectionBlock::info).toList();
     }
 
+    /** True when the file holds section {@code name}, instance {@code instance}. */
+    public boolean hasSection(String name, int instance) {
+        return sections.stream().anyMatch(b -> b.info().name().equals(name) && b.info().instance() == instance);
+    }
+
     /** The memory map, or null when the file holds no guest memory. */
     public MemoryMap memoryMap() {
         return memoryMap;

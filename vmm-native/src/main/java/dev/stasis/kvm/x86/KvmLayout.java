@@ -50,6 +50,8 @@ public final class KvmLayout {
     public static final int IRQ_LEVEL_SIZE = 8;
     public static final int MSI_SIZE = 32, MSI_ADDRESS_HI = 4, MSI_DATA = 8, MSI_FLAGS = 12;
     public static final int SIGNAL_MASK_HEADER_SIZE = 4;
+    public static final int IOEVENTFD_SIZE = 64, IOEVENTFD_ADDR = 8, IOEVENTFD_LEN = 16, IOEVENTFD_FD = 20, IOEVENTFD_FLAGS = 24;
+    public static final int IRQFD_SIZE = 32, IRQFD_GSI = 4, IRQFD_FLAGS = 8;
     public static final int ENABLE_CAP_SIZE = 104;
 
     /** kvm_run, the page shared with the kernel per vCPU. */
@@ -92,6 +94,8 @@ public final class KvmLayout {
         size(m, "kvm_clear_dirty_log", CLEAR_DIRTY_LOG_SIZE);
         size(m, "kvm_irq_level", IRQ_LEVEL_SIZE);
         size(m, "kvm_msi", MSI_SIZE);
+        size(m, "kvm_ioeventfd", IOEVENTFD_SIZE);
+        size(m, "kvm_irqfd", IRQFD_SIZE);
         size(m, "kvm_signal_mask", SIGNAL_MASK_HEADER_SIZE);
         size(m, "kvm_enable_cap", ENABLE_CAP_SIZE);
         size(m, "kvm_run", RUN_SIZE);
@@ -161,6 +165,12 @@ public final class KvmLayout {
         offset(m, "kvm_msi.address_hi", MSI_ADDRESS_HI);
         offset(m, "kvm_msi.data", MSI_DATA);
         offset(m, "kvm_msi.flags", MSI_FLAGS);
+        offset(m, "kvm_ioeventfd.addr", IOEVENTFD_ADDR);
+        offset(m, "kvm_ioeventfd.len", IOEVENTFD_LEN);
+        offset(m, "kvm_ioeventfd.fd", IOEVENTFD_FD);
+        offset(m, "kvm_ioeventfd.flags", IOEVENTFD_FLAGS);
+        offset(m, "kvm_irqfd.gsi", IRQFD_GSI);
+        offset(m, "kvm_irqfd.flags", IRQFD_FLAGS);
         offset(m, "kvm_run.request_interrupt_window", RUN_REQUEST_INTERRUPT_WINDOW);
         offset(m, "kvm_run.immediate_exit", RUN_IMMEDIATE_EXIT);
         offset(m, "kvm_run.exit_reason", RUN_EXIT_REASON);
