@@ -21,6 +21,11 @@ public sealed interface BootSource {
     /** The boot protocol's name, recorded in the {@code vm} section: flat, elf, pvh, linux64, multiboot1, multiboot2. */
     String protocol();
 
+    /** A Linux kernel with {@code extra} added to its command line (how it finds virtio-mmio devices); others as they are. */
+    default BootSource withLinuxParameters(String extra) {
+        return this;
+    }
+
     /** A flat test guest entered in long mode on every vCPU, with its parameter block. */
     record Flat(byte[] image, List<Long> parameters) implements BootSource {
         @Override
@@ -54,6 +59,11 @@ public sealed interface BootSource {
     /** Linux through its PVH entry: a vmlinux, or a bzImage whose vmlinux is extracted. */
     record Pvh(byte[] kernel, String cmdline, byte[] initrd) implements BootSource {
         @Override
+        public BootSource withLinuxParameters(String extra) {
+            return new Pvh(kernel, cmdline + " " + extra, initrd);
+        }
+
+        @Override
         public String protocol() {
             return "pvh";
         }
@@ -66,6 +76,11 @@ public sealed interface BootSource {
 
     /** Linux through the bzImage boot protocol's 64-bit entry. */
     record Linux64(byte[] bzImage, String cmdline, byte[] initrd) implements BootSource {
+        @Override
+        public BootSource withLinuxParameters(String extra) {
+            return new Linux64(bzImage, cmdline + " " + extra, initrd);
+        }
+
         @Override
         public String protocol() {
             return "linux64";

@@ -11,7 +11,10 @@ import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import dev.stasis.checkpoint.DiskRestore;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,6 +49,18 @@ final class RestoreCommand implements Callable<Integer> {
             "(made there once; every restore of the same file shares its pages: for many guests from one golden file)"})
     Path imageCache;
 
+    @Option(names = "--disk", paramLabel = "ID=PATH", description = {"open the snapshot's disk ID at PATH instead of where it was saved (repeatable);",
+            "it must still hold what the snapshot saw (see --disk-changed)"})
+    Map<String, Path> diskPaths = new LinkedHashMap<>();
+
+    /** What to do with a disk whose content, size or mode is not what the snapshot saw. */
+    enum DiskChanged { refuse, accept }
+
+    @Option(names = "--disk-changed", paramLabel = "refuse|accept", defaultValue = "refuse",
+            description = {"a disk that changed since the snapshot: refuse the restore (default), or accept it with a warning",
+                    "(the guest's memory then disagrees with its disk: its file system may be corrupted)"})
+    DiskChanged diskChanged;
+
     @Mixin
     CrashDumpOptions crashDump = new CrashDumpOptions();
 
@@ -61,6 +76,9 @@ final class RestoreCommand implements Callable<Integer> {
         if (imageCache != null && jail.dir != null) {
             throw new IllegalArgumentException("--image-cache is not available in a --jail yet (the jail holds only the snapshot file)");
         }
+        if (jail.dir != null && !diskPaths.isEmpty()) {
+            throw new IllegalArgumentException("--disk is not available in a --jail yet (the jail holds only the snapshot file)");
+        }
         jail.enterIfAsked(spec, List.of(file.toString()));
         long start = System.nanoTime();
         Machine machine;
@@ -68,14 +86,15 @@ final class RestoreCommand implements Callable<Integer> {
         if (eager && imageCache != null) {
             throw new IllegalArgumentException("--eager and --image-cache exclude each other: an image is mapped, not read");
         }
+        DiskRestore disks = new DiskRestore(diskPaths, diskChanged == DiskChanged.accept);
         if (imageCache != null) {
-            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.sharedImage(imageCache), bytes -> { });
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.sharedImage(imageCache), bytes -> { }, disks);
         } else if (eager) {
             try (Progress progress = Progress.start("restore", Progress.snapshotMemoryBytes(file))) {
-                machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.EAGER, progress);
+                machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.EAGER, progress, disks);
             }
         } else {
-            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.LAZY.recordingOrder(), bytes -> { });
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.LAZY.recordingOrder(), bytes -> { }, disks);
         }
         LazyRam lazy = machine.memory().lazyRestore();
         System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%s%n", file, machine.vm().config().vcpus(),

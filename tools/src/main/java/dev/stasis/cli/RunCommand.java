@@ -10,6 +10,9 @@ import dev.stasis.fixtures.Guests;
 import dev.stasis.loader.multiboot.Module;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
+import dev.stasis.machine.VirtioSlots;
+import dev.stasis.memory.RamBacking;
+import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.memory.MemoryLayout;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmExit;
@@ -76,6 +79,11 @@ final class RunCommand implements Callable<Integer> {
             description = "what a write to port 0xf4 means: stasis (exit with the value) or qemu (QEMU's isa-debug-exit: (value << 1) | 1); default stasis")
     ExitPort.Convention exitPort;
 
+    @Option(names = "--disk", paramLabel = "PATH[,readonly][,id=NAME]",
+            description = {"a raw disk image as a virtio-blk device on virtio-mmio (repeatable; slot order as given).",
+                    "A Linux kernel gets the virtio_mmio.device= parameters for each on its command line."})
+    List<String> disks = new ArrayList<>();
+
     @Option(names = "--api-socket", paramLabel = "PATH", description = "serve the control socket (snapshot, pause, resume, status, stop) at PATH")
     Path apiSocket;
 
@@ -111,10 +119,10 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** What these options boot: the machine's configuration, the guest and the files loaded beside it. */
-    record Plan(VmConfig config, BootSource source, List<Load> preloads) {
+    record Plan(VmConfig config, BootSource source, List<Load> preloads, List<DiskSpec> disks) {
         /** A machine booted from the plan, not started; its console writes to {@code console}. */
         Machine boot(OutputStream console) throws Exception {
-            Machine machine = Machine.create(config, console);
+            Machine machine = Machine.create(config, console, RamBacking.ZERO, disks);
             try {
                 for (Load l : preloads) {
                     machine.loadFile(l.file(), l.gpa());
@@ -130,7 +138,17 @@ final class RunCommand implements Callable<Integer> {
 
     /** Reads and checks the guest and every file the options name; throws for unusable input. */
     Plan plan() throws Exception {
+        List<DiskSpec> diskSpecs = new ArrayList<>();
+        for (String d : disks) {
+            diskSpecs.add(DiskSpec.parse(d, diskSpecs.size()));
+        }
+        if (diskSpecs.stream().map(DiskSpec::id).distinct().count() != diskSpecs.size()) {
+            throw new IllegalArgumentException("two --disk options have the same id: give each its own id=NAME");
+        }
         BootSource source = bootSource();
+        for (int slot = 0; slot < diskSpecs.size(); slot++) {
+            source = source.withLinuxParameters(VirtioSlots.linuxParameter(slot));
+        }
         if (!modules.isEmpty() && !(source instanceof BootSource.Multiboot)) {
             throw new IllegalArgumentException("--module applies only to Multiboot kernels; " + guest + " boots as " + source.protocol());
         }
@@ -139,7 +157,7 @@ final class RunCommand implements Callable<Integer> {
         for (String spec : loads) {
             preloads.add(Load.parse(spec));
         }
-        return new Plan(config, source, preloads);
+        return new Plan(config, source, preloads, List.copyOf(diskSpecs));
     }
 
     /** The guest as named: a fixture guest's name (its image is built into stasis), else a file. */
@@ -192,6 +210,9 @@ final class RunCommand implements Callable<Integer> {
             files.add(initrd.toString());
         }
         modules.forEach(s -> files.add(moduleFile(s).toString()));
+        for (int i = 0; i < disks.size(); i++) {
+            files.add(DiskSpec.parse(disks.get(i), i).path().toString());
+        }
         return files;
     }
 
