@@ -157,6 +157,11 @@ public final class MigrationSender {
 
     /** {@link #migrateAndHold}, reporting to {@code progress}, which can also cancel it before COMMIT. */
     public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, MigrationProgress progress, Consumer<String> log) {
+        if (!machine.disks().isEmpty()) {
+            // The destination would need the disks (shared, or copied with the memory); neither is built yet.
+            throw new MigrationException(MigrationException.Kind.LOCAL, "a guest with disks cannot be migrated yet (" + machine.disks().size()
+                    + " attached): snapshot it with its disks stopped, or migrate a guest without disks");
+        }
         if (machine.vm().isStopped()) {
             throw new MigrationException(Kind.LOCAL, "the VM has stopped; nothing to migrate");
         }
@@ -238,20 +243,14 @@ public final class MigrationSender {
             long pauseStart = System.nanoTime();
             vm.pauseAll();
             paused = true;
-            machine.quiesce(); // devices' I/O in flight done (and its pages dirty) before the last round
+            machine.quiesce(); // devices' I/O in flight done (and its pages dirty) before the last round; held until the guest resumes here, if it does
             long tPaused = System.nanoTime();
             SectionMessages.Collector sections = new SectionMessages.Collector();
-            long[] sent;
-            long tPages, tSaved;
-            try {
-                DirtyLog.or(pages, dirty.collect());
-                sent = sendRound(pages, true);
-                tPages = System.nanoTime();
-                machine.saveState(sections);
-                tSaved = System.nanoTime();
-            } finally {
-                machine.resumeIo();
-            }
+            DirtyLog.or(pages, dirty.collect());
+            long[] sent = sendRound(pages, true);
+            long tPages = System.nanoTime();
+            machine.saveState(sections);
+            long tSaved = System.nanoTime();
             Channel control = channels.get(0);
             for (byte[] s : sections.payloads()) {
                 control.send(MessageType.SECTION, s, null, 0);
@@ -307,16 +306,11 @@ public final class MigrationSender {
         machine.quiesce();
         long tPaused = System.nanoTime();
         SectionMessages.Collector sections = new SectionMessages.Collector();
-        long[][] stale;
-        try {
-            stale = rounds == 0 ? dirty.all() : dirtyPages;
-            if (rounds > 0) {
-                DirtyLog.or(stale, dirty.collect());
-            }
-            machine.saveState(sections);
-        } finally {
-            machine.resumeIo();
+        long[][] stale = rounds == 0 ? dirty.all() : dirtyPages;
+        if (rounds > 0) {
+            DirtyLog.or(stale, dirty.collect());
         }
+        machine.saveState(sections);
         long tSaved = System.nanoTime();
         for (int c = 1; c < channels.size(); c++) {
             channels.get(c).send(MessageType.DATA_END, new Encoder()); // the pre-copy streams end here

@@ -76,18 +76,14 @@ public final class Checkpoint {
     /** The sections and properties of {@code machine}, whose vCPUs must be paused. */
     static MachineState capture(Machine machine) {
         List<Section<?>> sections = new ArrayList<>();
-        // Devices finish their I/O in flight first: with the vCPUs paused no new request comes until they resume.
+        // Devices finish their I/O in flight first and start none until the vCPUs resume (if they do).
         machine.quiesce();
-        try {
-            machine.saveState(new StateSink() {
-                @Override
-                public <S> void section(StateDescription<S> description, int instance, S state) {
-                    sections.add(new Section<>(description, instance, state));
-                }
-            });
-        } finally {
-            machine.resumeIo();
-        }
+        machine.saveState(new StateSink() {
+            @Override
+            public <S> void section(StateDescription<S> description, int instance, S state) {
+                sections.add(new Section<>(description, instance, state));
+            }
+        });
         return new MachineState(List.copyOf(sections), properties(machine));
     }
 

@@ -85,6 +85,7 @@ public final class Machine implements AutoCloseable {
             throw e;
         }
         all.addAll(List.of(new KvmClockPart(vm.vmFd()), new IrqchipPart(vm.vmFd()), new VcpuPart(vm)));
+        vm.onResume(this::resumeIo);
     }
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
@@ -191,12 +192,17 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Asks every part to finish its own I/O in flight and start none (around a snapshot: sections and memory). */
+    /**
+     * Asks every part to finish its own I/O in flight and start none until the vCPUs resume ({@link Vm#resumeAll}): a
+     * snapshot or migration takes the sections of a paused, quiesced machine, and requests the guest queued but no
+     * device took stay queued in the saved state, to be done once, by whichever machine runs the guest on. A machine
+     * closed without resuming never does them, so its disks hold what the snapshot saw.
+     */
     public void quiesce() {
         parts.forEach(MachinePart::quiesce);
     }
 
-    public void resumeIo() {
+    private void resumeIo() {
         parts.forEach(MachinePart::resume);
     }
 

@@ -43,6 +43,7 @@ import java.util.concurrent.TimeoutException;
  * the run; {@link #close} frees everything.
  */
 public final class Vm implements AutoCloseable {
+    private final java.util.List<Runnable> resumeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** KVM on Intel needs three pages for the real-mode TSS and one for the identity map, out of RAM's way. */
     private static final long TSS_ADDRESS = 0xfffbd000L;
     private static final long IDENTITY_MAP_ADDRESS = 0xfffbc000L;
@@ -255,8 +256,18 @@ public final class Vm implements AutoCloseable {
         control.pauseAll();
     }
 
+    /**
+     * Lets the vCPUs run again, after whatever was registered with {@link #onResume} (devices whose I/O was held for a
+     * snapshot or migration go on first: their queues only move again while the guest can see them move).
+     */
     public void resumeAll() {
+        resumeHooks.forEach(Runnable::run);
         control.resumeAll();
+    }
+
+    /** Runs {@code hook} at every {@link #resumeAll}, before the vCPUs run. */
+    public void onResume(Runnable hook) {
+        resumeHooks.add(hook);
     }
 
     /** Ends the run with {@code why}, unless it already ended; every vCPU leaves KVM_RUN. */
