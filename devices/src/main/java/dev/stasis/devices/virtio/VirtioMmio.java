@@ -43,6 +43,7 @@ public final class VirtioMmio implements MmioDevice {
     private final QueueSetup[] setup;
     private List<Virtqueue> active = List.of();
     private boolean warnedEarlyNotify;
+    private final AtomicInteger breakagesTold = new AtomicInteger();
 
     /** What the driver wrote for one queue. */
     private static final class QueueSetup {
@@ -86,9 +87,9 @@ public final class VirtioMmio implements MmioDevice {
             case 0x004 -> 2;
             case 0x008 -> device.deviceId();
             case 0x00c -> VENDOR;
-            case 0x010 -> deviceFeaturesSel > 1 ? 0 : (int) (device.features() >>> (32 * deviceFeaturesSel));
-            case 0x034 -> queueSel < setup.length ? device.maxQueueSize() : 0;
-            case 0x044 -> queueSel < setup.length && setup[queueSel].ready ? 1 : 0;
+            case 0x010 -> Integer.compareUnsigned(deviceFeaturesSel, 1) > 0 ? 0 : (int) (device.features() >>> (32 * deviceFeaturesSel));
+            case 0x034 -> selected() != null ? device.maxQueueSize() : 0;
+            case 0x044 -> selected() != null && selected().ready ? 1 : 0;
             case 0x060 -> interruptStatus.get();
             case 0x070 -> status.get();
             case 0x0b0, 0x0b4, 0x0b8, 0x0bc -> 0xffffffffL; // no shared memory regions
@@ -113,11 +114,11 @@ public final class VirtioMmio implements MmioDevice {
             return; // the configuration space is read-only here; other widths are not registers
         }
         int v = (int) value;
-        QueueSetup q = queueSel < setup.length ? setup[queueSel] : null;
+        QueueSetup q = selected();
         switch ((int) offset) {
             case 0x014 -> deviceFeaturesSel = v;
             case 0x020 -> {
-                if (driverFeaturesSel <= 1 && (status.get() & STATUS_FEATURES_OK) == 0) {
+                if (Integer.compareUnsigned(driverFeaturesSel, 1) <= 0 && (status.get() & STATUS_FEATURES_OK) == 0) {
                     long mask = 0xffffffffL << (32 * driverFeaturesSel);
                     driverFeatures = (driverFeatures & ~mask) | ((Integer.toUnsignedLong(v) << (32 * driverFeaturesSel)) & mask);
                 }
@@ -137,6 +138,11 @@ public final class VirtioMmio implements MmioDevice {
             case 0x0a4 -> { if (q != null && !q.ready) q.used = high(q.used, v); }
             default -> { }
         }
+    }
+
+    /** The queue QueueSel names, or null: the selector is any 32 bits the driver wrote. */
+    private QueueSetup selected() {
+        return Integer.compareUnsigned(queueSel, setup.length) < 0 ? setup[queueSel] : null;
     }
 
     private static long low(long old, int v) { return (old & 0xffffffff00000000L) | Integer.toUnsignedLong(v); }
@@ -174,7 +180,7 @@ public final class VirtioMmio implements MmioDevice {
             }
             return;
         }
-        if (queue >= 0 && queue < setup.length) {
+        if (Integer.compareUnsigned(queue, setup.length) < 0) {
             device.notifyQueue(queue);
         }
     }
@@ -234,7 +240,6 @@ public final class VirtioMmio implements MmioDevice {
         for (int i = 0; i < setup.length; i++) {
             setup[i] = new QueueSetup();
         }
-        warnedEarlyNotify = false;
     }
 
     /** The driver broke the protocol: DEVICE_NEEDS_RESET, a configuration interrupt, one line (virtio 1.2, 2.1.2). */
@@ -243,7 +248,12 @@ public final class VirtioMmio implements MmioDevice {
         if ((old & STATUS_NEEDS_RESET) != 0) {
             return;
         }
-        log.accept(name + ": " + why + "; the device stops and needs a reset by its driver");
+        int told = breakagesTold.incrementAndGet();
+        if (told <= 10) {
+            log.accept(name + ": " + why + "; the device stops and needs a reset by its driver");
+        } else if (told == 11) {
+            log.accept(name + ": the driver broke the device again; further breakages are not told (a guest must not flood the log)");
+        }
         if ((old & STATUS_DRIVER_OK) != 0) {
             interruptStatus.getAndUpdate(s -> s | INT_CONFIG);
             interrupt.run();

@@ -15,6 +15,9 @@ import java.util.List;
  * @param queueSel          the queue the queue registers address
  * @param interruptStatus   InterruptStatus: bit 0 used buffers, bit 1 configuration change, not yet acknowledged
  * @param queues            every queue of the device, in order
+ *
+ * <p>The selectors and queue sizes are whatever 32 bits the driver wrote (a bad value is refused when used, not
+ * when written), so they are saved as unsigned 32-bit numbers.
  */
 public record VirtioMmioState(int status, long driverFeatures, int deviceFeaturesSel, int driverFeaturesSel, int queueSel,
                               int interruptStatus, List<QueueState> queues) {
@@ -27,14 +30,14 @@ public record VirtioMmioState(int status, long driverFeatures, int deviceFeature
      */
     public record QueueState(int size, boolean ready, long desc, long avail, long used, int lastAvail, int usedIdx) {
         public static final StateDescription<QueueState> DESCRIPTION = StateDescription.of("virtqueue", QueueState.class, 1)
-                .u16("size", QueueState::size)
+                .u32("size", q -> Integer.toUnsignedLong(q.size()))
                 .bool("ready", QueueState::ready)
                 .u64("desc", QueueState::desc)
                 .u64("avail", QueueState::avail)
                 .u64("used", QueueState::used)
                 .u16("last_avail", QueueState::lastAvail)
                 .u16("used_idx", QueueState::usedIdx)
-                .build(r -> new QueueState(r.getInt("size"), r.getBool("ready"), r.getLong("desc"), r.getLong("avail"),
+                .build(r -> new QueueState((int) r.getLong("size"), r.getBool("ready"), r.getLong("desc"), r.getLong("avail"),
                         r.getLong("used"), r.getInt("last_avail"), r.getInt("used_idx")));
 
         QueueConfig config() {
@@ -45,13 +48,13 @@ public record VirtioMmioState(int status, long driverFeatures, int deviceFeature
     public static final StateDescription<VirtioMmioState> DESCRIPTION = StateDescription.of("virtio-mmio", VirtioMmioState.class, 1)
             .u8("status", VirtioMmioState::status)
             .u64("driver_features", VirtioMmioState::driverFeatures)
-            .u32("device_features_sel", VirtioMmioState::deviceFeaturesSel)
-            .u32("driver_features_sel", VirtioMmioState::driverFeaturesSel)
-            .u32("queue_sel", VirtioMmioState::queueSel)
+            .u32("device_features_sel", s -> Integer.toUnsignedLong(s.deviceFeaturesSel()))
+            .u32("driver_features_sel", s -> Integer.toUnsignedLong(s.driverFeaturesSel()))
+            .u32("queue_sel", s -> Integer.toUnsignedLong(s.queueSel()))
             .u8("interrupt_status", VirtioMmioState::interruptStatus)
             .list("queues", QueueState.DESCRIPTION, VirtioMmioState::queues)
-            .build(r -> new VirtioMmioState(r.getInt("status"), r.getLong("driver_features"), r.getInt("device_features_sel"),
-                    r.getInt("driver_features_sel"), r.getInt("queue_sel"), r.getInt("interrupt_status"),
+            .build(r -> new VirtioMmioState(r.getInt("status"), r.getLong("driver_features"), (int) r.getLong("device_features_sel"),
+                    (int) r.getLong("driver_features_sel"), (int) r.getLong("queue_sel"), r.getInt("interrupt_status"),
                     r.getList("queues").stream().map(QueueState.DESCRIPTION::fromNormalized).toList()));
 
     public VirtioMmioState {
