@@ -1,0 +1,97 @@
+package dev.stasis.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.stasis.fixtures.BlkcheckDisk;
+import dev.stasis.fixtures.GuestLines;
+import dev.stasis.fixtures.Guests;
+import dev.stasis.kvm.testing.RequiresKvm;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --disk} as a user gives it: blkcheck on a disk, {@code snapshot --exit} in the middle of its writes, and
+ * {@code restore} in a new process on the same disk, where it goes on with no FAIL; a disk changed in between refused
+ * by name, and accepted when told (the guest then finds its blocks newer than its memory says); bad {@code --disk} values refused in one line with exit status 2.
+ */
+@RequiresKvm
+class DiskCliTest {
+    static final int BLOCKS = 64;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aGuestAndItsDiskMoveThroughASnapshotFileIntoANewProcess() throws Exception {
+        Path kernel = Files.write(dir.resolve("blkcheck.elf"), Guests.blkcheckKernel());
+        Path disk = dir.resolve("disk.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(BLOCKS * 4096L);
+        }
+        Path socket = dir.resolve("vm.sock");
+        Path file = dir.resolve("vm.stasis");
+        int done;
+        try (LiveCli source = LiveCli.start("run", kernel.toString(), "--disk", disk + ",id=data", "--api-socket", socket.toString())) {
+            assertNotNull(source.await(GuestLines.BLKCHECK_OK, m -> m.group(1).equals("1"), 0, Duration.ofSeconds(60)), source.output());
+            CliProcess snap = CliProcess.run(List.of(), "snapshot", "--api-socket", socket.toString(), "--out", file.toString(), "--exit");
+            assertEquals(0, snap.status(), snap.err());
+            assertEquals(0, source.awaitExit(Duration.ofSeconds(10)), source.output());
+            assertTrue(source.output().contains("blkcheck id=data"), source.output());
+            done = lastRound(source);
+        }
+        assertNull(BlkcheckDisk.check(disk, BLOCKS, done), "the disk at the snapshot");
+        try (LiveCli restored = LiveCli.start("restore", file.toString())) {
+            String target = String.valueOf(done + 2);
+            assertNotNull(restored.await(GuestLines.BLKCHECK_OK, m -> m.group(1).equals(target), 0, Duration.ofSeconds(60)), restored.output());
+            assertFalse(restored.output().contains("FAIL"), restored.output());
+        }
+        // The restored guest went on writing: the disk is no longer what the snapshot saw.
+        CliProcess refused = CliProcess.run(List.of(), "restore", file.toString());
+        assertEquals(2, refused.status(), refused.err());
+        assertTrue(refused.err().startsWith("stasis: error: ") && refused.err().contains("disk data")
+                && refused.err().contains("not the disk the snapshot saw") && refused.err().contains("--disk-changed=accept"), refused.err());
+        assertEquals(1, refused.err().lines().count(), refused.err());
+        // Accepted, the guest's memory disagrees with its disk, and blkcheck finds it: why refusing is the default.
+        try (LiveCli accepted = LiveCli.start("restore", "--disk-changed=accept", file.toString())) {
+            assertNotNull(accepted.await(GuestLines.BLKCHECK_FAIL, m -> true, 0, Duration.ofSeconds(60)), accepted.output());
+            assertTrue(accepted.output().contains("warning: disk data changed since the snapshot"), accepted.output());
+        }
+    }
+
+    private static int lastRound(LiveCli cli) {
+        int last = 0;
+        for (String l : cli.lines()) {
+            Matcher m = GuestLines.BLKCHECK_OK.matcher(l);
+            if (m.matches()) {
+                last = Integer.parseInt(m.group(1));
+            }
+        }
+        return last;
+    }
+
+    @Test
+    void badDisksAreRefusedInOneLineWithExitTwo() throws Exception {
+        Path kernel = Files.write(dir.resolve("blkcheck.elf"), Guests.blkcheckKernel());
+        Path disk = Files.write(dir.resolve("d.img"), new byte[4096]);
+        record Case(List<String> args, String says) {}
+        for (Case c : List.of(
+                new Case(List.of("--disk", dir.toString()), "is a directory"),
+                new Case(List.of("--disk", dir.resolve("none.img").toString()), "does not exist"),
+                new Case(List.of("--disk", disk + ",fast"), "unknown disk option 'fast'"),
+                new Case(List.of("--disk", disk + ",id=a b"), "a disk id is"),
+                new Case(List.of("--disk", disk + ",id=x", "--disk", Files.write(dir.resolve("e.img"), new byte[4096]) + ",id=x"), "same id"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("run", kernel.toString()));
+            args.addAll(c.args());
+            CliProcess p = CliProcess.run(List.of(), args.toArray(String[]::new));
+            assertEquals(2, p.status(), c + ": " + p.err() + p.out());
+            assertTrue(p.err().startsWith("stasis: error: ") && p.err().contains(c.says()), c.says() + " in: " + p.err());
+            assertEquals(1, p.err().lines().count(), p.err());
+        }
+    }
+}
