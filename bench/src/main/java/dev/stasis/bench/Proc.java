@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 final class Proc implements AutoCloseable {
     private final Process process;
     private final List<String> lines = new ArrayList<>();
+    private final List<Long> arrived = new ArrayList<>();
     private int cursor;
     private boolean ended;
 
@@ -26,11 +27,17 @@ final class Proc implements AutoCloseable {
         return new Proc(new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start());
     }
 
+    /** A process the caller started (its own environment), stderr merged into stdout. */
+    static Proc of(Process process) {
+        return new Proc(process);
+    }
+
     private void collect() {
         try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.ISO_8859_1))) {
             for (String line; (line = in.readLine()) != null; ) {
                 synchronized (this) {
                     lines.add(line);
+                    arrived.add(System.nanoTime());
                     notifyAll();
                 }
             }
@@ -42,6 +49,12 @@ final class Proc implements AutoCloseable {
                 notifyAll();
             }
         }
+    }
+
+    /** {@link #await}, returning when (System.nanoTime) the line arrived instead of the line. */
+    synchronized long awaitTime(String text, int seconds) throws InterruptedException {
+        await(text, seconds);
+        return arrived.get(cursor - 1);
     }
 
     /** The next line from where the last call stopped that contains {@code text}; fails after {@code seconds} or when the process ends first. */

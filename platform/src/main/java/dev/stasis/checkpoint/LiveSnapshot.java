@@ -62,6 +62,7 @@ public final class LiveSnapshot implements AutoCloseable {
         PointInTimeRam ram = PointInTimeRam.prepare(machine.memory());
         Vm vm = machine.vm();
         boolean held = vm.runControl().isPauseRequested(); // by the user, a migration, or the caller
+        machine.preflushDisks();
         long t0 = System.nanoTime();
         vm.pauseAll();
         try {

@@ -26,6 +26,9 @@ import java.util.function.Consumer;
  * snapshot saw, naming it, unless the user accepts changed disks.
  */
 final class VirtioBlkPart implements MachinePart {
+    /** {@code -Dstasis.virtio.ioeventfd=off}: queue notifications through the MMIO exit even where KVM has ioeventfd (to measure it). */
+    static final String IOEVENTFD_PROPERTY = "stasis.virtio.ioeventfd";
+
     private final int slot;
     private final Vm vm;
     private final VirtioBlk blk;
@@ -54,7 +57,7 @@ final class VirtioBlkPart implements MachinePart {
                     line.set(false);
                 }, log);
             }
-            ioeventfd = vm.kvm().has(Capability.IOEVENTFD);
+            ioeventfd = vm.kvm().has(Capability.IOEVENTFD) && !"off".equals(System.getProperty(IOEVENTFD_PROPERTY));
             if (ioeventfd) {
                 vm.vmFd().ioeventfd(base + VirtioMmio.queueNotifyOffset(), 4, blk.doorbell().fd(), true);
             }

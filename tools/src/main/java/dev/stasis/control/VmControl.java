@@ -82,6 +82,7 @@ public final class VmControl {
         if (live.result() != null) {
             return live.result();
         }
+        machine.preflushDisks();
         long start = System.nanoTime();
         boolean wasPaused = machine.vm().runControl().isPauseRequested(); // by the user, or held by a migration
         machine.vm().pauseAll();

@@ -9,8 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.nio.ByteBuffer;
 
 /**
  * A raw disk image file, opened for a guest: positional reads and writes straight between the file and guest memory,
@@ -19,19 +18,31 @@ import java.security.NoSuchAlgorithmException;
  */
 public final class DiskImage implements AutoCloseable {
     public static final int SECTOR = 512;
-    private static final int FINGERPRINT_BLOCK = 4096;
+    private static final int SCAN_STEP = 1 << 20;
 
     private final Path path;
     private final boolean readOnly;
     private final int fd;
     private final long size;
     private volatile boolean closed;
+    /** The fingerprint's terms; its lock also orders writes with the scan. */
+    private final ContentHash hash;
+    /** The scan's position: it has read every block below (guarded by hash). */
+    private long scanned;
+    private Exception scanFailure;
+    /** A block a write covered in part, read back (guarded by hash). */
+    private final ByteBuffer delta = ByteBuffer.allocateDirect(ContentHash.BLOCK);
+    private final Pointer deltaPointer = Native.getDirectBufferPointer(delta);
 
     private DiskImage(Path path, boolean readOnly, int fd, long size) {
         this.path = path;
         this.readOnly = readOnly;
         this.fd = fd;
         this.size = size;
+        this.hash = new ContentHash(size);
+        Thread t = new Thread(this::scan, "disk fingerprint " + path.getFileName());
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Opens {@code path}; refuses, saying why, a directory, a missing file, an image another process holds. */
@@ -92,6 +103,10 @@ public final class DiskImage implements AutoCloseable {
     }
 
     public void write(long offset, Pointer from, int length) throws IOException {
+        changing(offset, length, from, () -> pwrite(offset, from, length));
+    }
+
+    private void pwrite(long offset, Pointer from, int length) throws IOException {
         int done = 0;
         while (done < length) {
             long n = LibC.pwrite(fd, from.share(done), length - done, offset + done);
@@ -115,6 +130,10 @@ public final class DiskImage implements AutoCloseable {
 
     /** Frees {@code [offset, offset + length)}: it reads as zeros after (a hole). */
     public void punchHole(long offset, long length) throws IOException {
+        changing(offset, length, null, () -> deallocate(offset, length));
+    }
+
+    private void deallocate(long offset, long length) throws IOException {
         if (LibC.fallocate(fd, LibC.FALLOC_FL_PUNCH_HOLE | LibC.FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
             int errno = Native.getLastError();
             if (errno != Errno.EOPNOTSUPP) {
@@ -126,6 +145,10 @@ public final class DiskImage implements AutoCloseable {
 
     /** Makes {@code [offset, offset + length)} read as zeros, keeping it allocated. */
     public void zero(long offset, long length) throws IOException {
+        changing(offset, length, null, () -> zeroRange(offset, length));
+    }
+
+    private void zeroRange(long offset, long length) throws IOException {
         if (LibC.fallocate(fd, LibC.FALLOC_FL_ZERO_RANGE | LibC.FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
             int errno = Native.getLastError();
             if (errno != Errno.EOPNOTSUPP) {
@@ -139,71 +162,119 @@ public final class DiskImage implements AutoCloseable {
         Memory zeros = new Memory(1 << 16);
         zeros.clear();
         for (long at = 0; at < length; at += zeros.size()) {
-            write(offset + at, zeros, (int) Math.min(zeros.size(), length - at));
+            pwrite(offset + at, zeros, (int) Math.min(zeros.size(), length - at));
         }
     }
 
     /**
-     * A fingerprint of the content: SHA-256 over the index and bytes of every 4 KiB block that is not all zeros, so
-     * it changes when any byte does, and not when only the allocation does (a hole and a written zero block are alike).
-     * Reads only the data extents (SEEK_DATA/SEEK_HOLE).
+     * The fingerprint of the content now ({@link ContentHash}: it changes when any byte does, not when only the
+     * allocation does). Kept up to date by every write through this object, so it costs nothing to take, once the
+     * scan of what the image held when opened is done (a background thread started at open; this waits for it).
      */
     public byte[] fingerprint() throws IOException {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        sha.update(java.nio.ByteBuffer.allocate(8).putLong(0, size).array());
-        int chunk = 1 << 20;
-        Memory buf = new Memory(chunk);
-        byte[] block = new byte[FINGERPRINT_BLOCK];
-        byte[] index = new byte[8];
-        long next = 0; // the first byte not yet looked at, block-aligned
-        while (next < size) {
-            long data = LibC.lseek(fd, next, LibC.SEEK_DATA);
-            if (data < 0) {
-                break; // ENXIO: only a hole from here on
-            }
-            long hole = LibC.lseek(fd, data, LibC.SEEK_HOLE);
-            if (hole < 0 || hole > size) {
-                hole = size;
-            }
-            long start = Math.max(next, data / FINGERPRINT_BLOCK * FINGERPRINT_BLOCK);
-            long end = Math.min(size, (hole + FINGERPRINT_BLOCK - 1) / FINGERPRINT_BLOCK * FINGERPRINT_BLOCK);
-            for (long pos = start; pos < end; pos += chunk) {
-                int n = (int) Math.min(chunk, end - pos);
-                read(pos, buf, n);
-                for (int off = 0; off < n; off += FINGERPRINT_BLOCK) {
-                    int len = Math.min(FINGERPRINT_BLOCK, n - off);
-                    buf.read(off, block, 0, len);
-                    if (!isZero(block, len)) {
-                        java.nio.ByteBuffer.wrap(index).putLong(0, (pos + off) / FINGERPRINT_BLOCK);
-                        sha.update(index);
-                        sha.update(block, 0, len);
-                    }
+        synchronized (hash) {
+            boolean interrupted = false;
+            while (scanned < size && scanFailure == null) {
+                try {
+                    hash.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
                 }
             }
-            next = Math.max(end, start + FINGERPRINT_BLOCK);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (scanFailure != null) {
+                throw new IOException("the content of disk " + path + " could not be read for its fingerprint: " + scanFailure.getMessage(), scanFailure);
+            }
+            return hash.value(size);
         }
-        return sha.digest();
     }
 
-    private static boolean isZero(byte[] b, int len) {
-        for (int i = 0; i < len; i++) {
-            if (b[i] != 0) {
-                return false;
+    /** Adds the terms of every data extent of the image, in order, 1 MiB at a time under the hash's lock. */
+    private void scan() {
+        ByteBuffer buf = ByteBuffer.allocateDirect(SCAN_STEP);
+        Pointer p = Native.getDirectBufferPointer(buf);
+        try {
+            while (true) {
+                synchronized (hash) {
+                    if (closed || scanned >= size) {
+                        break;
+                    }
+                    long data = LibC.lseek(fd, scanned, LibC.SEEK_DATA);
+                    if (data < 0) {
+                        scanned = size; // ENXIO: a hole to the end
+                        break;
+                    }
+                    long start = Math.max(scanned, data / ContentHash.BLOCK * ContentHash.BLOCK);
+                    int n = (int) Math.min(SCAN_STEP, size - start);
+                    read(start, p, n);
+                    hash.set(buf.clear().limit(n), start / ContentHash.BLOCK);
+                    scanned = start + n;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            synchronized (hash) {
+                scanFailure = e;
+            }
+        } finally {
+            synchronized (hash) {
+                hash.notifyAll();
             }
         }
-        return true;
+    }
+
+    /**
+     * Runs {@code change} on {@code [offset, offset + length)}, then gives the fingerprint the new content of the blocks
+     * it touched: from {@code data} (the bytes written, in place) for whole blocks, read back from the image for the
+     * partial blocks at either end, or zeros when {@code data} is null and the change zeroed the range. Under the
+     * fingerprint's lock, so the scan never reads a block between a write and its terms.
+     */
+    private void changing(long offset, long length, Pointer data, Change change) throws IOException {
+        synchronized (hash) {
+            change.run();
+            long end = Math.min(size, offset + length);
+            long firstWhole = (offset + ContentHash.BLOCK - 1) / ContentHash.BLOCK;
+            long endWhole = end / ContentHash.BLOCK;
+            if (firstWhole < endWhole) {
+                long bytes = (endWhole - firstWhole) * ContentHash.BLOCK;
+                if (data == null) {
+                    hash.clear(firstWhole, endWhole - firstWhole);
+                } else {
+                    hash.set(data.getByteBuffer(firstWhole * ContentHash.BLOCK - offset, bytes), firstWhole);
+                }
+            }
+            long headBlock = offset / ContentHash.BLOCK;
+            if (offset % ContentHash.BLOCK != 0 || endWhole <= headBlock) {
+                reread(headBlock);
+            }
+            long tailBlock = (end - 1) / ContentHash.BLOCK;
+            if (tailBlock != headBlock && end % ContentHash.BLOCK != 0) {
+                reread(tailBlock);
+            }
+        }
+    }
+
+    /** Reads block {@code n} back and gives the fingerprint what it holds (a block a write covered only in part). */
+    private void reread(long n) throws IOException {
+        long at = n * ContentHash.BLOCK;
+        int len = (int) Math.min(ContentHash.BLOCK, size - at);
+        read(at, deltaPointer, len);
+        hash.set(delta.clear().limit(len), n);
+    }
+
+    private interface Change {
+        void run() throws IOException;
     }
 
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            LibC.close(fd);
+    public void close() {
+        synchronized (hash) { // not while the scan or a write uses the descriptor
+            if (!closed) {
+                closed = true;
+                LibC.close(fd);
+                hash.notifyAll();
+            }
         }
     }
 }

@@ -1,0 +1,189 @@
+package dev.stasis.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.stasis.fixtures.Guests;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * virtio-blk as a guest sees it, beside QEMU: the same guest (blkcheck, with its own driver) on the same image and the
+ * same KVM, in one run, fresh processes.
+ * <ul>
+ *   <li>{@code bench=rand4k}: 4 KiB requests at random blocks of a 16 MiB image, 8 in flight, writes and reads in turn;
+ *       {@code bench=seq1m}: 1 MiB requests, 16 MiB written then read, 2 in flight. The guest prints a line after each
+ *       batch (4096 and 32 requests); the host times consecutive lines, after two to warm up.</li>
+ *   <li>The cost of a queue notification: stasis with KVM's ioeventfd (the default) and with it off
+ *       ({@code -Dstasis.virtio.ioeventfd=off}: each notification is an MMIO exit to the vCPU thread), on rand4k.</li>
+ *   <li>The pause of a snapshot of a guest with a 1 GiB disk holding 256 MiB of data: stasis flushes the image and
+ *       fingerprints its content in the pause; QEMU's migration stream carries no disk, its downtime is beside it.</li>
+ * </ul>
+ * QEMU runs {@code -machine microvm} (the same virtio-mmio windows) with {@code -global virtio-mmio.force-legacy=false}
+ * and {@code -device virtio-blk-device}, {@code -accel kvm}; its rows are left out, saying so, where it is not installed.
+ *
+ * <p>{@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.DiskBench [--samples 10] [--rounds 3]}
+ */
+public final class DiskBench {
+    private static final Path STASIS = Path.of("bin/stasis");
+    private static final Pattern SNAPSHOT = Pattern.compile("snapshot .*: (\\d+) bytes .*written in (\\d+) ms, paused ([0-9.]+) ms.*");
+
+    private DiskBench() {}
+
+    public static void main(String[] args) throws Exception {
+        int samples = 10;
+        int rounds = 3;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--samples" -> samples = Integer.parseInt(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--samples N, --rounds N)");
+            }
+        }
+        if (!Files.isExecutable(STASIS)) {
+            throw new IllegalStateException("run from the repository root after 'mvn -q -B package -DskipTests' (no " + STASIS + ")");
+        }
+        Path dir = Scratch.dir("stasis-diskbench");
+        Path kernel = Files.write(dir.resolve("blkcheck.elf"), Guests.blkcheckKernel());
+        Path image = dir.resolve("disk16.img");
+        sparse(image, 16 << 20);
+        boolean qemu = Qemu.installed();
+        String qemuName = qemu ? "QEMU " + Qemu.version() : "QEMU (not installed: apt-get install qemu-system-x86)";
+
+        System.out.printf("blkcheck on a 16 MiB raw image, 1 vCPU, %d samples after 2 (median [min-max]); physical reference: host pwrite+pread of"
+                + " the same requests, %s%n", samples, hostReference(dir));
+        System.out.printf("| guest load | stasis | stasis, ioeventfd off | %s | stasis / QEMU |%n|---|---:|---:|---:|---:|%n", qemuName);
+        for (String mode : List.of("rand4k", "seq1m")) {
+            String line = "blkcheck bench " + mode;
+            long bytes = mode.equals("rand4k") ? 16L << 20 : 32L << 20;
+            int requests = mode.equals("rand4k") ? 4096 : 32;
+            List<Double> ours = intervals(stasis(kernel, image, mode, false), line, samples);
+            List<Double> exits = intervals(stasis(kernel, image, mode, true), line, samples);
+            List<Double> theirs = qemu ? intervals(Proc.start(qemuArgs(kernel, image, mode)), line, samples) : List.of();
+            System.out.printf("| %s: ms per %d requests (%s) | %s | %s | %s | %s |%n", mode, requests, rate(ours, bytes, requests),
+                    Stats.summary(ours), Stats.summary(exits), theirs.isEmpty() ? "-" : Stats.summary(theirs) + " (" + rate(theirs, bytes, requests) + ")",
+                    theirs.isEmpty() ? "-" : String.format("%.2f", Stats.median(ours) / Stats.median(theirs)));
+        }
+        snapshots(dir, kernel, rounds, qemu);
+    }
+
+    private static String rate(List<Double> ms, long bytes, int requests) {
+        double s = Stats.median(ms) / 1000;
+        return String.format("%.0f MiB/s, %.0f requests/s", bytes / 1048576.0 / s, requests / s);
+    }
+
+    private static Proc stasis(Path kernel, Path image, String mode, boolean exits) throws Exception {
+        ProcessBuilder b = new ProcessBuilder(STASIS.toString(), "run", kernel.toString(), "--disk", image.toString(), "--cmdline", "bench=" + mode)
+                .redirectErrorStream(true);
+        if (exits) {
+            b.environment().put("STASIS_JAVA_OPTS", "-Dstasis.virtio.ioeventfd=off");
+        }
+        return Proc.of(b.start());
+    }
+
+    private static String[] qemuArgs(Path kernel, Path image, String mode) {
+        return new String[] {Qemu.BINARY, "-accel", "kvm", "-cpu", "host", "-machine", "microvm,x-option-roms=on,ioapic2=off",
+                "-global", "virtio-mmio.force-legacy=false", "-m", "64", "-smp", "1", "-display", "none", "-nodefaults", "-serial", "stdio",
+                "-monitor", "none", "-no-reboot", "-kernel", kernel.toString(), "-append", "bench=" + mode,
+                "-drive", "id=d0,file=" + image + ",format=raw,if=none,cache=writeback,aio=threads", "-device", "virtio-blk-device,drive=d0"};
+    }
+
+    /** Milliseconds between consecutive {@code line}s, after two. */
+    private static List<Double> intervals(Proc p, String line, int samples) throws Exception {
+        try (p) {
+            p.await(line, 120);
+            long last = p.awaitTime(line, 120);
+            List<Double> out = new ArrayList<>();
+            for (int i = 0; i < samples; i++) {
+                long t = p.awaitTime(line, 120);
+                out.add((t - last) / 1e6);
+                last = t;
+            }
+            return out;
+        }
+    }
+
+    /** The same request pattern issued by the host on the image itself: what the storage does without a guest. */
+    private static String hostReference(Path dir) throws Exception {
+        Path f = dir.resolve("host.img");
+        sparse(f, 16 << 20);
+        byte[] block = new byte[4096];
+        Random random = new Random(1);
+        double best = Double.MAX_VALUE;
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            for (int round = 0; round < 5; round++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < 4096; i++) {
+                    raf.seek((long) random.nextInt(4096) * 4096);
+                    if ((i / 8) % 2 == 0) {
+                        raf.write(block);
+                    } else {
+                        raf.readFully(block);
+                    }
+                }
+                best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+            }
+        }
+        Files.delete(f);
+        return String.format("4096 random 4 KiB requests in %.1f ms (one thread, page cache)", best);
+    }
+
+    private static void sparse(Path p, long size) throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(size);
+        }
+    }
+
+    /** A 1 GiB image with 256 MiB of data (its first quarter, pseudo-random), and the pause of snapshotting a guest on it. */
+    private static void snapshots(Path dir, Path kernel, int rounds, boolean qemu) throws Exception {
+        Path image = dir.resolve("disk1g.img");
+        sparse(image, 1L << 30);
+        byte[] chunk = new byte[1 << 20];
+        Random random = new Random(7);
+        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+            for (int mib = 0; mib < 256; mib++) {
+                random.nextBytes(chunk);
+                f.write(chunk);
+            }
+        }
+        List<Double> ours = new ArrayList<>(), theirs = new ArrayList<>();
+        for (int r = 0; r < rounds; r++) {
+            Path socket = dir.resolve("vm.sock");
+            Path file = dir.resolve("vm.stasis");
+            Files.deleteIfExists(socket);
+            try (Proc vm = Proc.start(STASIS.toString(), "run", kernel.toString(), "--disk", image.toString(), "--cmdline", "bench=rand4k", "--api-socket", socket.toString())) {
+                vm.await("blkcheck bench rand4k", 120);
+                try (Proc s = Proc.start(STASIS.toString(), "snapshot", "--api-socket", socket.toString(), "--out", file.toString())) {
+                    Matcher m = SNAPSHOT.matcher(s.await("snapshot ", 120));
+                    if (!m.matches()) {
+                        throw new IllegalStateException("stasis snapshot said: " + m);
+                    }
+                    ours.add(Double.parseDouble(m.group(3)));
+                }
+            }
+            if (qemu) {
+                Path qmpSocket = dir.resolve("qemu.qmp");
+                Path state = dir.resolve("qemu.state");
+                List<String> a = new ArrayList<>(List.of(qemuArgs(kernel, image, "rand4k")));
+                a.addAll(List.of("-qmp", "unix:" + qmpSocket + ",server=on,wait=off"));
+                try (Proc vm = Proc.start(a.toArray(String[]::new))) {
+                    vm.await("blkcheck bench rand4k", 120);
+                    try (Qmp qmp = Qmp.connect(qmpSocket)) {
+                        qmp.execute("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > " + state + "\"}}");
+                        JsonNode done = qmp.awaitMigration(120);
+                        theirs.add(done.path("downtime").asDouble());
+                    }
+                }
+            }
+        }
+        System.out.printf("%nsnapshot of blkcheck (bench=rand4k running) with a 1 GiB image holding 256 MiB of data, %d rounds (median [min-max])%n", rounds);
+        System.out.printf("| | stasis | QEMU | stasis / QEMU |%n|---|---:|---:|---:|%n");
+        System.out.printf("| the guest stops, ms (stasis: flush + fingerprint of the disk inside; QEMU: no disk in its stream) | %s | %s | %s |%n",
+                Stats.summary(ours), theirs.isEmpty() ? "-" : Stats.summary(theirs),
+                theirs.isEmpty() ? "-" : String.format("%.1f", Stats.median(ours) / Stats.median(theirs)));
+    }
+}
