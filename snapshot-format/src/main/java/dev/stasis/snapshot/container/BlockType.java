@@ -6,7 +6,11 @@ public enum BlockType {
     SECTION(2),
     MEMORY_MAP(3),
     CHUNK(4),
-    INDEX(5);
+    INDEX(5),
+    /** Since 1.3: one disk's id, size and chunking, before its DISK_CHUNK blocks. */
+    DISK_MAP(6),
+    /** Since 1.3: one chunk of a disk's content, encoded as a CHUNK (offsets for guest addresses). */
+    DISK_CHUNK(7);
 
     public final int code;
 

@@ -16,14 +16,20 @@ public final class ChunkAccess {
     private final String path;
     final FileBlocks file;
     final MemoryMap map;
+    final BlockType type;
+    /** How errors name this stream: empty for guest memory, {@code "disk ID "} for a disk. */
+    final String stream;
     final MemoryMap.Chunk[] chunks;
     final long[] chunkGpas;
     final int[] blockIndex;
     final long[] offsets;
     final long[] lengths;
 
-    ChunkAccess(String path, FileBlocks file, MemoryMap map, int[] blockIndex, long[] offsets, long[] lengths) {
+    /** @param type CHUNK for guest memory, DISK_CHUNK for a disk's content; {@code stream} names it in errors */
+    ChunkAccess(String path, FileBlocks file, MemoryMap map, BlockType type, String stream, int[] blockIndex, long[] offsets, long[] lengths) {
         this.path = path;
+        this.type = type;
+        this.stream = stream;
         this.file = file;
         this.map = map;
         this.chunks = map.chunks();
@@ -135,7 +141,7 @@ public final class ChunkAccess {
     }
 
     public final class Reader implements AutoCloseable {
-        private final ChunkDecoder decoder = new ChunkDecoder(file, map.chunkSize());
+        private final ChunkDecoder decoder = new ChunkDecoder(file, type, stream, map.chunkSize());
 
         private Reader() {}
 
@@ -155,7 +161,7 @@ public final class ChunkAccess {
                     nonZero[p >>> 6] |= 1L << p;
                 }
             }
-            String what = d.refPages().length == 0 ? null : ChunkDecoder.describe(chunk, blockIndex[i], offsets[i]); // once a chunk
+            String what = d.refPages().length == 0 ? null : ChunkDecoder.describe(stream, chunk, blockIndex[i], offsets[i]); // once a chunk
             for (int k = 0; k < d.refPages().length; k++) {
                 int page = d.refPages()[k];
                 long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
@@ -187,14 +193,14 @@ public final class ChunkAccess {
                 ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], (gpa, length) -> into.duplicate().clear(), true); // zero pages: not written, not copied
                 long now = file.currentSize();
                 if (now != file.size()) {
-                    throw new SnapshotFormatException(Kind.TRUNCATED, ChunkDecoder.describe(chunks[i], blockIndex[i], offsets[i])
+                    throw new SnapshotFormatException(Kind.TRUNCATED, ChunkDecoder.describe(stream, chunks[i], blockIndex[i], offsets[i])
                             + ": the file changed size under the restore, from " + file.size() + " to " + now + " bytes");
                 }
                 return d;
             } catch (SnapshotFormatException e) {
                 throw e.within(path);
             } catch (IOException e) {
-                throw new IOException(path + ": " + ChunkDecoder.describe(chunks[i], blockIndex[i], offsets[i]) + ": " + e.getMessage(), e);
+                throw new IOException(path + ": " + ChunkDecoder.describe(stream, chunks[i], blockIndex[i], offsets[i]) + ": " + e.getMessage(), e);
             }
         }
 

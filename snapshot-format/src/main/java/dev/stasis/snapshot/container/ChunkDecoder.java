@@ -18,11 +18,15 @@ final class ChunkDecoder implements AutoCloseable {
     private final FileBlocks file;
     private final ByteBuffer block;
     private final ByteBuffer scratch;
+    private final BlockType type;
+    private final String stream;
     private final ByteBuffer zero = ZeroPage.view();
     private final ZstdDecompressCtx ctx = new ZstdDecompressCtx();
 
-    ChunkDecoder(FileBlocks file, int chunkSize) {
+    ChunkDecoder(FileBlocks file, BlockType type, String stream, int chunkSize) {
         this.file = file;
+        this.type = type;
+        this.stream = stream;
         this.block = ByteBuffer.allocateDirect(ChunkFormat.maxBlock(chunkSize)).order(ByteOrder.LITTLE_ENDIAN);
         this.scratch = ByteBuffer.allocateDirect(chunkSize);
     }
@@ -37,9 +41,10 @@ final class ChunkDecoder implements AutoCloseable {
         }
     }
 
-    /** How errors name a chunk. */
-    static String describe(MemoryMap.Chunk chunk, int blockIndex, long offset) {
-        return "chunk " + chunk.index() + " (gpa " + Layout.hex(chunk.gpa()) + ", block " + blockIndex + " at offset " + offset + ")";
+    /** How errors name a chunk: of guest memory ({@code stream} empty), or of a disk ({@code "disk ID "}). */
+    static String describe(String stream, MemoryMap.Chunk chunk, int blockIndex, long offset) {
+        return stream + "chunk " + chunk.index() + " (" + (stream.isEmpty() ? "gpa " : "disk offset ") + Layout.hex(chunk.gpa()) + ", block "
+                + blockIndex + " at offset " + offset + ")";
     }
 
     /**
@@ -49,14 +54,14 @@ final class ChunkDecoder implements AutoCloseable {
      * @param sink   null to check only (verify)
      */
     Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed) throws IOException {
-        String what = describe(chunk, blockIndex, offset);
+        String what = describe(stream, chunk, blockIndex, offset);
         if (length > block.capacity()) {
             throw new SnapshotFormatException(Kind.MALFORMED, what + ": length " + length + " exceeds the largest possible chunk block " + block.capacity());
         }
         int len = (int) length;
         block.clear().limit(len);
         file.read(block, offset, what);
-        FileBlocks.checkFrame(block, len, BlockType.CHUNK.code, what);
+        FileBlocks.checkFrame(block, len, type.code, what);
         int payload = len - Layout.FRAME_OVERHEAD;
         if (payload < ChunkFormat.HEAD) {
             throw malformed(what, "payload of " + payload + " bytes is shorter than the chunk header");

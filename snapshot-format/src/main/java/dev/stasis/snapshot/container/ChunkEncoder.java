@@ -12,10 +12,13 @@ import java.nio.ByteOrder;
  */
 final class ChunkEncoder implements AutoCloseable {
     private final int level;
+    private final BlockType type;
     private final ZstdCompressCtx ctx;
     private final ByteBuffer gather;
 
-    ChunkEncoder(int level, int chunkSize) {
+    /** @param type CHUNK for guest memory, DISK_CHUNK for a disk's content: the same payload, another stream */
+    ChunkEncoder(BlockType type, int level, int chunkSize) {
+        this.type = type;
         this.level = level;
         this.ctx = level == 0 ? null : new ZstdCompressCtx().setLevel(level).setChecksum(false).setContentSize(true);
         this.gather = ByteBuffer.allocateDirect(chunkSize);
@@ -110,7 +113,7 @@ final class ChunkEncoder implements AutoCloseable {
             }
         }
         int payload = dataStart - Layout.FRAME_HEAD + dataLen;
-        block.putInt(0, BlockType.CHUNK.code).putInt(4, payload);
+        block.putInt(0, type.code).putInt(4, payload);
         block.putLong(8, chunk.gpa()).putInt(16, pages).put(20, (byte) codec).put(21, (byte) 0).putShort(22, (short) 0);
         block.putInt(Layout.FRAME_HEAD + payload, Layout.crc(block, 0, Layout.FRAME_HEAD + payload));
         block.position(0).limit(Layout.FRAME_OVERHEAD + payload);

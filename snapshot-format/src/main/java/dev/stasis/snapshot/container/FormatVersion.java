@@ -10,7 +10,7 @@ public record FormatVersion(int major, int minor) {
      * 1.1 added chunk codecs 2 and 3 (page references); 1.2 the manifest's {@link Manifest#OPTIONAL_SECTIONS}
      * (a reader refuses unknown sections not listed there). Files of 1.0 and 1.1 read unchanged.
      */
-    public static final FormatVersion CURRENT = new FormatVersion(1, 2);
+    public static final FormatVersion CURRENT = new FormatVersion(1, 3);
 
     public boolean readable() {
         return major == CURRENT.major;

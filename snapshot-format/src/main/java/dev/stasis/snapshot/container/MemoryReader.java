@@ -98,11 +98,11 @@ final class MemoryReader {
         ChunkDecoder.Decoded d = decoded[i];
         ByteBuffer window = sink == null ? null : sink.window(chunk.gpa(), chunk.length());
         if (sink != null && (window == null || window.remaining() < chunk.length())) {
-            throw new SnapshotFormatException(SnapshotFormatException.Kind.INVALID_INPUT, ChunkDecoder.describe(chunk, access.blockIndex[i], access.offsets[i])
+            throw new SnapshotFormatException(SnapshotFormatException.Kind.INVALID_INPUT, ChunkDecoder.describe(access.stream, chunk, access.blockIndex[i], access.offsets[i])
                     + ": the guest RAM sink gave a window of " + (window == null ? 0 : window.remaining()) + " bytes for " + chunk.length());
         }
         int base = window == null ? 0 : window.position();
-        String what = ChunkDecoder.describe(chunk, access.blockIndex[i], access.offsets[i]); // once a chunk, not per reference
+        String what = ChunkDecoder.describe(access.stream, chunk, access.blockIndex[i], access.offsets[i]); // once a chunk, not per reference
         for (int k = 0; k < d.refPages().length; k++) {
             int page = d.refPages()[k];
             long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
@@ -128,7 +128,7 @@ final class MemoryReader {
             List<Future<?>> workers = new ArrayList<>();
             for (int w = 0; w < n; w++) {
                 workers.add(pool.submit(() -> {
-                    try (ChunkDecoder d = decoder ? new ChunkDecoder(file, map.chunkSize()) : null) {
+                    try (ChunkDecoder d = decoder ? new ChunkDecoder(file, access.type, access.stream, map.chunkSize()) : null) {
                         for (int i = next.getAndIncrement(); i < chunks.length && failure.get() == null; i = next.getAndIncrement()) {
                             try {
                                 task.run(i, d);

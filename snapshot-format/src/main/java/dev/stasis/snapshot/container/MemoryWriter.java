@@ -34,7 +34,8 @@ final class MemoryWriter {
         this.options = options;
     }
 
-    MemoryStats write(GuestRam ram, MemoryMap map, BlockSink sink, java.util.function.LongConsumer progress) throws IOException {
+    /** Writes the chunk blocks of {@code ram} as {@code map} cuts it, as blocks of {@code type} (CHUNK, or DISK_CHUNK for a disk). */
+    MemoryStats write(GuestRam ram, MemoryMap map, BlockType type, BlockSink sink, java.util.function.LongConsumer progress) throws IOException {
         long t0 = System.nanoTime();
         MemoryMap.Chunk[] chunks = map.chunks();
         int threads = options.threads();
@@ -67,7 +68,7 @@ final class MemoryWriter {
                     inFlight.add(pool.submit(() -> {
                         ChunkEncoder e = encoders.poll();
                         if (e == null) {
-                            e = new ChunkEncoder(options.zstdLevel(), options.chunkSize());
+                            e = new ChunkEncoder(type, options.zstdLevel(), options.chunkSize());
                         }
                         ByteBuffer b = buffers.poll();
                         try {
@@ -78,7 +79,7 @@ final class MemoryWriter {
                     }));
                 }
                 ChunkEncoder.Encoded done = await(inFlight.poll());
-                sink.append(BlockType.CHUNK, done.block());
+                sink.append(type, done.block());
                 releaseExcept(ram, chunks[written++], sources);
                 progress.accept((long) done.pages() * Layout.PAGE_SIZE);
                 pages += done.pages();

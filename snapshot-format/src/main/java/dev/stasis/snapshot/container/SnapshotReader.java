@@ -37,6 +37,13 @@ public final class SnapshotReader implements AutoCloseable {
     private final Map<String, SectionBlock> byKey = new HashMap<>();
     private MemoryMap memoryMap;
     private int[] chunkBlocks = new int[0];
+    /** The disks whose content the file holds, in file order, each with its DISK_CHUNK blocks (since 1.3). */
+    private final List<DiskStream> disks = new ArrayList<>();
+
+    private record DiskStream(DiskMapCodec.DiskMap map, List<Integer> blocks) {}
+
+    /** A disk whose content the file holds (since 1.3): its id and size in bytes. */
+    public record DiskContent(String id, long size) {}
 
     private SnapshotReader(Path path, FileChannel channel) throws IOException {
         this.path = path;
@@ -162,8 +169,8 @@ public final class SnapshotReader implements AutoCloseable {
         List<Problem> problems = new ArrayList<>();
         for (int i = 0; i < entries.size(); i++) {
             IndexEntry e = entries.get(i);
-            if (e.type() == BlockType.CHUNK.code) {
-                continue;
+            if (e.type() == BlockType.CHUNK.code || e.type() == BlockType.DISK_CHUNK.code) {
+                continue; // checked as they are decoded, below
             }
             try {
                 file.checkStreaming(e.offset(), e.length(), e.type(), where(i));
@@ -178,8 +185,12 @@ public final class SnapshotReader implements AutoCloseable {
                 problems.add(Problem.of(x));
             }
         }
+        int threads = Math.min(4, Runtime.getRuntime().availableProcessors());
         if (memoryMap != null) {
-            memoryReader().run(null, true, Math.min(4, Runtime.getRuntime().availableProcessors()), problems, bytes -> { });
+            memoryReader().run(null, true, threads, problems, bytes -> { });
+        }
+        for (DiskContent d : disks()) {
+            new MemoryReader(diskAccess(d.id())).run(null, true, threads, problems, bytes -> { });
         }
         return problems;
     }
@@ -265,7 +276,30 @@ public final class SnapshotReader implements AutoCloseable {
         if (memoryMap == null) {
             throw new SnapshotFormatException(Kind.NOT_FOUND, path + " holds no guest memory");
         }
-        return new ChunkAccess(path.toString(), file, memoryMap, chunkBlocks, chunkOffsets(), chunkLengths());
+        return new ChunkAccess(path.toString(), file, memoryMap, BlockType.CHUNK, "", chunkBlocks, chunkOffsets(), chunkLengths());
+    }
+
+    /** The disks whose content the file holds ({@code snapshot --with-disks}), in file order; empty for most files. */
+    public List<DiskContent> disks() {
+        return disks.stream().map(d -> new DiskContent(d.map().id(), d.map().size())).toList();
+    }
+
+    /** Disk {@code id}'s content, one chunk at a time and in any order (offsets in the disk for guest addresses). */
+    public ChunkAccess diskAccess(String id) {
+        for (DiskStream d : disks) {
+            if (d.map().id().equals(id)) {
+                int[] blocks = d.blocks().stream().mapToInt(Integer::intValue).toArray();
+                return new ChunkAccess(path.toString(), file, d.map().map(), BlockType.DISK_CHUNK, "disk " + id + " ", blocks,
+                        Arrays.stream(blocks).mapToLong(b -> entries.get(b).offset()).toArray(),
+                        Arrays.stream(blocks).mapToLong(b -> entries.get(b).length()).toArray());
+            }
+        }
+        throw new SnapshotFormatException(Kind.NOT_FOUND, path + " holds no content of disk " + id);
+    }
+
+    /** Fills {@code sink} (offsets from 0) with disk {@code id}'s content, as {@link #readMemory} fills RAM. */
+    public MemoryStats readDisk(String id, GuestRamSink sink, boolean sinkIsZeroed, int threads, java.util.function.LongConsumer progress) throws IOException {
+        return new MemoryReader(diskAccess(id)).run(sink, sinkIsZeroed, threads, null, progress);
     }
 
     private long[] chunkOffsets() {
@@ -415,6 +449,20 @@ public final class SnapshotReader implements AutoCloseable {
                     }
                     chunks.add(i);
                 }
+                case DISK_MAP -> {
+                    byte[] p = file.payload(e.offset(), e.length(), t.code, Layout.MAX_MEMORY_MAP, where(i));
+                    DiskMapCodec.DiskMap d = DiskMapCodec.decode(new Decoder(p, 0, p.length, e.offset() + Layout.FRAME_HEAD, where(i)));
+                    if (disks.stream().anyMatch(x -> x.map().id().equals(d.id()))) {
+                        throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a second map of disk " + d.id());
+                    }
+                    disks.add(new DiskStream(d, new ArrayList<>()));
+                }
+                case DISK_CHUNK -> {
+                    if (disks.isEmpty()) {
+                        throw new SnapshotFormatException(Kind.MALFORMED, where(i) + ": a disk chunk before any disk map");
+                    }
+                    disks.get(disks.size() - 1).blocks().add(i);
+                }
                 case INDEX -> throw new AssertionError("refused while reading the index");
             }
         }
@@ -428,6 +476,12 @@ public final class SnapshotReader implements AutoCloseable {
                     + " chunks, the index lists " + chunks.size());
         }
         chunkBlocks = chunks.stream().mapToInt(Integer::intValue).toArray();
+        for (DiskStream d : disks) {
+            if (d.map().map().chunkCount() != d.blocks().size()) {
+                throw new SnapshotFormatException(Kind.MALFORMED, path + ": disk " + d.map().id() + " needs " + d.map().map().chunkCount()
+                        + " chunks, the index lists " + d.blocks().size() + " after its map");
+            }
+        }
     }
 
     /** A newer minor may append fields to the manifest and memory map; this build ignores them. */

@@ -52,6 +52,7 @@ public final class SnapshotWriter implements AutoCloseable {
     private Manifest manifest;
     private MemoryStats memory;
     private boolean memoryWritten;
+    private final java.util.Set<String> diskIds = new java.util.HashSet<>();
     private boolean failed;
     private boolean committed;
     private boolean closed;
@@ -137,9 +138,37 @@ public final class SnapshotWriter implements AutoCloseable {
         boolean ok = false;
         try {
             append(BlockType.MEMORY_MAP, Layout.frame(BlockType.MEMORY_MAP, MemoryMapCodec.encode(map)));
-            memory = new MemoryWriter(options).write(ram, map, this::append, progress);
+            memory = new MemoryWriter(options).write(ram, map, BlockType.CHUNK, this::append, progress);
             ok = true;
             return memory;
+        } finally {
+            failed |= !ok;
+        }
+    }
+
+    /**
+     * The content of disk {@code id}, {@code size} bytes, read through {@code content} as one range from 0 (since 1.3): a
+     * DISK_MAP block, then its DISK_CHUNK blocks, encoded as memory chunks are (zero pages left out, repeats as
+     * references within the disk, the rest compressed). After the memory; once per disk.
+     */
+    public MemoryStats disk(String id, long size, GuestRam content, java.util.function.LongConsumer progress) throws IOException {
+        checkOpen();
+        if (!memoryWritten) {
+            throw new IllegalStateException("disks go after the memory");
+        }
+        if (!diskIds.add(id)) {
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, "disk " + id + " written twice");
+        }
+        DiskMapCodec.DiskMap disk = DiskMapCodec.of(id, size, options.chunkSize(), Kind.INVALID_INPUT);
+        if (!content.ranges().equals(disk.map().ranges())) {
+            throw new SnapshotFormatException(Kind.INVALID_INPUT, "disk " + id + ": its content is " + content.ranges() + ", not " + disk.map().ranges());
+        }
+        boolean ok = false;
+        try {
+            append(BlockType.DISK_MAP, Layout.frame(BlockType.DISK_MAP, DiskMapCodec.encode(disk)));
+            MemoryStats stats = new MemoryWriter(options).write(content, disk.map(), BlockType.DISK_CHUNK, this::append, progress);
+            ok = true;
+            return stats;
         } finally {
             failed |= !ok;
         }

@@ -93,7 +93,7 @@ class DedupTest {
         scan.hashes[1] = scan.hashes[0]; // as if the two different pages collided
         PageDedup.assign(new MemoryMap.Chunk[] {chunk}, new PageDedup.Scan[] {scan});
         assertArrayEquals(new int[] {1}, scan.refPages);
-        try (ChunkEncoder e = new ChunkEncoder(1, 64 << 10)) {
+        try (ChunkEncoder e = new ChunkEncoder(BlockType.CHUNK, 1, 64 << 10)) {
             ChunkEncoder.Encoded out = e.encode(ram, chunk, scan, ByteBuffer.allocateDirect(ChunkFormat.maxBlock(64 << 10)));
             assertEquals(2, out.storedPages());
             assertEquals(0, out.referencedPages());
