@@ -25,7 +25,7 @@ final class CaptureWarmup {
             }
             try (Machine scratch = Machine.scratch(cpu)) {
                 for (int i = 0; i < 2; i++) {
-                    Checkpoint.capture(scratch);
+                    Checkpoint.capture(scratch, false);
                 }
             } catch (RuntimeException | LinkageError e) {
                 // only ever made the pause shorter

@@ -1,6 +1,7 @@
 package dev.stasis.checkpoint;
 
 import dev.stasis.arch.x86.VcpuState;
+import dev.stasis.devices.virtio.blk.VirtioBlk;
 import dev.stasis.devices.virtio.blk.VirtioBlkState;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
@@ -48,15 +49,23 @@ public final class Checkpoint {
 
     /** {@link #save}, telling {@code progress} the guest bytes of each memory chunk as the writer takes it. */
     public static WriteReport save(Machine machine, Path file, WriterOptions options, LongConsumer progress) throws IOException {
-        return write(capture(machine), new GuestMemoryRam(machine.memory()), file, options, progress);
+        return save(machine, file, options, progress, false);
+    }
+
+    /**
+     * {@link #save(Machine, Path, WriterOptions, LongConsumer)}; {@code withDisks}: the file holds the disks' content too
+     * (format 1.3), so it restores without the images (taken while the vCPUs and the disks stand still).
+     */
+    public static WriteReport save(Machine machine, Path file, WriterOptions options, LongConsumer progress, boolean withDisks) throws IOException {
+        return write(capture(machine, withDisks), new GuestMemoryRam(machine.memory()), file, options, progress);
     }
 
     /** {@link #save}, with {@code extra} manifest properties beside the machine's own (a golden image's recipe). */
     public static WriteReport save(Machine machine, Path file, WriterOptions options, Map<String, String> extra) throws IOException {
-        MachineState state = capture(machine);
+        MachineState state = capture(machine, false);
         Map<String, String> properties = new LinkedHashMap<>(state.properties());
         properties.putAll(extra);
-        return write(new MachineState(state.sections(), properties), new GuestMemoryRam(machine.memory()), file, options, bytes -> { });
+        return write(new MachineState(state.sections(), properties, List.of()), new GuestMemoryRam(machine.memory()), file, options, bytes -> { });
     }
 
     /** One section as saved, to be written later. */
@@ -68,13 +77,25 @@ public final class Checkpoint {
 
     /**
      * Everything of a paused machine but its RAM: every section's state (immutable records, taken from KVM and
-     * the devices) and the manifest properties. Taken during the pause; written whenever (a live snapshot writes
-     * it after the guest has resumed).
+     * the devices), the manifest properties, and the disks whose content goes in the file (empty unless asked). Taken
+     * during the pause; written whenever (a live snapshot writes it after the guest has resumed; the disks' I/O is held
+     * until their content is written).
      */
-    record MachineState(List<Section<?>> sections, Map<String, String> properties) {}
+    record MachineState(List<Section<?>> sections, Map<String, String> properties, List<VirtioBlk> disks) {}
 
-    /** The sections and properties of {@code machine}, whose vCPUs must be paused. */
-    static MachineState capture(Machine machine) {
+    /**
+     * The sections and properties of {@code machine}, whose vCPUs must be paused; with {@code withDisks} its disks too.
+     * A disk on a private copy (restored from a file's content) has no file a restore could open: it needs {@code withDisks}.
+     */
+    static MachineState capture(Machine machine, boolean withDisks) {
+        if (!withDisks) {
+            for (VirtioBlk d : machine.disks()) {
+                if (d.image().privateCopy()) {
+                    throw new IllegalStateException("disk " + d.id() + " runs on a private copy of a snapshot's disk content (it has no file of its own):"
+                            + " snapshot this guest with its disks (--with-disks)");
+                }
+            }
+        }
         List<Section<?>> sections = new ArrayList<>();
         // Devices finish their I/O in flight first and start none until the vCPUs resume (if they do).
         machine.quiesce();
@@ -84,11 +105,16 @@ public final class Checkpoint {
                 sections.add(new Section<>(description, instance, state));
             }
         });
-        return new MachineState(List.copyOf(sections), properties(machine));
+        return new MachineState(List.copyOf(sections), properties(machine), withDisks ? machine.disks() : List.of());
     }
 
     /** Writes {@code state} and the RAM {@code ram} reads to {@code file}, atomically. */
     static WriteReport write(MachineState state, GuestRam ram, Path file, WriterOptions options, LongConsumer progress) throws IOException {
+        return write(state, ram, file, options, progress, () -> { });
+    }
+
+    /** {@link #write(MachineState, GuestRam, Path, WriterOptions, LongConsumer)}, running {@code afterDisks} once the disks' content is in. */
+    static WriteReport write(MachineState state, GuestRam ram, Path file, WriterOptions options, LongConsumer progress, Runnable afterDisks) throws IOException {
         try (SnapshotWriter writer = SnapshotWriter.create(file, options)) {
             List<String> optional = new ArrayList<>();
             for (Section<?> s : state.sections()) {
@@ -102,6 +128,11 @@ public final class Checkpoint {
                 properties.put(Manifest.OPTIONAL_SECTIONS, String.join(",", optional));
             }
             writer.manifest(Manifest.of(STASIS_VERSION, properties));
+            // The disks first: a live snapshot holds their I/O until their content is in the file, and memory takes longest.
+            for (VirtioBlk d : state.disks()) {
+                writer.disk(d.id(), d.image().size(), DiskContent.of(d.image()), bytes -> { });
+            }
+            afterDisks.run();
             writer.memory(ram, progress);
             return writer.commit();
         }
@@ -164,7 +195,14 @@ public final class Checkpoint {
             for (int slot = 0; reader.hasSection(VirtioBlkState.DESCRIPTION.name(), slot); slot++) {
                 savedDisks.add(reader.load(VirtioBlkState.DESCRIPTION, slot)); // slots are filled from 0: a gap leaves a section unread, refused below
             }
-            Machine machine = Machine.create(config, console, backing, disks.specs(savedDisks));
+            List<Path> made = new ArrayList<>();
+            Machine machine;
+            try {
+                machine = Machine.create(config, console, backing, disks.specs(savedDisks, reader, made));
+            } catch (IOException | RuntimeException e) {
+                removeAll(made); // a disk written out for a restore that did not happen
+                throw e;
+            }
             machine.acceptChangedDisks(disks.acceptChanged());
             try {
                 // Lazily, RAM is served before the state goes in: KVM maps the pvclock page when its MSR is set.
@@ -195,11 +233,23 @@ public final class Checkpoint {
                 return machine;
             } catch (IOException | RuntimeException e) {
                 machine.close(); // stops a lazy restore, which lets go of the reader
+                removeAll(made); // disks written out for a restore that did not happen (private copies went with the machine)
                 throw e;
             }
         } finally {
             if (!readerKept) {
                 reader.close();
+            }
+        }
+    }
+
+    /** Files first, then their directories (the order {@link DiskRestore#specs} adds them). */
+    private static void removeAll(List<Path> paths) {
+        for (Path p : paths) {
+            try {
+                java.nio.file.Files.deleteIfExists(p);
+            } catch (IOException ignored) {
+                // a directory that is not empty, or gone: nothing of the user's
             }
         }
     }

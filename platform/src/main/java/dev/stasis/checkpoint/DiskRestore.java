@@ -2,6 +2,9 @@ package dev.stasis.checkpoint;
 
 import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.devices.virtio.blk.VirtioBlkState;
+import dev.stasis.snapshot.container.SnapshotReader;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -11,12 +14,44 @@ import java.util.Set;
 /**
  * Where a restore finds the snapshot's disks: at the paths the snapshot recorded, or where {@code paths} says by disk
  * id; and whether a disk whose content changed since the snapshot is refused (the default) or accepted with a note.
+ * A file that holds a disk's content ({@code snapshot --with-disks}) brings the disk itself: it is written out to the
+ * path {@code paths} gives (a new file), or else to a private copy only this VM sees, gone when it ends.
  */
 public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
     public static final DiskRestore AS_SAVED = new DiskRestore(Map.of(), false);
 
     public DiskRestore {
         paths = Map.copyOf(paths);
+    }
+
+    /**
+     * The disks to open for {@code saved} (slot order), those whose content {@code reader} holds written out first (their
+     * new files are added to {@code made}, for the caller to remove if the restore fails); an override naming no disk
+     * of the snapshot is refused.
+     */
+    List<DiskSpec> specs(List<VirtioBlkState> saved, SnapshotReader reader, List<Path> made) throws IOException {
+        Set<String> inFile = new HashSet<>();
+        reader.disks().forEach(d -> inFile.add(d.id()));
+        List<DiskSpec> out = new java.util.ArrayList<>();
+        for (DiskSpec spec : specs(saved)) {
+            if (!inFile.contains(spec.id())) {
+                out.add(spec);
+                continue;
+            }
+            long size = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow().size();
+            if (paths.containsKey(spec.id())) {
+                DiskContent.writeOut(reader, spec.id(), size, spec.path());
+                made.add(spec.path());
+                out.add(spec);
+            } else {
+                Path copy = Files.createTempDirectory("stasis-disk-").resolve(spec.id() + ".img");
+                made.add(copy);
+                made.add(copy.getParent());
+                DiskContent.writeOut(reader, spec.id(), size, copy);
+                out.add(DiskSpec.privateCopy(copy, spec.readOnly(), spec.id()));
+            }
+        }
+        return out;
     }
 
     /** The disks to open for {@code saved} (slot order); an override naming no disk of the snapshot is refused. */

@@ -32,13 +32,18 @@ public final class LiveSnapshot implements AutoCloseable {
     private final PointInTimeRam ram;
     private final GuestMemoryRam view;
     private final Duration paused;
+    private final Machine machine;
     private boolean written;
+    /** The disks' I/O is held from the pause until their content is in the file (with disks only). */
+    private boolean diskHold;
 
-    private LiveSnapshot(Checkpoint.MachineState state, PointInTimeRam ram, GuestMemoryRam view, Duration paused) {
+    private LiveSnapshot(Checkpoint.MachineState state, PointInTimeRam ram, GuestMemoryRam view, Duration paused, Machine machine, boolean diskHold) {
         this.state = state;
         this.ram = ram;
         this.view = view;
         this.paused = paused;
+        this.machine = machine;
+        this.diskHold = diskHold;
     }
 
     /** Null when live snapshots work here, else why not: what is missing and how to get it, one line. */
@@ -58,6 +63,14 @@ public final class LiveSnapshot implements AutoCloseable {
      * anything is paused when userfaultfd cannot be used.
      */
     public static LiveSnapshot take(Machine machine) {
+        return take(machine, false);
+    }
+
+    /**
+     * {@link #take(Machine)}; {@code withDisks}: the file holds the disks' content too, so their I/O is held from the pause
+     * until it is written (the guest runs on; its disk requests wait).
+     */
+    public static LiveSnapshot take(Machine machine, boolean withDisks) {
         CaptureWarmup.once(machine.vm().config().cpu());
         PointInTimeRam ram = PointInTimeRam.prepare(machine.memory());
         Vm vm = machine.vm();
@@ -66,13 +79,17 @@ public final class LiveSnapshot implements AutoCloseable {
         long t0 = System.nanoTime();
         vm.pauseAll();
         try {
-            Checkpoint.MachineState state = Checkpoint.capture(machine);
+            Checkpoint.MachineState state = Checkpoint.capture(machine, withDisks);
             ram.freeze();
+            boolean diskHold = withDisks && !state.disks().isEmpty();
+            if (diskHold) {
+                machine.holdIo();
+            }
             if (!held) {
                 vm.resumeAll();
             }
             Duration paused = Duration.ofNanos(System.nanoTime() - t0);
-            return new LiveSnapshot(state, ram, new GuestMemoryRam(machine.memory(), ram), paused);
+            return new LiveSnapshot(state, ram, new GuestMemoryRam(machine.memory(), ram), paused, machine, diskHold);
         } catch (RuntimeException | Error e) {
             ram.close(); // un-protected before the guest resumes
             if (!held) {
@@ -97,8 +114,9 @@ public final class LiveSnapshot implements AutoCloseable {
         }
         written = true;
         try {
-            return Checkpoint.write(state, view, file, options, progress);
+            return Checkpoint.write(state, view, file, options, progress, this::releaseDisks);
         } finally {
+            releaseDisks();
             ram.close();
         }
     }
@@ -111,6 +129,14 @@ public final class LiveSnapshot implements AutoCloseable {
     /** Ends write-tracking if {@link #write} did not: the guest writes freely again. */
     @Override
     public void close() {
+        releaseDisks();
         ram.close();
+    }
+
+    private synchronized void releaseDisks() {
+        if (diskHold) {
+            diskHold = false;
+            machine.releaseIo();
+        }
     }
 }

@@ -52,6 +52,9 @@ public final class Machine implements AutoCloseable {
     private final List<String> notes = new ArrayList<>();
     private volatile Consumer<String> deviceLog = line -> System.err.println("stasis: " + line);
     private volatile boolean acceptChangedDisks;
+    /** Reasons the parts' I/O stands still: the pause of a snapshot or migration (one), and {@link #holdIo} calls. */
+    private int ioHolds;
+    private boolean pauseHold;
 
     private Machine(Vm vm, OutputStream console, List<DiskSpec> diskSpecs) throws IOException {
         this.vm = vm;
@@ -85,7 +88,7 @@ public final class Machine implements AutoCloseable {
             throw e;
         }
         all.addAll(List.of(new KvmClockPart(vm.vmFd()), new IrqchipPart(vm.vmFd()), new VcpuPart(vm)));
-        vm.onResume(this::resumeIo);
+        vm.onResume(this::vcpusResuming);
     }
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
@@ -212,12 +215,44 @@ public final class Machine implements AutoCloseable {
      * device took stay queued in the saved state, to be done once, by whichever machine runs the guest on. A machine
      * closed without resuming never does them, so its disks hold what the snapshot saw.
      */
-    public void quiesce() {
-        parts.forEach(MachinePart::quiesce);
+    public synchronized void quiesce() {
+        if (!pauseHold) {
+            pauseHold = true;
+            hold();
+        }
     }
 
-    private void resumeIo() {
-        parts.forEach(MachinePart::resume);
+    /**
+     * Keeps the parts' I/O stopped (as {@link #quiesce} does) until {@link #releaseIo}, whether or not the vCPUs resume
+     * meanwhile: a live snapshot that writes the disks' content lets the guest run and its disks wait.
+     */
+    public synchronized void holdIo() {
+        hold();
+    }
+
+    public synchronized void releaseIo() {
+        release();
+    }
+
+    private void vcpusResuming() {
+        synchronized (this) {
+            if (pauseHold) {
+                pauseHold = false;
+                release();
+            }
+        }
+    }
+
+    private void hold() {
+        if (ioHolds++ == 0) {
+            parts.forEach(MachinePart::quiesce);
+        }
+    }
+
+    private void release() {
+        if (--ioHolds == 0) {
+            parts.forEach(MachinePart::resume);
+        }
     }
 
     /**

@@ -30,6 +30,10 @@ final class SnapshotCommand implements Callable<Integer> {
             "--live refuses where it cannot be live, --no-live pauses the guest for the whole write"})
     Boolean live;
 
+    @Option(names = "--with-disks", description = {"put the disks' content in the file too (sparse, compressed, deduplicated, checksummed like memory),",
+            "so it restores without the images; a live snapshot holds the disks' I/O (not the vCPUs) until their content is written"})
+    boolean withDisks;
+
     @Option(names = "--level", paramLabel = "N", description = "zstd level for memory (default: the writer's)")
     Integer level;
 
@@ -52,6 +56,9 @@ final class SnapshotCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ObjectNode request = ControlClient.request("snapshot").put("path", out.toAbsolutePath().toString()).put("exit", exit);
+        if (withDisks) {
+            request.put("with_disks", true);
+        }
         if (live != null) {
             request.put("live", live);
         }

@@ -48,7 +48,7 @@ final class LiveSnapshotControl {
         }
         LiveSnapshot live;
         try {
-            live = LiveSnapshot.take(machine); // refused before anything pauses when userfaultfd is missing
+            live = LiveSnapshot.take(machine, request.bool("with_disks", false)); // refused before anything pauses when userfaultfd is missing
         } catch (UffdUnavailableException e) {
             String why = LiveSnapshot.explain(e.getMessage());
             if (asked != null) {

@@ -30,7 +30,7 @@ public final class VmControl {
 
     private static final RequestSchema NONE = RequestSchema.of();
     private static final RequestSchema SNAPSHOT = RequestSchema.of(
-            Field.string("path", true), Field.bool("exit"), Field.bool("live"), Field.bool("progress"),
+            Field.string("path", true), Field.bool("exit"), Field.bool("live"), Field.bool("progress"), Field.bool("with_disks"),
             Field.integer("level", -7, 19), Field.integer("threads", 1, 64));
 
     public static List<Command> handlers(Machine machine) {
@@ -88,7 +88,7 @@ public final class VmControl {
         machine.vm().pauseAll();
         WriteReport report;
         try {
-            report = Checkpoint.save(machine, path, options, progress(machine, request));
+            report = Checkpoint.save(machine, path, options, progress(machine, request), request.bool("with_disks", false));
         } catch (Exception e) {
             if (!wasPaused) {
                 machine.vm().resumeAll(); // a failed snapshot leaves the guest as it was

@@ -149,13 +149,10 @@ public final class SnapshotWriter implements AutoCloseable {
     /**
      * The content of disk {@code id}, {@code size} bytes, read through {@code content} as one range from 0 (since 1.3): a
      * DISK_MAP block, then its DISK_CHUNK blocks, encoded as memory chunks are (zero pages left out, repeats as
-     * references within the disk, the rest compressed). After the memory; once per disk.
+     * references within the disk, the rest compressed). Before or after the memory; once per disk.
      */
     public MemoryStats disk(String id, long size, GuestRam content, java.util.function.LongConsumer progress) throws IOException {
         checkOpen();
-        if (!memoryWritten) {
-            throw new IllegalStateException("disks go after the memory");
-        }
         if (!diskIds.add(id)) {
             throw new SnapshotFormatException(Kind.INVALID_INPUT, "disk " + id + " written twice");
         }

@@ -25,6 +25,7 @@ public final class DiskImage implements AutoCloseable {
     private final int fd;
     private final long size;
     private volatile boolean closed;
+    private volatile boolean privateCopy;
     /** The fingerprint's terms; its lock also orders writes with the scan. */
     private final ContentHash hash;
     /** The scan's position: it has read every block below (guarded by hash). */
@@ -73,6 +74,38 @@ public final class DiskImage implements AutoCloseable {
             LibC.close(fd);
             throw e;
         }
+    }
+
+    /**
+     * Opens {@code path}, a file made for this VM alone (a snapshot's disk content written out for it), and removes its
+     * name (and its directory's, when that is empty): the VM holds the only reference, nothing else can open it, and it
+     * is gone when the VM ends.
+     */
+    public static DiskImage openPrivate(Path path, boolean readOnly) throws IOException {
+        DiskImage d = open(path, readOnly);
+        try {
+            Files.delete(path);
+            Path parent = path.toAbsolutePath().getParent();
+            try (var left = Files.list(parent)) {
+                if (left.findAny().isEmpty()) {
+                    Files.delete(parent);
+                }
+            }
+        } catch (IOException e) {
+            d.close();
+            throw e;
+        }
+        d.privateCopy = true;
+        return d;
+    }
+
+    /** True for an image {@link #openPrivate} made: it has no name a later restore could open. */
+    public boolean privateCopy() { return privateCopy; }
+
+    /** False when {@code [offset, offset + length)} is a hole: it reads as zeros and need not be read. */
+    public boolean hasData(long offset, long length) {
+        long data = LibC.lseek(fd, offset, LibC.SEEK_DATA);
+        return data < 0 ? Native.getLastError() != Errno.ENXIO : data < offset + length;
     }
 
     public Path path() { return path; }

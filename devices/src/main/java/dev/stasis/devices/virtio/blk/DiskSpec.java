@@ -6,8 +6,18 @@ import java.util.regex.Pattern;
 /**
  * A disk as the user asks for it: {@code PATH[,readonly][,id=NAME]}. The id is the serial the guest reads
  * (VIRTIO_BLK_T_GET_ID, at most 20 bytes) and the name restore and the log use; {@code disk<N>} by default.
+ * {@code privateCopy}: the file was made for this VM from a snapshot's content and loses its name once open.
  */
-public record DiskSpec(Path path, boolean readOnly, String id) {
+public record DiskSpec(Path path, boolean readOnly, String id, boolean privateCopy) {
+    public DiskSpec(Path path, boolean readOnly, String id) {
+        this(path, readOnly, id, false);
+    }
+
+    /** A disk on a file made for this VM alone, whose name goes at once ({@link DiskImage#openPrivate}). */
+    public static DiskSpec privateCopy(Path path, boolean readOnly, String id) {
+        return new DiskSpec(path, readOnly, id, true);
+    }
+
     public static final int MAX_ID_BYTES = 20;
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._-]{1,20}");
 
