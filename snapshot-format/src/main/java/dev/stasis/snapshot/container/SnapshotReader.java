@@ -197,16 +197,23 @@ public final class SnapshotReader implements AutoCloseable {
 
     /** Per chunk, without decompressing: stored pages and block size (for inspect). */
     public List<ChunkSummary> chunkSummaries() throws IOException {
+        return memoryMap == null ? new ArrayList<>() : chunkSummaries(memoryMap, chunkBlocks, "");
+    }
+
+    /** {@link #chunkSummaries()} of disk {@code id}'s content (offsets for guest addresses). */
+    public List<ChunkSummary> diskChunkSummaries(String id) throws IOException {
+        ChunkAccess a = diskAccess(id);
+        return chunkSummaries(a.map, a.blockIndex, a.stream);
+    }
+
+    private List<ChunkSummary> chunkSummaries(MemoryMap map, int[] chunkBlocks, String stream) throws IOException {
         List<ChunkSummary> out = new ArrayList<>();
-        if (memoryMap == null) {
-            return out;
-        }
-        MemoryMap.Chunk[] chunks = memoryMap.chunks();
+        MemoryMap.Chunk[] chunks = map.chunks();
         for (MemoryMap.Chunk c : chunks) {
             IndexEntry e = entries.get(chunkBlocks[c.index()]);
             int bitmapLen = ChunkFormat.bitmapBytes(c.pages());
             int head = Layout.FRAME_HEAD + ChunkFormat.HEAD + 2 * bitmapLen;
-            String what = "chunk " + c.index() + " (block " + chunkBlocks[c.index()] + " at offset " + e.offset() + ")";
+            String what = stream + "chunk " + c.index() + " (block " + chunkBlocks[c.index()] + " at offset " + e.offset() + ")";
             if (e.length() < head - bitmapLen + 4) {
                 throw new SnapshotFormatException(Kind.MALFORMED, what + ": block of " + e.length() + " bytes is shorter than its header");
             }

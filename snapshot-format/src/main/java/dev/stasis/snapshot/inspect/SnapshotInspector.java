@@ -71,6 +71,11 @@ public final class SnapshotInspector {
                     + (mem.referencedPages() > 0 ? mem.referencedPages() + " duplicates of stored pages, " : "") + mem.zeroPages() + " zero; " + Values.size(mem.fileBytes()) + " in the file"
                     + (stored > 0 ? String.format(" (%.1f%% of the stored pages)", 100.0 * mem.fileBytes() / stored) : ""));
         }
+        for (SnapshotReader.DiskContent d : reader.disks()) {
+            Totals t = Totals.of(reader.diskChunkSummaries(d.id()));
+            line(out, 0, "disk " + d.id() + " content (" + Values.size(d.size()) + ")  " + t.chunks + " chunks  pages: " + t.stored + " stored, "
+                    + (t.referenced > 0 ? t.referenced + " duplicate, " : "") + t.zero + " zero  " + Values.size(t.fileBytes) + " in the file");
+        }
         return out.toString();
     }
 
@@ -164,7 +169,29 @@ public final class SnapshotInspector {
                 rn.put("file_bytes", r.fileBytes());
             }
         }
+        if (!reader.disks().isEmpty()) {
+            ArrayNode disks = root.putArray("disks");
+            for (SnapshotReader.DiskContent d : reader.disks()) {
+                Totals t = Totals.of(reader.diskChunkSummaries(d.id()));
+                disks.addObject().put("id", d.id()).put("size", d.size()).put("chunks", t.chunks).put("stored_pages", t.stored)
+                        .put("referenced_pages", t.referenced).put("zero_pages", t.zero).put("file_bytes", t.fileBytes);
+            }
+        }
         return root;
+    }
+
+    /** A disk's chunks summed up. */
+    private record Totals(int chunks, long stored, long referenced, long zero, long fileBytes) {
+        static Totals of(List<SnapshotReader.ChunkSummary> chunks) {
+            long stored = 0, referenced = 0, zero = 0, bytes = 0;
+            for (SnapshotReader.ChunkSummary c : chunks) {
+                stored += c.storedPages();
+                referenced += c.referencedPages();
+                zero += c.pages() - c.storedPages() - c.referencedPages();
+                bytes += c.blockBytes();
+            }
+            return new Totals(chunks.size(), stored, referenced, zero, bytes);
+        }
     }
 
     private static ArrayNode schema(StructSchema s) {
