@@ -92,7 +92,12 @@ final class DiskContent {
                 throw new IOException("cannot open " + target + ": " + LibC.strerror(Native.getLastError()));
             }
             try (Mapping m = Mapping.ofFd(fd, mapped, 0)) {
-                GuestRamSink sink = (offset, length) -> m.address().getByteBuffer(offset, length);
+                GuestRamSink sink = (offset, length) -> {
+                    if (offset < 0 || length < 0 || offset > mapped - length) {
+                        throw new IllegalStateException("disk " + id + ": the reader asked for [" + offset + ", +" + length + ") of " + mapped + " bytes");
+                    }
+                    return m.address().getByteBuffer(offset, length);
+                };
                 reader.readDisk(id, sink, true, Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())), bytes -> { });
             } finally {
                 LibC.close(fd);

@@ -30,15 +30,19 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
      * of the snapshot is refused.
      */
     List<DiskSpec> specs(List<VirtioBlkState> saved, SnapshotReader reader, List<Path> made) throws IOException {
-        Set<String> inFile = new HashSet<>();
-        reader.disks().forEach(d -> inFile.add(d.id()));
+        java.util.Map<String, Long> inFile = new java.util.HashMap<>();
+        reader.disks().forEach(d -> inFile.put(d.id(), d.size()));
         List<DiskSpec> out = new java.util.ArrayList<>();
         for (DiskSpec spec : specs(saved)) {
-            if (!inFile.contains(spec.id())) {
+            if (!inFile.containsKey(spec.id())) {
                 out.add(spec);
                 continue;
             }
             long size = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow().size();
+            if (inFile.get(spec.id()) != size) {
+                throw new dev.stasis.snapshot.state.StateException("disk " + spec.id() + ": the file's content is " + inFile.get(spec.id())
+                        + " bytes, its virtio-blk section says " + size + "; the file is damaged");
+            }
             if (paths.containsKey(spec.id())) {
                 DiskContent.writeOut(reader, spec.id(), size, spec.path());
                 made.add(spec.path());

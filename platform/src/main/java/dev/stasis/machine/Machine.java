@@ -303,6 +303,9 @@ public final class Machine implements AutoCloseable {
                         + " (written by a newer stasis, or for a device or vCPU this machine lacks); refusing rather than dropping it");
             }
         }
+        // Devices come back with their I/O held, as it was in the pause that saved them: requests the guest had queued
+        // are done once the vCPUs run here (start or resume), not before, and never by a restore that fails after this.
+        quiesce();
         List<String> notes = new ArrayList<>();
         for (MachinePart.Apply step : steps) {
             notes.addAll(step.apply());
@@ -316,6 +319,7 @@ public final class Machine implements AutoCloseable {
 
     /** Starts the vCPUs, then the background fetch of RAM still arriving (which would otherwise compete with them for the CPUs). */
     public void start() {
+        vcpusResuming();
         vm.start();
         RamFill fill = memory().fill();
         if (fill != null) {
@@ -329,6 +333,7 @@ public final class Machine implements AutoCloseable {
 
     @Override
     public void close() {
+        vm.stopVcpus(); // no vCPU rings a doorbell or reads a disk once its part has let go of it
         parts.forEach(MachinePart::close);
         vm.close();
     }

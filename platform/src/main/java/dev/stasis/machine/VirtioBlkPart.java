@@ -113,16 +113,25 @@ final class VirtioBlkPart implements MachinePart {
         if (saved.size() != blk.image().size()) {
             return "its size was " + saved.size() + " bytes, is " + blk.image().size();
         }
+        if (!saved.method().equals(DiskImage.FINGERPRINT_METHOD)) {
+            return "its content cannot be compared: the snapshot's fingerprint is of method " + saved.method() + ", this build takes "
+                    + DiskImage.FINGERPRINT_METHOD;
+        }
         try {
             byte[] now = blk.image().fingerprint();
             if (!Arrays.equals(now, saved.fingerprint())) {
-                return "its content changed (fingerprint " + HexFormat.of().formatHex(saved.fingerprint(), 0, 8) + "..., now "
-                        + HexFormat.of().formatHex(now, 0, 8) + "...)";
+                return "its content changed (fingerprint " + shown(saved.fingerprint()) + ", now " + shown(now) + ")";
             }
         } catch (IOException e) {
             return "it could not be read: " + e.getMessage();
         }
         return null;
+    }
+
+    /** A fingerprint's first content bytes (after its size), however long the file's is. */
+    private static String shown(byte[] fingerprint) {
+        int from = Math.min(8, fingerprint.length);
+        return HexFormat.of().formatHex(fingerprint, from, Math.min(fingerprint.length, from + 8)) + "...";
     }
 
     @Override

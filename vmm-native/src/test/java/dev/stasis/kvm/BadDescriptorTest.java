@@ -56,6 +56,9 @@ class BadDescriptorTest {
         void run();
     }
 
+    /** A valid eventfd for the irqfd and ioeventfd calls (the VM's descriptor is the bad one). */
+    private static final dev.stasis.os.EventFd EVENT = new dev.stasis.os.EventFd();
+
     /** Valid arguments for every setter, read from a healthy vCPU and VM. */
     private record States(Regs regs, Sregs sregs, FpuState fpu, XsaveState xsave, List<Xcr> xcrs, LapicState lapic,
                           VcpuEvents events, DebugRegs debugRegs, List<CpuidEntry> cpuid, ClockData clock,
@@ -95,6 +98,8 @@ class BadDescriptorTest {
         add(m, "VmFd.enableCap", KvmIoctl.KVM_ENABLE_CAP, () -> vm.enableCap(Capability.MANUAL_DIRTY_LOG_PROTECT2, 1));
         add(m, "VmFd.irqLine", KvmIoctl.KVM_IRQ_LINE, () -> vm.irqLine(4, true));
         add(m, "VmFd.signalMsi", KvmIoctl.KVM_SIGNAL_MSI, () -> vm.signalMsi(0xfee00000L, 0x30));
+        add(m, "VmFd.irqfd", KvmIoctl.KVM_IRQFD, () -> vm.irqfd(EVENT.fd(), 5, true));
+        add(m, "VmFd.ioeventfd", KvmIoctl.KVM_IOEVENTFD, () -> vm.ioeventfd(0xfeb00050L, 4, EVENT.fd(), true));
         add(m, "VmFd.createVcpu", KvmIoctl.KVM_CREATE_VCPU, () -> vm.createVcpu(7));
 
         add(m, "VcpuFd.run", KvmIoctl.KVM_RUN, vcpu::run);

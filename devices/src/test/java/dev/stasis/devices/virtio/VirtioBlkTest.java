@@ -29,7 +29,7 @@ class VirtioBlkTest {
     Path dir;
     final List<String> log = new CopyOnWriteArrayList<>();
     final AtomicInteger interrupts = new AtomicInteger();
-    final NativeRam ram = new NativeRam(1 << 20);
+    final NativeRam ram = new NativeRam(8 << 20);
     VirtioBlk blk;
 
     @AfterEach
@@ -209,7 +209,7 @@ class VirtioBlkTest {
             switch (says) {
                 case "outside guest RAM" -> {
                     d.desc(0, HDR, 16, 1, 1);
-                    d.desc(1, (1 << 20) - 256, 512, 1 | 2, 2);
+                    d.desc(1, (8 << 20) - 256, 512, 1 | 2, 2);
                     d.desc(2, STATUS, 1, 2, 0);
                     d.submit(0);
                 }
@@ -310,6 +310,43 @@ class VirtioBlkTest {
                 assertEquals(state, back, "whatever the driver wrote saves and loads");
                 blk.resume();
             }
+        }
+    }
+
+    @Test
+    void sectorsThatWouldWrapAroundAreRefusedAndTheImageKeepsItsSize() throws Exception {
+        Path img = image(1 << 20);
+        QueueDriver d = open(img, false);
+        long wraps = (1L << 31) - (1L << 55); // negative: times 512 it would land inside the first terabyte
+        request(d, 1, wraps, 512, false);
+        assertEquals(1, status(), "a write at a negative sector is IOERR");
+        ram.ram.setLong(DATA, wraps);
+        ram.ram.setInt(DATA + 8, 8);
+        ram.ram.setInt(DATA + 12, 0);
+        request(d, 13, 0, 16, false);
+        assertEquals(1, status(), "write-zeroes at a negative sector is IOERR");
+        assertEquals(1 << 20, Files.size(img), "nothing was written outside the image");
+    }
+
+    @Test
+    void aRequestAsLargeAsTheDriverWasToldItMayBeIsServed() throws Exception {
+        Path img = image(4 << 20);
+        QueueDriver d = open(img, false);
+        assertEquals(1 << 20, d.transport.read(0x100 + 8, 4), "size_max");
+        int len = 2 << 20; // two buffers of size_max: over the 4 MiB cap it once had, well under seg_max of them
+        ram.ram.setMemory(0x200000, len, (byte) 0x3c);
+        ram.ram.setInt(HDR, 1);
+        ram.ram.setLong(HDR + 8, 0);
+        d.desc(0, HDR, 16, 1, 1);
+        d.desc(1, 0x200000, 1 << 20, 1, 2);
+        d.desc(2, 0x300000, 1 << 20, 1, 3);
+        d.desc(3, STATUS, 1, 2, 0);
+        d.submit(0);
+        d.awaitUsed();
+        assertEquals(0, status());
+        byte[] back = Files.readAllBytes(img);
+        for (int i = 0; i < len; i += 4096) {
+            assertEquals(0x3c, back[i], "byte " + i);
         }
     }
 }

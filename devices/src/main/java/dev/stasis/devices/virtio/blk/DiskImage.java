@@ -18,7 +18,10 @@ import java.nio.ByteBuffer;
  */
 public final class DiskImage implements AutoCloseable {
     public static final int SECTOR = 512;
+    /** The name of {@link #fingerprint}'s algorithm, saved beside it: a later one gets another name. */
+    public static final String FINGERPRINT_METHOD = "xxh64-4k-sum-1";
     private static final int SCAN_STEP = 1 << 20;
+    private static final int BOUNCE = 1 << 20;
 
     private final Path path;
     private final boolean readOnly;
@@ -30,7 +33,10 @@ public final class DiskImage implements AutoCloseable {
     private final ContentHash hash;
     /** The scan's position: it has read every block below (guarded by hash). */
     private long scanned;
-    private Exception scanFailure;
+    private Throwable scanFailure;
+    /** Where a write's bytes go on their way to the file, {@link #BOUNCE} at a time (guarded by hash). */
+    private final ByteBuffer bounce = ByteBuffer.allocateDirect(BOUNCE);
+    private final Pointer bouncePointer = Native.getDirectBufferPointer(bounce);
     /** A block a write covered in part, read back (guarded by hash). */
     private final ByteBuffer delta = ByteBuffer.allocateDirect(ContentHash.BLOCK);
     private final Pointer deltaPointer = Native.getDirectBufferPointer(delta);
@@ -118,6 +124,7 @@ public final class DiskImage implements AutoCloseable {
 
     /** Reads {@code length} bytes at {@code offset} into {@code into}; an image that ended early (it shrank) is an error. */
     public void read(long offset, Pointer into, int length) throws IOException {
+        inside(offset, length);
         int done = 0;
         while (done < length) {
             long n = LibC.pread(fd, into.share(done), length - done, offset + done);
@@ -135,8 +142,29 @@ public final class DiskImage implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes {@code length} bytes from {@code from} at {@code offset}, through a buffer of this image's own: the bytes
+     * written are the bytes the fingerprint takes, even if the guest changes its buffer meanwhile.
+     */
     public void write(long offset, Pointer from, int length) throws IOException {
-        changing(offset, length, from, () -> pwrite(offset, from, length));
+        inside(offset, length);
+        for (int done = 0; done < length; ) {
+            int n = Math.min(BOUNCE, length - done);
+            long at = offset + done;
+            Pointer piece = from.share(done);
+            synchronized (hash) {
+                bounce.clear().put(piece.getByteBuffer(0, n)).flip();
+                changing(at, n, bounce, () -> pwrite(at, bouncePointer, n));
+            }
+            done += n;
+        }
+    }
+
+    /** A request that leaves the image is the caller's bug (the device checks sectors first): refused, never done. */
+    private void inside(long offset, long length) throws IOException {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IOException(String.format("disk %s: [%d, +%d) is outside its %d bytes", path, offset, length, size));
+        }
     }
 
     private void pwrite(long offset, Pointer from, int length) throws IOException {
@@ -163,6 +191,7 @@ public final class DiskImage implements AutoCloseable {
 
     /** Frees {@code [offset, offset + length)}: it reads as zeros after (a hole). */
     public void punchHole(long offset, long length) throws IOException {
+        inside(offset, length);
         changing(offset, length, null, () -> deallocate(offset, length));
     }
 
@@ -178,6 +207,7 @@ public final class DiskImage implements AutoCloseable {
 
     /** Makes {@code [offset, offset + length)} read as zeros, keeping it allocated. */
     public void zero(long offset, long length) throws IOException {
+        inside(offset, length);
         changing(offset, length, null, () -> zeroRange(offset, length));
     }
 
@@ -187,15 +217,19 @@ public final class DiskImage implements AutoCloseable {
             if (errno != Errno.EOPNOTSUPP) {
                 throw new IOException("write-zeroes on disk " + path + " failed: " + LibC.strerror(errno));
             }
-            writeZeros(offset, length);
+            deallocate(offset, length); // tmpfs has no ZERO_RANGE: a hole reads as zeros too
         }
     }
 
+    /** Zeros written where the range holds data (holes already read as zeros): a file system with no hole punching. */
     private void writeZeros(long offset, long length) throws IOException {
         Memory zeros = new Memory(1 << 16);
         zeros.clear();
         for (long at = 0; at < length; at += zeros.size()) {
-            pwrite(offset + at, zeros, (int) Math.min(zeros.size(), length - at));
+            int n = (int) Math.min(zeros.size(), length - at);
+            if (hasData(offset + at, n)) {
+                pwrite(offset + at, zeros, n);
+            }
         }
     }
 
@@ -207,7 +241,7 @@ public final class DiskImage implements AutoCloseable {
     public byte[] fingerprint() throws IOException {
         synchronized (hash) {
             boolean interrupted = false;
-            while (scanned < size && scanFailure == null) {
+            while (scanned < size && scanFailure == null && !closed) {
                 try {
                     hash.wait();
                 } catch (InterruptedException e) {
@@ -219,6 +253,9 @@ public final class DiskImage implements AutoCloseable {
             }
             if (scanFailure != null) {
                 throw new IOException("the content of disk " + path + " could not be read for its fingerprint: " + scanFailure.getMessage(), scanFailure);
+            }
+            if (closed) {
+                throw new IOException("disk " + path + " is closed");
             }
             return hash.value(size);
         }
@@ -235,7 +272,7 @@ public final class DiskImage implements AutoCloseable {
                         break;
                     }
                     long data = LibC.lseek(fd, scanned, LibC.SEEK_DATA);
-                    if (data < 0) {
+                    if (data < 0 || data >= size) {
                         scanned = size; // ENXIO: a hole to the end
                         break;
                     }
@@ -246,7 +283,7 @@ public final class DiskImage implements AutoCloseable {
                     scanned = start + n;
                 }
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             synchronized (hash) {
                 scanFailure = e;
             }
@@ -259,13 +296,19 @@ public final class DiskImage implements AutoCloseable {
 
     /**
      * Runs {@code change} on {@code [offset, offset + length)}, then gives the fingerprint the new content of the blocks
-     * it touched: from {@code data} (the bytes written, in place) for whole blocks, read back from the image for the
-     * partial blocks at either end, or zeros when {@code data} is null and the change zeroed the range. Under the
-     * fingerprint's lock, so the scan never reads a block between a write and its terms.
+     * it touched: from {@code data} (the bytes written) for whole blocks, read back from the image for the partial
+     * blocks at either end, or zeros when {@code data} is null and the change zeroed the range. A change that fails
+     * part-way has its whole range read back instead (if that fails too, the fingerprint is lost, and says so). Under
+     * the fingerprint's lock, so the scan never reads a block between a write and its terms.
      */
-    private void changing(long offset, long length, Pointer data, Change change) throws IOException {
+    private void changing(long offset, long length, ByteBuffer data, Change change) throws IOException {
         synchronized (hash) {
-            change.run();
+            try {
+                change.run();
+            } catch (IOException | RuntimeException e) {
+                rereadRange(offset, length, e);
+                throw e;
+            }
             long end = Math.min(size, offset + length);
             long firstWhole = (offset + ContentHash.BLOCK - 1) / ContentHash.BLOCK;
             long endWhole = end / ContentHash.BLOCK;
@@ -274,7 +317,8 @@ public final class DiskImage implements AutoCloseable {
                 if (data == null) {
                     hash.clear(firstWhole, endWhole - firstWhole);
                 } else {
-                    hash.set(data.getByteBuffer(firstWhole * ContentHash.BLOCK - offset, bytes), firstWhole);
+                    int from = (int) (firstWhole * ContentHash.BLOCK - offset);
+                    hash.set(data.duplicate().position(from).limit(from + (int) bytes), firstWhole);
                 }
             }
             long headBlock = offset / ContentHash.BLOCK;
@@ -284,6 +328,19 @@ public final class DiskImage implements AutoCloseable {
             long tailBlock = (end - 1) / ContentHash.BLOCK;
             if (tailBlock != headBlock && end % ContentHash.BLOCK != 0) {
                 reread(tailBlock);
+            }
+        }
+    }
+
+    /** After a change failed part-way: every block of the range as the image now holds it, or the fingerprint is lost. */
+    private void rereadRange(long offset, long length, Exception cause) {
+        try {
+            for (long n = offset / ContentHash.BLOCK; n * ContentHash.BLOCK < Math.min(size, offset + length); n++) {
+                reread(n);
+            }
+        } catch (IOException | RuntimeException e) {
+            if (scanFailure == null) {
+                scanFailure = new IOException("a failed change (" + cause.getMessage() + ") could not be read back: " + e.getMessage(), e);
             }
         }
     }

@@ -27,8 +27,9 @@ import java.util.function.Consumer;
 public final class VirtioBlk implements VirtioDevice, AutoCloseable {
     public static final int DEVICE_ID = 2;
     static final int QUEUE_SIZE = 256;
-    /** The most data one request may move; more is refused as an I/O error (the driver is told seg_max and size_max). */
-    static final long MAX_REQUEST_BYTES = 4L << 20;
+    /** The most one data buffer may hold (size_max) and one request move (seg_max of them); more is refused as an I/O error. */
+    static final int SIZE_MAX = 1 << 20;
+    static final long MAX_REQUEST_BYTES = (long) (QUEUE_SIZE - 2) * SIZE_MAX;
     static final int MAX_DISCARD_SEGMENTS = 32;
     static final long MAX_ZERO_SECTORS = (1L << 32) - 1;
 
@@ -70,7 +71,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
     private static byte[] configSpace(long sectors) {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(60).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, sectors);
-        b.putInt(8, 1 << 20);             // size_max: one buffer
+        b.putInt(8, SIZE_MAX);            // size_max: one buffer
         b.putInt(12, QUEUE_SIZE - 2);     // seg_max: data buffers beside the header and the status
         b.putInt(20, DiskImage.SECTOR);   // blk_size
         b.putInt(36, (int) MAX_ZERO_SECTORS); // max_discard_sectors
@@ -102,6 +103,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
     @Override
     public void activate(long features, List<Virtqueue> queues, Events events) {
         synchronized (lock) {
+            queue = null; // a drain of another queue stops after its chain in progress
             awaitIdle();
             this.queue = queues.get(0);
             this.events = events;
@@ -112,8 +114,8 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
     @Override
     public void deactivate() {
         synchronized (lock) {
+            queue = null; // first: a guest that keeps its ring full must not keep the drain (and this vCPU) going
             awaitIdle();
-            queue = null;
             events = null;
         }
     }
@@ -156,7 +158,8 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
     /** The image flushed, and what it is now (taken while quiesced: nothing writes it meanwhile). */
     public VirtioBlkState identity() throws IOException {
         image.flush();
-        return new VirtioBlkState(id, image.readOnly(), image.path().toAbsolutePath().toString(), image.size(), image.fingerprint());
+        return new VirtioBlkState(id, image.readOnly(), image.path().toAbsolutePath().toString(), image.size(), image.fingerprint(),
+                DiskImage.FINGERPRINT_METHOD);
     }
 
     private void serve() {
@@ -189,7 +192,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
         try {
             while (true) {
                 synchronized (lock) {
-                    if (quiesced || closing) {
+                    if (quiesced || closing || queue != q) {
                         break;
                     }
                 }
@@ -200,10 +203,13 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
                 q.push(chain, execute(chain));
                 served++;
             }
-        } catch (VirtqueueException | RuntimeException e) {
-            // A guest that breaks the ring (or makes the device fail) loses this device until it resets it, nothing more.
+        } catch (VirtqueueException | RuntimeException | Error e) {
+            // A guest that breaks the ring (or makes the device fail, even out of memory) loses this device until it
+            // resets it, nothing more; the I/O thread lives on.
             synchronized (lock) {
-                queue = null;
+                if (queue == q) {
+                    queue = null;
+                }
             }
             ev.broken(e instanceof VirtqueueException ? e.getMessage() : "the device failed on a request: " + e);
         }
@@ -262,7 +268,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
         if (length < 0 || length % DiskImage.SECTOR != 0 || length > MAX_REQUEST_BYTES) {
             return refuse("a " + (toGuest ? "read" : "write") + " of " + length + " bytes (not whole sectors, or over " + MAX_REQUEST_BYTES + ")");
         }
-        if (sector > image.sectors() || length / DiskImage.SECTOR > image.sectors() - sector) {
+        if (sector < 0 || sector > image.sectors() || length / DiskImage.SECTOR > image.sectors() - sector) {
             return refuse("a " + (toGuest ? "read" : "write") + " past the end of the disk (sector " + sector + ", " + length + " bytes, "
                     + image.sectors() + " sectors)");
         }
@@ -311,7 +317,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
             if ((flags & ~1) != 0 || (discard && unmap)) {
                 return S_UNSUPP;
             }
-            if (sector > image.sectors() || count > image.sectors() - sector) {
+            if (sector < 0 || sector > image.sectors() || count > image.sectors() - sector) {
                 return refuse("a " + (discard ? "discard" : "write-zeroes") + " past the end of the disk (sector " + sector + ", " + count + " sectors)");
             }
             if (discard || unmap) {
@@ -347,9 +353,14 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
         closing = true;
         doorbell.signal();
         try {
-            worker.join(5000);
+            worker.join(30_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (worker.isAlive()) {
+            // Stuck in the kernel (a flush on a hung file system): its descriptors stay open rather than be reused under it.
+            log.accept("virtio-blk " + id + ": the I/O thread did not end in 30 s; the image stays open until the process exits");
+            return;
         }
         doorbell.close();
         image.close();

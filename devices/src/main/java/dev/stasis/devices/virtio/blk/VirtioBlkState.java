@@ -14,15 +14,19 @@ import java.util.Arrays;
  * @param path        the image, absolute, where it was when saved
  * @param size        its size in bytes then
  * @param fingerprint {@link DiskImage#fingerprint} of its content then (flushed)
+ * @param method      how the fingerprint was taken ({@link DiskImage#FINGERPRINT_METHOD}): a restore compares only
+ *                    fingerprints of one method, and says so when it cannot
  */
-public record VirtioBlkState(String id, boolean readOnly, String path, long size, byte[] fingerprint) {
+public record VirtioBlkState(String id, boolean readOnly, String path, long size, byte[] fingerprint, String method) {
     public static final StateDescription<VirtioBlkState> DESCRIPTION = StateDescription.of("virtio-blk", VirtioBlkState.class, 1)
             .string("id", VirtioBlkState::id)
             .bool("read_only", VirtioBlkState::readOnly)
             .string("path", VirtioBlkState::path)
             .u64("size", VirtioBlkState::size)
             .bytes("fingerprint", VirtioBlkState::fingerprint)
-            .build(r -> new VirtioBlkState(r.getString("id"), r.getBool("read_only"), r.getString("path"), r.getLong("size"), r.getBytes("fingerprint")));
+            .string("fingerprint_method", VirtioBlkState::method)
+            .build(r -> new VirtioBlkState(r.getString("id"), r.getBool("read_only"), r.getString("path"), r.getLong("size"), r.getBytes("fingerprint"),
+                    r.getString("fingerprint_method")));
 
     public VirtioBlkState {
         fingerprint = fingerprint.clone();
@@ -36,11 +40,11 @@ public record VirtioBlkState(String id, boolean readOnly, String path, long size
     @Override
     public boolean equals(Object o) {
         return o instanceof VirtioBlkState s && id.equals(s.id) && readOnly == s.readOnly && path.equals(s.path) && size == s.size
-                && Arrays.equals(fingerprint, s.fingerprint);
+                && Arrays.equals(fingerprint, s.fingerprint) && method.equals(s.method);
     }
 
     @Override
     public int hashCode() {
-        return 31 * java.util.Objects.hash(id, readOnly, path, size) + Arrays.hashCode(fingerprint);
+        return 31 * java.util.Objects.hash(id, readOnly, path, size, method) + Arrays.hashCode(fingerprint);
     }
 }
