@@ -125,15 +125,20 @@ public final class DiskImage implements AutoCloseable {
     /** Reads {@code length} bytes at {@code offset} into {@code into}; an image that ended early (it shrank) is an error. */
     public void read(long offset, Pointer into, int length) throws IOException {
         inside(offset, length);
+        positional(offset, into, length, false);
+    }
+
+    /** pread or pwrite until all {@code length} bytes are done, through EINTR. */
+    private void positional(long offset, Pointer buf, int length, boolean write) throws IOException {
         int done = 0;
         while (done < length) {
-            long n = LibC.pread(fd, into.share(done), length - done, offset + done);
+            long n = write ? LibC.pwrite(fd, buf.share(done), length - done, offset + done) : LibC.pread(fd, buf.share(done), length - done, offset + done);
             if (n < 0) {
                 int errno = Native.getLastError();
                 if (errno == Errno.EINTR) {
                     continue;
                 }
-                throw new IOException("read of disk " + path + " at " + (offset + done) + " failed: " + LibC.strerror(errno));
+                throw new IOException((write ? "write" : "read") + " of disk " + path + " at " + (offset + done) + " failed: " + LibC.strerror(errno));
             }
             if (n == 0) {
                 throw new IOException("disk " + path + " ends at " + (offset + done) + ", before the " + size + " bytes it had when opened (did it shrink?)");
@@ -168,18 +173,7 @@ public final class DiskImage implements AutoCloseable {
     }
 
     private void pwrite(long offset, Pointer from, int length) throws IOException {
-        int done = 0;
-        while (done < length) {
-            long n = LibC.pwrite(fd, from.share(done), length - done, offset + done);
-            if (n < 0) {
-                int errno = Native.getLastError();
-                if (errno == Errno.EINTR) {
-                    continue;
-                }
-                throw new IOException("write of disk " + path + " at " + (offset + done) + " failed: " + LibC.strerror(errno));
-            }
-            done += (int) n;
-        }
+        positional(offset, from, length, true);
     }
 
     /** Makes every write so far durable (fdatasync). */
