@@ -6,6 +6,8 @@ import dev.stasis.devices.i8042.I8042State;
 import dev.stasis.devices.pvpanic.PvPanic;
 import dev.stasis.devices.rtc.CmosRtcState;
 import dev.stasis.devices.uart.UartState;
+import dev.stasis.devices.virtio.blk.DiskSpec;
+import dev.stasis.devices.virtio.blk.VirtioBlk;
 import dev.stasis.snapshot.state.StateException;
 import dev.stasis.vm.VmConfigSection;
 import dev.stasis.devices.i8042.I8042;
@@ -22,6 +24,7 @@ import dev.stasis.vm.VmExit;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,9 +32,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.io.UncheckedIOException;
-import dev.stasis.devices.virtio.blk.DiskSpec;
-import dev.stasis.devices.virtio.blk.VirtioBlk;
 
 /**
  * A small PC: a {@link Vm} with KVM's in-kernel irqchip and PIT, a 16550A on COM1 (IRQ 4), an i8042

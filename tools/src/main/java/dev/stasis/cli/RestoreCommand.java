@@ -1,6 +1,7 @@
 package dev.stasis.cli;
 
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.DiskRestore;
 import dev.stasis.checkpoint.RestoreMode;
 import dev.stasis.forensics.CrashDump;
 import dev.stasis.forensics.Progress;
@@ -14,7 +15,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import dev.stasis.checkpoint.DiskRestore;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
