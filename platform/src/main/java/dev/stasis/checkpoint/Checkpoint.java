@@ -1,6 +1,7 @@
 package dev.stasis.checkpoint;
 
 import dev.stasis.arch.x86.VcpuState;
+import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.devices.virtio.blk.VirtioBlk;
 import dev.stasis.devices.virtio.blk.VirtioBlkState;
 import dev.stasis.machine.Machine;
@@ -85,14 +86,14 @@ public final class Checkpoint {
 
     /**
      * The sections and properties of {@code machine}, whose vCPUs must be paused; with {@code withDisks} its disks too.
-     * A disk on a private copy (restored from a file's content) has no file a restore could open: it needs {@code withDisks}.
+     * A private copy-on-write disk (over a file's disk content) has no file a restore could open: it needs {@code withDisks}.
      */
     static MachineState capture(Machine machine, boolean withDisks) {
         if (!withDisks) {
             for (VirtioBlk d : machine.disks()) {
                 if (d.image().privateCopy()) {
-                    throw new IllegalStateException("disk " + d.id() + " runs on a private copy of a snapshot's disk content (it has no file of its own):"
-                            + " snapshot this guest with its disks (--with-disks)");
+                    throw new IllegalStateException("disk " + d.id() + " is a private copy-on-write disk over a snapshot's disk content (it has no file"
+                            + " of its own): snapshot this guest with its disks (--with-disks)");
                 }
             }
         }
@@ -196,11 +197,14 @@ public final class Checkpoint {
                 savedDisks.add(reader.load(VirtioBlkState.DESCRIPTION, slot)); // slots are filled from 0: a gap leaves a section unread, refused below
             }
             List<Path> made = new ArrayList<>();
+            List<DiskSpec> specs = new ArrayList<>();
             Machine machine;
             try {
-                machine = Machine.create(config, console, backing, disks.specs(savedDisks, reader, made));
+                specs.addAll(disks.specs(savedDisks, reader, made));
+                machine = Machine.create(config, console, backing, specs);
             } catch (IOException | RuntimeException e) {
-                removeAll(made); // a disk written out for a restore that did not happen
+                specs.stream().filter(d -> d.base() != null).forEach(d -> d.base().close());
+                removeAll(made); // disks written out for a restore that did not happen
                 throw e;
             }
             machine.acceptChangedDisks(disks.acceptChanged());

@@ -15,7 +15,8 @@ import java.util.Set;
  * Where a restore finds the snapshot's disks: at the paths the snapshot recorded, or where {@code paths} says by disk
  * id; and whether a disk whose content changed since the snapshot is refused (the default) or accepted with a note.
  * A file that holds a disk's content ({@code snapshot --with-disks}) brings the disk itself: it is written out to the
- * path {@code paths} gives (a new file), or else to a private copy only this VM sees, gone when it ends.
+ * path {@code paths} gives (a new file), or else the guest runs on a copy-on-write disk over the file's content: what
+ * it writes goes to a private file only this VM sees, gone when it ends, and the snapshot file is never written.
  */
 public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
     public static final DiskRestore AS_SAVED = new DiskRestore(Map.of(), false);
@@ -33,27 +34,34 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
         java.util.Map<String, Long> inFile = new java.util.HashMap<>();
         reader.disks().forEach(d -> inFile.put(d.id(), d.size()));
         List<DiskSpec> out = new java.util.ArrayList<>();
-        for (DiskSpec spec : specs(saved)) {
-            if (!inFile.containsKey(spec.id())) {
-                out.add(spec);
-                continue;
+        try {
+            for (DiskSpec spec : specs(saved)) {
+                if (!inFile.containsKey(spec.id())) {
+                    out.add(spec);
+                    continue;
+                }
+                long size = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow().size();
+                if (inFile.get(spec.id()) != size) {
+                    throw new dev.stasis.snapshot.state.StateException("disk " + spec.id() + ": the file's content is " + inFile.get(spec.id())
+                            + " bytes, its virtio-blk section says " + size + "; the file is damaged");
+                }
+                if (paths.containsKey(spec.id())) {
+                    DiskContent.writeOut(reader, spec.id(), size, spec.path());
+                    made.add(spec.path());
+                    out.add(spec);
+                } else {
+                    Path overlay = Files.createTempDirectory("stasis-disk-").resolve(spec.id() + ".img");
+                    made.add(overlay);
+                    made.add(overlay.getParent());
+                    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(overlay.toFile(), "rw")) {
+                        f.setLength(size); // sparse: it holds only what the guest writes
+                    }
+                    out.add(DiskSpec.overlay(overlay, spec.readOnly(), spec.id(), SnapshotDiskBase.open(reader.path(), reader, spec.id(), size)));
+                }
             }
-            long size = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow().size();
-            if (inFile.get(spec.id()) != size) {
-                throw new dev.stasis.snapshot.state.StateException("disk " + spec.id() + ": the file's content is " + inFile.get(spec.id())
-                        + " bytes, its virtio-blk section says " + size + "; the file is damaged");
-            }
-            if (paths.containsKey(spec.id())) {
-                DiskContent.writeOut(reader, spec.id(), size, spec.path());
-                made.add(spec.path());
-                out.add(spec);
-            } else {
-                Path copy = Files.createTempDirectory("stasis-disk-").resolve(spec.id() + ".img");
-                made.add(copy);
-                made.add(copy.getParent());
-                DiskContent.writeOut(reader, spec.id(), size, copy);
-                out.add(DiskSpec.privateCopy(copy, spec.readOnly(), spec.id()));
-            }
+        } catch (IOException | RuntimeException e) {
+            out.stream().filter(d -> d.base() != null).forEach(d -> d.base().close());
+            throw e;
         }
         return out;
     }

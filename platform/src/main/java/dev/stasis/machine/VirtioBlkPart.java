@@ -41,7 +41,7 @@ final class VirtioBlkPart implements MachinePart {
         this.slot = slot;
         this.vm = vm;
         this.acceptChanged = acceptChanged;
-        this.blk = new VirtioBlk(spec.privateCopy() ? DiskImage.openPrivate(spec.path(), spec.readOnly()) : DiskImage.open(spec.path(), spec.readOnly()),
+        this.blk = new VirtioBlk(spec.base() != null ? DiskImage.openOverlay(spec.path(), spec.readOnly(), spec.base()) : DiskImage.open(spec.path(), spec.readOnly()),
                 spec.id(), vm.memory(), log);
         long base = VirtioSlots.address(slot);
         int gsi = VirtioSlots.irq(slot);

@@ -28,7 +28,10 @@ public final class DiskImage implements AutoCloseable {
     private final int fd;
     private final long size;
     private volatile boolean closed;
-    private volatile boolean privateCopy;
+    /** Where the blocks come from that this VM has not written (a copy-on-write disk), or null. */
+    private final DiskBase base;
+    /** With a base: the 4 KiB blocks the file holds, bit n of word n/64 (guarded by hash). */
+    private final long[] present;
     /** The fingerprint's terms; its lock also orders writes with the scan. */
     private final ContentHash hash;
     /** The scan's position: it has read every block below (guarded by hash). */
@@ -41,11 +44,13 @@ public final class DiskImage implements AutoCloseable {
     private final ByteBuffer delta = ByteBuffer.allocateDirect(ContentHash.BLOCK);
     private final Pointer deltaPointer = Native.getDirectBufferPointer(delta);
 
-    private DiskImage(Path path, boolean readOnly, int fd, long size) {
+    private DiskImage(Path path, boolean readOnly, int fd, long size, DiskBase base) {
         this.path = path;
         this.readOnly = readOnly;
         this.fd = fd;
         this.size = size;
+        this.base = base;
+        this.present = base == null ? null : new long[(int) ((size / ContentHash.BLOCK + 64) / 64)];
         this.hash = new ContentHash(size);
         Thread t = new Thread(this::scan, "disk fingerprint " + path.getFileName());
         t.setDaemon(true);
@@ -54,6 +59,10 @@ public final class DiskImage implements AutoCloseable {
 
     /** Opens {@code path}; refuses, saying why, a directory, a missing file, an image another process holds. */
     public static DiskImage open(Path path, boolean readOnly) throws IOException {
+        return open(path, readOnly, null);
+    }
+
+    private static DiskImage open(Path path, boolean readOnly, DiskBase base) throws IOException {
         if (Files.isDirectory(path)) {
             throw new IOException("disk " + path + " is a directory, not a disk image");
         }
@@ -75,7 +84,7 @@ public final class DiskImage implements AutoCloseable {
             if (size < 0) {
                 throw new IOException("cannot size disk " + path + ": " + LibC.strerror(Native.getLastError()));
             }
-            return new DiskImage(path, readOnly, fd, size);
+            return new DiskImage(path, readOnly, fd, size, base);
         } catch (IOException | RuntimeException e) {
             LibC.close(fd);
             throw e;
@@ -83,12 +92,17 @@ public final class DiskImage implements AutoCloseable {
     }
 
     /**
-     * Opens {@code path}, a file made for this VM alone (a snapshot's disk content written out for it), and removes its
-     * name (and its directory's, when that is empty): the VM holds the only reference, nothing else can open it, and it
-     * is gone when the VM ends.
+     * Opens {@code path}, an empty file of {@code base}'s size made for this VM alone, as a copy-on-write disk over
+     * {@code base}: what the guest writes goes to the file, 4 KiB blocks at a time (a block written in part is copied
+     * up first), and the rest is read from {@code base}. The file's name (and its directory's, when that is empty) is
+     * removed at once: the VM holds the only reference, nothing else can open it, it is gone when the VM ends, and
+     * {@code base} is never written.
      */
-    public static DiskImage openPrivate(Path path, boolean readOnly) throws IOException {
-        DiskImage d = open(path, readOnly);
+    public static DiskImage openOverlay(Path path, boolean readOnly, DiskBase base) throws IOException {
+        if (Files.size(path) != base.size()) {
+            throw new IOException("overlay " + path + " is " + Files.size(path) + " bytes, its base " + base.size());
+        }
+        DiskImage d = open(path, readOnly, base);
         try {
             Files.delete(path);
             Path parent = path.toAbsolutePath().getParent();
@@ -101,15 +115,17 @@ public final class DiskImage implements AutoCloseable {
             d.close();
             throw e;
         }
-        d.privateCopy = true;
         return d;
     }
 
-    /** True for an image {@link #openPrivate} made: it has no name a later restore could open. */
-    public boolean privateCopy() { return privateCopy; }
+    /** True for an image {@link #openOverlay} made: it has no name a later restore could open. */
+    public boolean privateCopy() { return base != null; }
 
     /** False when {@code [offset, offset + length)} is a hole: it reads as zeros and need not be read. */
     public boolean hasData(long offset, long length) {
+        if (base != null) {
+            return true; // the base's zeros are not known here: read it
+        }
         long data = LibC.lseek(fd, offset, LibC.SEEK_DATA);
         return data < 0 ? Native.getLastError() != Errno.ENXIO : data < offset + length;
     }
@@ -125,7 +141,67 @@ public final class DiskImage implements AutoCloseable {
     /** Reads {@code length} bytes at {@code offset} into {@code into}; an image that ended early (it shrank) is an error. */
     public void read(long offset, Pointer into, int length) throws IOException {
         inside(offset, length);
-        positional(offset, into, length, false);
+        if (base == null) {
+            positional(offset, into, length, false);
+            return;
+        }
+        synchronized (hash) {
+            // Runs of blocks the file holds, from the file; the others from the base.
+            for (int done = 0; done < length; ) {
+                long at = offset + done;
+                boolean inFile = present(at / ContentHash.BLOCK);
+                int n = Math.min(length - done, (int) (ContentHash.BLOCK - at % ContentHash.BLOCK));
+                while (done + n < length && present((at + n) / ContentHash.BLOCK) == inFile) {
+                    n = Math.min(length - done, n + ContentHash.BLOCK);
+                }
+                if (inFile) {
+                    positional(at, into.share(done), n, false);
+                } else {
+                    base.read(at, into.getByteBuffer(done, n));
+                }
+                done += n;
+            }
+        }
+    }
+
+    private boolean present(long block) {
+        return (present[(int) (block >>> 6)] & 1L << block) != 0;
+    }
+
+    /**
+     * Before a change of {@code [offset, offset + length)} to a copy-on-write disk: the blocks it covers only in part,
+     * copied up from the base (the change keeps the rest of them); after it, every block it touched is the file's.
+     */
+    private void copyUp(long offset, long length) throws IOException {
+        long first = offset / ContentHash.BLOCK;
+        long last = (Math.min(size, offset + length) - 1) / ContentHash.BLOCK;
+        for (long n : new long[] {first, last}) {
+            long at = n * ContentHash.BLOCK;
+            int len = (int) Math.min(ContentHash.BLOCK, size - at);
+            boolean whole = offset <= at && offset + length >= at + len;
+            if (!whole && !present(n)) {
+                base.read(at, delta.clear().limit(len));
+                positional(at, deltaPointer, len, true);
+                present[(int) (n >>> 6)] |= 1L << n;
+            }
+        }
+    }
+
+    private void ownBlocks(long offset, long length) {
+        for (long n = offset / ContentHash.BLOCK; n * ContentHash.BLOCK < Math.min(size, offset + length); n++) {
+            present[(int) (n >>> 6)] |= 1L << n;
+        }
+    }
+
+    /** Runs {@code change} on a range; on a copy-on-write disk, with its partial blocks copied up first and its blocks the file's after. */
+    private void onOwnBlocks(long offset, long length, Change change) throws IOException {
+        if (base != null) {
+            copyUp(offset, length);
+        }
+        change.run();
+        if (base != null) {
+            ownBlocks(offset, length);
+        }
     }
 
     /** pread or pwrite until all {@code length} bytes are done, through EINTR. */
@@ -159,7 +235,7 @@ public final class DiskImage implements AutoCloseable {
             Pointer piece = from.share(done);
             synchronized (hash) {
                 bounce.clear().put(piece.getByteBuffer(0, n)).flip();
-                changing(at, n, bounce, () -> pwrite(at, bouncePointer, n));
+                changing(at, n, bounce, () -> onOwnBlocks(at, n, () -> pwrite(at, bouncePointer, n)));
             }
             done += n;
         }
@@ -186,7 +262,7 @@ public final class DiskImage implements AutoCloseable {
     /** Frees {@code [offset, offset + length)}: it reads as zeros after (a hole). */
     public void punchHole(long offset, long length) throws IOException {
         inside(offset, length);
-        changing(offset, length, null, () -> deallocate(offset, length));
+        changing(offset, length, null, () -> onOwnBlocks(offset, length, () -> deallocate(offset, length)));
     }
 
     private void deallocate(long offset, long length) throws IOException {
@@ -202,7 +278,7 @@ public final class DiskImage implements AutoCloseable {
     /** Makes {@code [offset, offset + length)} read as zeros, keeping it allocated. */
     public void zero(long offset, long length) throws IOException {
         inside(offset, length);
-        changing(offset, length, null, () -> zeroRange(offset, length));
+        changing(offset, length, null, () -> onOwnBlocks(offset, length, () -> zeroRange(offset, length)));
     }
 
     private void zeroRange(long offset, long length) throws IOException {
@@ -265,7 +341,7 @@ public final class DiskImage implements AutoCloseable {
                     if (closed || scanned >= size) {
                         break;
                     }
-                    long data = LibC.lseek(fd, scanned, LibC.SEEK_DATA);
+                    long data = base != null ? scanned : LibC.lseek(fd, scanned, LibC.SEEK_DATA); // a base has no holes to skip
                     if (data < 0 || data >= size) {
                         scanned = size; // ENXIO: a hole to the end
                         break;
@@ -357,6 +433,9 @@ public final class DiskImage implements AutoCloseable {
             if (!closed) {
                 closed = true;
                 LibC.close(fd);
+                if (base != null) {
+                    base.close();
+                }
                 hash.notifyAll();
             }
         }

@@ -6,16 +6,19 @@ import java.util.regex.Pattern;
 /**
  * A disk as the user asks for it: {@code PATH[,readonly][,id=NAME]}. The id is the serial the guest reads
  * (VIRTIO_BLK_T_GET_ID, at most 20 bytes) and the name restore and the log use; {@code disk<N>} by default.
- * {@code privateCopy}: the file was made for this VM from a snapshot's content and loses its name once open.
+ * {@code base}: when not null, the file is a copy-on-write overlay over it, made for this VM, nameless once open.
  */
-public record DiskSpec(Path path, boolean readOnly, String id, boolean privateCopy) {
+public record DiskSpec(Path path, boolean readOnly, String id, DiskBase base) {
     public DiskSpec(Path path, boolean readOnly, String id) {
-        this(path, readOnly, id, false);
+        this(path, readOnly, id, null);
     }
 
-    /** A disk on a file made for this VM alone, whose name goes at once ({@link DiskImage#openPrivate}). */
-    public static DiskSpec privateCopy(Path path, boolean readOnly, String id) {
-        return new DiskSpec(path, readOnly, id, true);
+    /**
+     * A disk of this VM alone: {@code path}, an empty file of {@code base}'s size made for it, takes what the guest
+     * writes, {@code base} gives the rest, and the file's name goes at once ({@link DiskImage#openOverlay}).
+     */
+    public static DiskSpec overlay(Path path, boolean readOnly, String id, DiskBase base) {
+        return new DiskSpec(path, readOnly, id, base);
     }
 
     public static final int MAX_ID_BYTES = 20;

@@ -320,6 +320,9 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
             if (sector < 0 || sector > image.sectors() || count > image.sectors() - sector) {
                 return refuse("a " + (discard ? "discard" : "write-zeroes") + " past the end of the disk (sector " + sector + ", " + count + " sectors)");
             }
+            if (count == 0) {
+                continue; // nothing to do, and fallocate refuses an empty range
+            }
             if (discard || unmap) {
                 image.punchHole(sector * DiskImage.SECTOR, count * DiskImage.SECTOR);
             } else {

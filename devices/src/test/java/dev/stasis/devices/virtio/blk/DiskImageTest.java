@@ -94,4 +94,90 @@ class DiskImageTest {
         }
         assertArrayEquals(fingerprintOf(p), kept, "what the writes kept is what the file holds");
     }
+
+    /** A base held in memory, for the overlay. */
+    static final class MemoryBase implements DiskBase {
+        final byte[] bytes;
+        boolean closed;
+
+        MemoryBase(byte[] bytes) {
+            this.bytes = bytes;
+        }
+
+        @Override
+        public long size() {
+            return bytes.length;
+        }
+
+        @Override
+        public void read(long offset, java.nio.ByteBuffer into) {
+            into.put(bytes, (int) offset, into.remaining());
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+        }
+    }
+
+    @Test
+    void aCopyOnWriteDiskReadsAsTheSameWritesOnAPlainImageWouldLeaveIt() throws Exception {
+        int size = (8 << 20) + 3 * 512; // not a whole number of blocks
+        byte[] content = new byte[size];
+        Random random = new Random(9);
+        for (int at = 0; at < size; at += 8192) {
+            int n = Math.min(4096, size - at);
+            byte[] block = new byte[n];
+            random.nextBytes(block);
+            System.arraycopy(block, 0, content, at, n); // every other block data, the rest zeros
+        }
+        Path plain = Files.write(dir.resolve("plain.img"), content);
+        Path overlayFile = sparse("overlay.img", size);
+        MemoryBase base = new MemoryBase(content.clone());
+        Memory buf = new Memory(256 << 10);
+        byte[] expected;
+        byte[] kept;
+        try (DiskImage ref = DiskImage.open(plain, false); DiskImage cow = DiskImage.openOverlay(overlayFile, false, base)) {
+            assertFalse(Files.exists(overlayFile), "the overlay has no name once open");
+            assertArrayEquals(ref.fingerprint(), cow.fingerprint(), "before any write: the base's content");
+            for (int i = 0; i < 300; i++) {
+                long offset = (long) random.nextInt(size / 512 - 300) * 512;
+                int length = 512 * (1 + random.nextInt(256));
+                switch (random.nextInt(4)) {
+                    case 0, 1 -> {
+                        byte[] bytes = new byte[length];
+                        random.nextBytes(bytes);
+                        buf.write(0, bytes, 0, length);
+                        ref.write(offset, buf, length);
+                        cow.write(offset, buf, length);
+                    }
+                    case 2 -> {
+                        ref.punchHole(offset, length);
+                        cow.punchHole(offset, length);
+                    }
+                    default -> {
+                        ref.zero(offset, length);
+                        cow.zero(offset, length);
+                    }
+                }
+                if (i % 50 == 0) {
+                    int at = random.nextInt(size - (256 << 10));
+                    Memory a = new Memory(256 << 10);
+                    Memory b = new Memory(256 << 10);
+                    ref.read(at, a, 256 << 10);
+                    cow.read(at, b, 256 << 10);
+                    assertArrayEquals(a.getByteArray(0, 256 << 10), b.getByteArray(0, 256 << 10), "read at " + at + " after " + i + " changes");
+                }
+            }
+            Memory all = new Memory(size);
+            cow.read(0, all, size);
+            expected = Files.readAllBytes(plain);
+            assertArrayEquals(expected, all.getByteArray(0, size), "the whole disk, merged, is the plain image");
+            kept = cow.fingerprint();
+            assertArrayEquals(ref.fingerprint(), kept, "and so is its fingerprint");
+        }
+        assertArrayEquals(content, base.bytes, "the base was never written");
+        assertTrue(base.closed, "the image let go of its base");
+        assertArrayEquals(fingerprintOf(plain), kept, "the fingerprint of a fresh open of the plain image");
+    }
 }
