@@ -40,7 +40,8 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
                     out.add(spec);
                     continue;
                 }
-                long size = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow().size();
+                VirtioBlkState state = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow();
+                long size = state.size();
                 if (inFile.get(spec.id()) != size) {
                     throw new dev.stasis.snapshot.state.StateException("disk " + spec.id() + ": the file's content is " + inFile.get(spec.id())
                             + " bytes, its virtio-blk section says " + size + "; the file is damaged");
@@ -56,7 +57,7 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
                     try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(overlay.toFile(), "rw")) {
                         f.setLength(size); // sparse: it holds only what the guest writes
                     }
-                    out.add(DiskSpec.overlay(overlay, spec.readOnly(), spec.id(), SnapshotDiskBase.open(reader.path(), reader, spec.id(), size)));
+                    out.add(DiskSpec.overlay(overlay, spec.readOnly(), spec.id(), SnapshotDiskBase.open(reader.path(), reader, state)));
                 }
             }
         } catch (IOException | RuntimeException e) {

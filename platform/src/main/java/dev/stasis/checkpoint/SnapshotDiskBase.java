@@ -11,38 +11,44 @@ import java.nio.file.Path;
 /**
  * A disk's content in a snapshot file as the base of a copy-on-write disk: chunks decoded on demand from a reader of its
  * own (the file stays open while the VM runs; a file replaced under that name meanwhile does not matter, the open one
- * is read), the last one kept. The file is never written.
+ * is read), the {@link #CACHED} most recently used kept decoded (a guest's random reads over a few chunks must not
+ * decode one per read). The file is never written.
  */
 final class SnapshotDiskBase implements DiskBase {
     private final SnapshotReader reader;
     private final ChunkAccess chunks;
     private final ChunkAccess.Reader decoder;
     private final long size;
-    private final ByteBuffer chunk;
+    private final byte[] fingerprint;
+    private static final int CACHED = 16;
     private final ByteBuffer zeros;
-    private int cached = -1;
+    /** Decoded chunks by index, least recently used first. */
+    private final java.util.LinkedHashMap<Integer, ByteBuffer> decoded = new java.util.LinkedHashMap<>(CACHED, 0.75f, true);
     private boolean closed;
 
-    private SnapshotDiskBase(SnapshotReader reader, String id, long size) {
+    private SnapshotDiskBase(SnapshotReader reader, String id, long size, byte[] fingerprint) {
         this.reader = reader;
+        this.fingerprint = fingerprint;
         this.chunks = reader.diskAccess(id);
         this.decoder = chunks.reader();
         this.size = size;
-        this.chunk = ByteBuffer.allocateDirect(chunks.chunkSize());
         this.zeros = ByteBuffer.allocateDirect(chunks.chunkSize());
     }
 
     /**
      * Disk {@code id} of {@code file}, which must be the file {@code opened} read (same size and creation time): the
-     * base reopens it, so it checks it is still that one.
+     * base reopens it, so it checks it is still that one. {@code saved} is its section, whose fingerprint it gives.
      */
-    static SnapshotDiskBase open(Path file, SnapshotReader opened, String id, long size) throws IOException {
+    static SnapshotDiskBase open(Path file, SnapshotReader opened, dev.stasis.devices.virtio.blk.VirtioBlkState saved) throws IOException {
+        String id = saved.id();
+        long size = saved.size();
+        byte[] fingerprint = saved.method().equals(dev.stasis.devices.virtio.blk.DiskImage.FINGERPRINT_METHOD) ? saved.fingerprint() : null;
         SnapshotReader r = SnapshotReader.open(file);
         try {
             if (r.size() != opened.size() || !r.manifest().created().equals(opened.manifest().created())) {
                 throw new StateException(file + " changed while it was being restored; restore it again");
             }
-            return new SnapshotDiskBase(r, id, size);
+            return new SnapshotDiskBase(r, id, size, fingerprint);
         } catch (RuntimeException e) {
             r.close();
             throw e;
@@ -55,23 +61,37 @@ final class SnapshotDiskBase implements DiskBase {
     }
 
     @Override
+    public byte[] fingerprint() {
+        return fingerprint == null ? null : fingerprint.clone();
+    }
+
+    @Override
     public void read(long offset, ByteBuffer into) throws IOException {
         while (into.hasRemaining()) {
             int c = chunks.chunkOf(offset);
             if (c < 0) {
                 throw new IOException("disk offset " + offset + " is outside the file's disk content");
             }
-            if (c != cached) {
-                cached = -1;
+            ByteBuffer chunk = decoded.get(c);
+            if (chunk == null) {
+                chunk = decoded.size() < CACHED ? ByteBuffer.allocateDirect(chunks.chunkSize()) : evict();
                 chunk.clear().put(zeros.duplicate()).clear(); // the decoder leaves zero pages as they were
                 decoder.read(c, chunk);
-                cached = c;
+                decoded.put(c, chunk);
             }
             int from = (int) (offset - chunks.gpa(c));
             int n = Math.min(into.remaining(), chunks.length(c) - from);
             into.put(chunk.slice(from, n));
             offset += n;
         }
+    }
+
+    /** The least recently used chunk's buffer, out of the cache, to decode another into. */
+    private ByteBuffer evict() {
+        var eldest = decoded.entrySet().iterator();
+        ByteBuffer b = eldest.next().getValue();
+        eldest.remove();
+        return b;
     }
 
     @Override

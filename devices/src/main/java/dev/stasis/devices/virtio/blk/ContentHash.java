@@ -20,6 +20,8 @@ final class ContentHash {
     private static final long SEED = 0x9E3779B97F4A7C15L;
 
     private final long[][] terms; // per region: h of each block, 0 for a zero block; null while all zero
+    /** Blocks whose h is not in {@link #terms} yet, though the lanes hold it (a disk started from a saved fingerprint); null: none. */
+    private long[] unknown;
     private long a;
     private long b;
 
@@ -28,16 +30,50 @@ final class ContentHash {
         terms = new long[(int) ((blocks + REGION_BLOCKS - 1) / REGION_BLOCKS)][];
     }
 
+    /**
+     * Starts from a saved fingerprint ({@link #value}) of content this object has not read: the lanes are taken as they
+     * are, and every block's own h is unknown until {@link #adopt} gives it (before a write replaces the block).
+     */
+    void startFrom(byte[] fingerprint, long blocks) {
+        ByteBuffer f = ByteBuffer.wrap(fingerprint).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        a = f.getLong(8);
+        b = f.getLong(16);
+        unknown = new long[(int) ((blocks + 63) / 64)];
+        java.util.Arrays.fill(unknown, -1L);
+    }
+
+    /** True when block {@code n}'s h must be {@link #adopt}ed before the block changes. */
+    boolean unknown(long n) {
+        return unknown != null && (unknown[(int) (n >>> 6)] & 1L << n) != 0;
+    }
+
+    /** Block {@code n} holds {@code block} (as the saved fingerprint counted it): its h is kept, the lanes stay. */
+    void adopt(long n, ByteBuffer block) {
+        long h = termOf(block, 0, block.remaining(), n);
+        unknown[(int) (n >>> 6)] &= ~(1L << n);
+        if (h != 0) {
+            int r = (int) (n / REGION_BLOCKS);
+            if (terms[r] == null) {
+                terms[r] = new long[REGION_BLOCKS];
+            }
+            terms[r][(int) (n % REGION_BLOCKS)] = h;
+        }
+    }
+
+    private static long termOf(ByteBuffer buf, int at, int len, long n) {
+        ByteBuffer block = buf.slice(buf.position() + at, len);
+        boolean zero = len == BLOCK ? ZeroPage.isZero(block) : isZero(block);
+        if (zero) {
+            return 0;
+        }
+        long h = XXH.hash(buf, buf.position() + at, len, SEED ^ n);
+        return h != 0 ? h : 1; // 0 means a zero block
+    }
+
     /** Block {@code first} and those after it now hold {@code buf} (position to limit; the last block may be short). */
     void set(ByteBuffer buf, long first) {
-        int start = buf.position();
-        for (int at = start, k = 0; at < buf.limit(); at += BLOCK, k++) {
-            int len = Math.min(BLOCK, buf.limit() - at);
-            ByteBuffer block = buf.slice(at, len);
-            long n = first + k;
-            boolean zero = len == BLOCK ? ZeroPage.isZero(block) : isZero(block);
-            long h = zero ? 0 : XXH.hash(buf, at, len, SEED ^ n);
-            put(n, zero || h != 0 ? h : 1); // 0 means a zero block
+        for (int at = 0, k = 0; at < buf.remaining(); at += BLOCK, k++) {
+            put(first + k, termOf(buf, at, Math.min(BLOCK, buf.remaining() - at), first + k));
         }
     }
 

@@ -11,6 +11,12 @@ public interface DiskBase extends AutoCloseable {
     /** The disk's size in bytes. */
     long size();
 
+    /**
+     * The fingerprint of this content ({@link DiskImage#fingerprint}, method {@link DiskImage#FINGERPRINT_METHOD}) when
+     * known (a snapshot saved it), else null: a copy-on-write disk over it then starts from it instead of reading it all.
+     */
+    byte[] fingerprint();
+
     /** Fills {@code into} (position to limit) with the bytes from {@code offset}. */
     void read(long offset, ByteBuffer into) throws IOException;
 

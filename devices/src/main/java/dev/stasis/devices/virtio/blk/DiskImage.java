@@ -52,6 +52,14 @@ public final class DiskImage implements AutoCloseable {
         this.base = base;
         this.present = base == null ? null : new long[(int) ((size / ContentHash.BLOCK + 64) / 64)];
         this.hash = new ContentHash(size);
+        byte[] known = base == null ? null : base.fingerprint();
+        if (known != null && known.length == 24 && java.nio.ByteBuffer.wrap(known).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0) == size) {
+            // A copy-on-write disk over content whose fingerprint was saved: no scan; each block's own hash is taken from
+            // the base when a change first touches it.
+            hash.startFrom(known, (size + ContentHash.BLOCK - 1) / ContentHash.BLOCK);
+            scanned = size;
+            return;
+        }
         Thread t = new Thread(this::scan, "disk fingerprint " + path.getFileName());
         t.setDaemon(true);
         t.start();
@@ -373,6 +381,7 @@ public final class DiskImage implements AutoCloseable {
      */
     private void changing(long offset, long length, ByteBuffer data, Change change) throws IOException {
         synchronized (hash) {
+            adoptUnknown(offset, length);
             try {
                 change.run();
             } catch (IOException | RuntimeException e) {
@@ -398,6 +407,18 @@ public final class DiskImage implements AutoCloseable {
             long tailBlock = (end - 1) / ContentHash.BLOCK;
             if (tailBlock != headBlock && end % ContentHash.BLOCK != 0) {
                 reread(tailBlock);
+            }
+        }
+    }
+
+    /** Before a change: the blocks it touches whose hash the saved fingerprint counted but nobody has read, read from the base. */
+    private void adoptUnknown(long offset, long length) throws IOException {
+        for (long n = offset / ContentHash.BLOCK; n * ContentHash.BLOCK < Math.min(size, offset + length); n++) {
+            if (hash.unknown(n)) {
+                long at = n * ContentHash.BLOCK;
+                int len = (int) Math.min(ContentHash.BLOCK, size - at);
+                read(at, deltaPointer, len); // not changed yet: the base's bytes, or the file's after a copy-up
+                hash.adopt(n, delta.clear().limit(len));
             }
         }
     }
