@@ -213,7 +213,11 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
             }
             ev.broken(e instanceof VirtqueueException ? e.getMessage() : "the device failed on a request: " + e);
         }
-        if (served > 0 && q.wantsInterrupt()) {
+        boolean current;
+        synchronized (lock) {
+            current = queue == q; // a queue reset meanwhile gets no interrupt for what it no longer has
+        }
+        if (served > 0 && current && q.wantsInterrupt()) {
             ev.used();
         }
     }
