@@ -3,9 +3,13 @@ package dev.stasis.checkpoint;
 import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.devices.virtio.blk.VirtioBlkState;
 import dev.stasis.snapshot.container.SnapshotReader;
+import dev.stasis.snapshot.state.StateException;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -31,9 +35,9 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
      * of the snapshot is refused.
      */
     List<DiskSpec> specs(List<VirtioBlkState> saved, SnapshotReader reader, List<Path> made) throws IOException {
-        java.util.Map<String, Long> inFile = new java.util.HashMap<>();
+        Map<String, Long> inFile = new HashMap<>();
         reader.disks().forEach(d -> inFile.put(d.id(), d.size()));
-        List<DiskSpec> out = new java.util.ArrayList<>();
+        List<DiskSpec> out = new ArrayList<>();
         try {
             for (DiskSpec spec : specs(saved)) {
                 if (!inFile.containsKey(spec.id())) {
@@ -43,7 +47,7 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
                 VirtioBlkState state = saved.stream().filter(s -> s.id().equals(spec.id())).findFirst().orElseThrow();
                 long size = state.size();
                 if (inFile.get(spec.id()) != size) {
-                    throw new dev.stasis.snapshot.state.StateException("disk " + spec.id() + ": the file's content is " + inFile.get(spec.id())
+                    throw new StateException("disk " + spec.id() + ": the file's content is " + inFile.get(spec.id())
                             + " bytes, its virtio-blk section says " + size + "; the file is damaged");
                 }
                 if (paths.containsKey(spec.id())) {
@@ -54,7 +58,7 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
                     Path overlay = Files.createTempDirectory("stasis-disk-").resolve(spec.id() + ".img");
                     made.add(overlay);
                     made.add(overlay.getParent());
-                    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(overlay.toFile(), "rw")) {
+                    try (RandomAccessFile f = new RandomAccessFile(overlay.toFile(), "rw")) {
                         f.setLength(size); // sparse: it holds only what the guest writes
                     }
                     out.add(DiskSpec.overlay(overlay, spec.readOnly(), spec.id(), SnapshotDiskBase.open(reader.path(), reader, state)));

@@ -1,12 +1,15 @@
 package dev.stasis.checkpoint;
 
 import dev.stasis.devices.virtio.blk.DiskBase;
+import dev.stasis.devices.virtio.blk.DiskImage;
+import dev.stasis.devices.virtio.blk.VirtioBlkState;
 import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.snapshot.container.SnapshotReader;
 import dev.stasis.snapshot.state.StateException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 
 /**
  * A disk's content in a snapshot file as the base of a copy-on-write disk: chunks decoded on demand from a reader of its
@@ -23,7 +26,7 @@ final class SnapshotDiskBase implements DiskBase {
     private static final int CACHED = 16;
     private final ByteBuffer zeros;
     /** Decoded chunks by index, least recently used first. */
-    private final java.util.LinkedHashMap<Integer, ByteBuffer> decoded = new java.util.LinkedHashMap<>(CACHED, 0.75f, true);
+    private final LinkedHashMap<Integer, ByteBuffer> decoded = new LinkedHashMap<>(CACHED, 0.75f, true);
     private boolean closed;
 
     private SnapshotDiskBase(SnapshotReader reader, String id, long size, byte[] fingerprint) {
@@ -39,10 +42,10 @@ final class SnapshotDiskBase implements DiskBase {
      * Disk {@code id} of {@code file}, which must be the file {@code opened} read (same size and creation time): the
      * base reopens it, so it checks it is still that one. {@code saved} is its section, whose fingerprint it gives.
      */
-    static SnapshotDiskBase open(Path file, SnapshotReader opened, dev.stasis.devices.virtio.blk.VirtioBlkState saved) throws IOException {
+    static SnapshotDiskBase open(Path file, SnapshotReader opened, VirtioBlkState saved) throws IOException {
         String id = saved.id();
         long size = saved.size();
-        byte[] fingerprint = saved.method().equals(dev.stasis.devices.virtio.blk.DiskImage.FINGERPRINT_METHOD) ? saved.fingerprint() : null;
+        byte[] fingerprint = saved.method().equals(DiskImage.FINGERPRINT_METHOD) ? saved.fingerprint() : null;
         SnapshotReader r = SnapshotReader.open(file);
         try {
             if (r.size() != opened.size() || !r.manifest().created().equals(opened.manifest().created())) {

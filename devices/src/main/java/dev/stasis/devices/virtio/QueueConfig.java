@@ -1,5 +1,7 @@
 package dev.stasis.devices.virtio;
 
+import dev.stasis.devices.DmaMemory;
+
 /**
  * Where the driver put one split virtqueue, as it set it up through the transport: its size and the guest-physical
  * addresses of the descriptor table, the driver (available) ring and the device (used) ring.
@@ -16,7 +18,7 @@ public record QueueConfig(int size, long desc, long avail, long used) {
     public long usedBytes() { return 6 + 8L * size; }
 
     /** What is wrong with this configuration for a device whose queues hold at most {@code maxSize}, or null (virtio 1.2, 2.7). */
-    public String problem(int maxSize, dev.stasis.devices.DmaMemory memory) {
+    public String problem(int maxSize, DmaMemory memory) {
         if (size < 1 || size > maxSize || (size & (size - 1)) != 0) {
             return "queue size " + size + " is not a power of 2 in [1, " + maxSize + "]";
         }

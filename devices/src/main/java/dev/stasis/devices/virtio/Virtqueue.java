@@ -1,6 +1,8 @@
 package dev.stasis.devices.virtio;
 
 import dev.stasis.devices.DmaMemory;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,7 +25,7 @@ public final class Virtqueue {
     private final QueueConfig config;
     private final DmaMemory memory;
     private final byte[] scratch = new byte[QueueConfig.DESCRIPTOR_BYTES];
-    private final java.nio.ByteBuffer le = java.nio.ByteBuffer.wrap(scratch).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer le = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
     private int lastAvail;
     private int usedIdx;
 

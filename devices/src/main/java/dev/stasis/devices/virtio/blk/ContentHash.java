@@ -1,9 +1,11 @@
 package dev.stasis.devices.virtio.blk;
 
 import dev.stasis.snapshot.container.ZeroPage;
-import java.nio.ByteBuffer;
 import net.jpountz.xxhash.XXHash64;
 import net.jpountz.xxhash.XXHashFactory;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * A fingerprint of a disk's content that writes keep up to date, so a snapshot takes it in no time instead of reading
@@ -35,11 +37,11 @@ final class ContentHash {
      * are, and every block's own h is unknown until {@link #adopt} gives it (before a write replaces the block).
      */
     void startFrom(byte[] fingerprint, long blocks) {
-        ByteBuffer f = ByteBuffer.wrap(fingerprint).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer f = ByteBuffer.wrap(fingerprint).order(ByteOrder.LITTLE_ENDIAN);
         a = f.getLong(8);
         b = f.getLong(16);
         unknown = new long[(int) ((blocks + 63) / 64)];
-        java.util.Arrays.fill(unknown, -1L);
+        Arrays.fill(unknown, -1L);
     }
 
     /** True when block {@code n}'s h must be {@link #adopt}ed before the block changes. */
@@ -132,6 +134,6 @@ final class ContentHash {
 
     /** The fingerprint of a disk of {@code size} bytes with this content: size, then the two lanes, little-endian. */
     byte[] value(long size) {
-        return ByteBuffer.allocate(24).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(size).putLong(a).putLong(b).array();
+        return ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(size).putLong(a).putLong(b).array();
     }
 }

@@ -6,10 +6,11 @@ import com.sun.jna.Pointer;
 import dev.stasis.os.Errno;
 import dev.stasis.os.LibC;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.ByteBuffer;
 
 /**
  * A raw disk image file, opened for a guest: positional reads and writes straight between the file and guest memory,
@@ -53,7 +54,7 @@ public final class DiskImage implements AutoCloseable {
         this.present = base == null ? null : new long[(int) ((size / ContentHash.BLOCK + 64) / 64)];
         this.hash = new ContentHash(size);
         byte[] known = base == null ? null : base.fingerprint();
-        if (known != null && known.length == 24 && java.nio.ByteBuffer.wrap(known).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0) == size) {
+        if (known != null && known.length == 24 && ByteBuffer.wrap(known).order(ByteOrder.LITTLE_ENDIAN).getLong(0) == size) {
             // A copy-on-write disk over content whose fingerprint was saved: no scan; each block's own hash is taken from
             // the base when a change first touches it.
             hash.startFrom(known, (size + ContentHash.BLOCK - 1) / ContentHash.BLOCK);

@@ -8,7 +8,10 @@ import dev.stasis.devices.virtio.Virtqueue;
 import dev.stasis.devices.virtio.VirtqueueException;
 import dev.stasis.os.EventFd;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -69,7 +72,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
 
     /** virtio_blk_config (virtio 1.2, 5.2.4): capacity, size_max, seg_max, blk_size, and the discard and write-zeroes limits. */
     private static byte[] configSpace(long sectors) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(60).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(60).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, sectors);
         b.putInt(8, SIZE_MAX);            // size_max: one buffer
         b.putInt(12, QUEUE_SIZE - 2);     // seg_max: data buffers beside the header and the status
@@ -229,7 +232,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
             report("a request without a header or a status byte; returned unanswered");
             return 0;
         }
-        java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer h = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
         int type = h.getInt(0);
         long sector = h.getLong(8);
         long statusAt = writable - 1;
@@ -250,7 +253,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
                     status = S_OK;
                 }
                 case T_GET_ID -> {
-                    byte[] serial = java.util.Arrays.copyOf(id.getBytes(StandardCharsets.US_ASCII), DiskSpec.MAX_ID_BYTES);
+                    byte[] serial = Arrays.copyOf(id.getBytes(StandardCharsets.US_ASCII), DiskSpec.MAX_ID_BYTES);
                     dataIn = Math.min(statusAt, serial.length);
                     chain.write(memory, 0, serial, (int) dataIn);
                     status = S_OK;
@@ -313,7 +316,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
         byte[] segment = new byte[SEGMENT_BYTES];
         for (long at = HEADER_BYTES; at < HEADER_BYTES + bytes; at += SEGMENT_BYTES) {
             chain.read(memory, at, segment, SEGMENT_BYTES);
-            java.nio.ByteBuffer seg = java.nio.ByteBuffer.wrap(segment).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer seg = ByteBuffer.wrap(segment).order(ByteOrder.LITTLE_ENDIAN);
             long sector = seg.getLong(0);
             long count = Integer.toUnsignedLong(seg.getInt(8));
             int flags = seg.getInt(12);
