@@ -1,0 +1,201 @@
+package dev.stasis.junit;
+
+import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.RestoreMode;
+import dev.stasis.machine.Machine;
+import dev.stasis.memory.GuestMemory;
+import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.vm.VmExit;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A guest restored from a golden snapshot for one test (or class): running, its console captured line by line and
+ * writable, its memory readable, its exit awaitable. Its RAM is mapped copy-on-write from the golden file's decoded
+ * image (one per file, shared by every clone of it, in a cache only this user may write), so a clone's writes never
+ * reach the file or the other clones. Closed by the extension after its test.
+ */
+public final class GuestClone implements AutoCloseable {
+    private final Path golden;
+    private final int number;
+    private final Machine machine;
+    private final Console console;
+    private final PipedOutputStream input;
+
+    private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input) {
+        this.golden = golden;
+        this.number = number;
+        this.machine = machine;
+        this.console = console;
+        this.input = input;
+    }
+
+    /** Clone {@code number} of {@code golden}, started. */
+    static GuestClone of(Path golden, int number) throws IOException {
+        if (!Files.isRegularFile(golden)) {
+            throw new IOException("golden snapshot " + golden.toAbsolutePath() + " does not exist (@StasisGuest(golden = ...) is relative to "
+                    + Path.of("").toAbsolutePath() + ")");
+        }
+        Console console = new Console();
+        Machine machine = Checkpoint.restore(golden, console, Checkpoint.Expect.ANY, RestoreMode.sharedImage(imageCache()), bytes -> { });
+        try {
+            PipedOutputStream input = new PipedOutputStream();
+            machine.attachConsoleInput(new PipedInputStream(input, 4096));
+            machine.start();
+            return new GuestClone(golden, number, machine, console, input);
+        } catch (IOException | RuntimeException e) {
+            machine.close();
+            throw e;
+        }
+    }
+
+    /** The cache of decoded golden images: one directory per user, only its owner may write it. */
+    private static Path imageCache() throws IOException {
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "stasis-golden-images-" + System.getProperty("user.name"));
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        return dir;
+    }
+
+    /** Which clone of its golden image this is in this JVM, from 1. */
+    public int number() {
+        return number;
+    }
+
+    public Path golden() {
+        return golden;
+    }
+
+    /** Every console line so far (a line is complete at its newline). */
+    public List<String> lines() {
+        return console.lines();
+    }
+
+    /** The console so far, as text. */
+    public String output() {
+        return console.text();
+    }
+
+    /**
+     * The first console line from the start matching {@code regex} whole; fails the test (an {@link AssertionError}
+     * with the console) when none comes within {@code timeout}.
+     */
+    public Matcher awaitLine(String regex, Duration timeout) throws InterruptedException {
+        Matcher m = console.await(Pattern.compile(regex), timeout);
+        if (m == null) {
+            throw new AssertionError("the guest printed no line matching '" + regex + "' within " + timeout.toMillis() + " ms; its console:\n" + tail(40));
+        }
+        return m;
+    }
+
+    /** Writes {@code text} to the guest's console (its UART's input). */
+    public void type(String text) throws IOException {
+        input.write(text.getBytes(StandardCharsets.ISO_8859_1));
+        input.flush();
+    }
+
+    /** The guest's RAM, readable ({@code memory().read(gpa, n)}) and writable, as the VMM sees it. */
+    public GuestMemory memory() {
+        return machine.memory();
+    }
+
+    /** How the guest stopped, or null if it still runs after {@code timeout}. */
+    public VmExit awaitExit(Duration timeout) throws InterruptedException {
+        return machine.vm().awaitExit(timeout.toMillis());
+    }
+
+    /** The machine itself, for what this class does not offer. */
+    public Machine machine() {
+        return machine;
+    }
+
+    /** Pauses the clone and writes it to {@code file} (the extension does, when a test fails). */
+    public void snapshot(Path file) throws IOException {
+        machine.vm().pauseAll();
+        Checkpoint.save(machine, file, WriterOptions.defaults());
+    }
+
+    /** The last {@code n} console lines, and the line not yet complete. */
+    String tail(int n) {
+        List<String> all = lines();
+        StringBuilder b = new StringBuilder();
+        for (String l : all.subList(Math.max(0, all.size() - n), all.size())) {
+            b.append("  ").append(l).append('\n');
+        }
+        String partial = console.partial();
+        if (!partial.isEmpty()) {
+            b.append("  ").append(partial).append(" (no newline yet)\n");
+        }
+        return b.toString();
+    }
+
+    @Override
+    public void close() {
+        try {
+            input.close();
+        } catch (IOException ignored) {
+            // the reader thread ends on its own
+        }
+        machine.close();
+    }
+
+    /** The console: bytes in, lines out, waiters woken at each newline. */
+    private static final class Console extends OutputStream {
+        private final List<String> lines = new ArrayList<>();
+        private final ByteArrayOutputStream current = new ByteArrayOutputStream();
+
+        @Override
+        public synchronized void write(int b) {
+            if (b == '\n') {
+                lines.add(current.toString(StandardCharsets.ISO_8859_1));
+                current.reset();
+                notifyAll();
+            } else if (b != '\r') {
+                current.write(b);
+            }
+        }
+
+        synchronized List<String> lines() {
+            return List.copyOf(lines);
+        }
+
+        synchronized String partial() {
+            return current.toString(StandardCharsets.ISO_8859_1);
+        }
+
+        synchronized String text() {
+            return String.join("\n", lines) + (lines.isEmpty() ? "" : "\n") + partial();
+        }
+
+        synchronized Matcher await(Pattern p, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            int i = 0;
+            while (true) {
+                for (; i < lines.size(); i++) {
+                    Matcher m = p.matcher(lines.get(i));
+                    if (m.matches()) {
+                        return m;
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                wait(Math.max(1, left / 1_000_000));
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package dev.stasis.junit;
+
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/**
+ * A fresh clone of a golden snapshot for a test: on a {@link GuestClone} field (instance: one per test; static: one
+ * per class, see {@link #scope}) or test method parameter of a class extended with {@link StasisExtension}.
+ *
+ * <pre>
+ * &#64;ExtendWith(StasisExtension.class)
+ * class AgentTest {
+ *     &#64;StasisGuest(golden = "src/test/resources/app.golden")
+ *     GuestClone guest;
+ *
+ *     &#64;Test
+ *     void answers() throws Exception {
+ *         guest.type("ping\n");
+ *         guest.awaitLine("pong", Duration.ofSeconds(5));
+ *     }
+ * }
+ * </pre>
+ */
+@Target({ElementType.FIELD, ElementType.PARAMETER})
+@Retention(RetentionPolicy.RUNTIME)
+public @interface StasisGuest {
+    /** The golden snapshot file, relative to the working directory (a Maven module's directory under surefire). */
+    String golden();
+
+    /** One clone per test method (the default) or one for the whole class (a static field). */
+    Scope scope() default Scope.PER_TEST;
+
+    enum Scope { PER_TEST, PER_CLASS }
+}
