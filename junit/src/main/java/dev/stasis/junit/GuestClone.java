@@ -7,6 +7,9 @@ import dev.stasis.memory.GuestMemory;
 import dev.stasis.snapshot.container.WriterOptions;
 import dev.stasis.vm.VmExit;
 import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.security.SecureRandom;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PipedInputStream;
@@ -28,22 +31,25 @@ import java.util.regex.Pattern;
  * reach the file or the other clones. Closed by the extension after its test.
  */
 public final class GuestClone implements AutoCloseable {
+    private static final SecureRandom RANDOM = new SecureRandom();
     private final Path golden;
     private final int number;
     private final Machine machine;
     private final Console console;
     private final PipedOutputStream input;
+    private final byte[] generationId;
 
-    private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input) {
+    private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input, byte[] generationId) {
         this.golden = golden;
         this.number = number;
         this.machine = machine;
         this.console = console;
         this.input = input;
+        this.generationId = generationId;
     }
 
-    /** Clone {@code number} of {@code golden}, started. */
-    static GuestClone of(Path golden, int number) throws IOException {
+    /** Clone {@code number} of {@code golden}, started; its identity written at {@code identityAt} first (-1: not written). */
+    static GuestClone of(Path golden, int number, long identityAt) throws IOException {
         if (!Files.isRegularFile(golden)) {
             throw new IOException("golden snapshot " + golden.toAbsolutePath() + " does not exist (@StasisGuest(golden = ...) is relative to "
                     + Path.of("").toAbsolutePath() + ")");
@@ -51,10 +57,16 @@ public final class GuestClone implements AutoCloseable {
         Console console = new Console();
         Machine machine = Checkpoint.restore(golden, console, Checkpoint.Expect.ANY, RestoreMode.sharedImage(imageCache()), bytes -> { });
         try {
+            byte[] id = new byte[16];
+            RANDOM.nextBytes(id);
+            if (identityAt >= 0) {
+                ByteBuffer identity = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(number).put(id);
+                machine.memory().write(identityAt, identity.array()); // before a vCPU runs: the guest finds it on its first look
+            }
             PipedOutputStream input = new PipedOutputStream();
             machine.attachConsoleInput(new PipedInputStream(input, 4096));
             machine.start();
-            return new GuestClone(golden, number, machine, console, input);
+            return new GuestClone(golden, number, machine, console, input, id);
         } catch (IOException | RuntimeException e) {
             machine.close();
             throw e;
@@ -68,6 +80,11 @@ public final class GuestClone implements AutoCloseable {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         }
         return dir;
+    }
+
+    /** The fresh random generation ID of this clone (written for the guest where {@link StasisGuest#identityAt} says). */
+    public byte[] generationId() {
+        return generationId.clone();
     }
 
     /** Which clone of its golden image this is in this JVM, from 1. */

@@ -51,7 +51,7 @@ public final class StasisExtension implements BeforeAllCallback, AfterAllCallbac
 
     private static GuestClone clone(StasisGuest spec, ExtensionContext context) throws IOException {
         Path golden = Path.of(spec.golden()).toAbsolutePath().normalize();
-        GuestClone c = GuestClone.of(golden, CLONES.computeIfAbsent(golden, g -> new AtomicInteger()).incrementAndGet());
+        GuestClone c = GuestClone.of(golden, CLONES.computeIfAbsent(golden, g -> new AtomicInteger()).incrementAndGet(), spec.identityAt());
         synchronized (clones(context)) {
             clones(context).list.add(c);
         }

@@ -29,6 +29,13 @@ public @interface StasisGuest {
     /** The golden snapshot file, relative to the working directory (a Maven module's directory under surefire). */
     String golden();
 
+    /**
+     * Where in guest RAM the clone's identity is written before it resumes, so a guest that caches randomness or
+     * identity can tell clones apart and reseed: the clone's number (u64, little-endian) and then a fresh random
+     * generation ID (16 bytes), 24 bytes in all. -1 (the default): nowhere; the guest must leave that RAM to it.
+     */
+    long identityAt() default -1;
+
     /** One clone per test method (the default) or one for the whole class (a static field). */
     Scope scope() default Scope.PER_TEST;
 

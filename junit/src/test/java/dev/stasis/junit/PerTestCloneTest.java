@@ -45,6 +45,22 @@ class PerTestCloneTest {
     }
 
     @Test
+    @Order(4)
+    void eachCloneFindsItsOwnIdentityWhereAsked(@StasisGuest(golden = Golden.TICKER, identityAt = 0x380000) GuestClone a,
+            @StasisGuest(golden = Golden.TICKER, identityAt = 0x380000) GuestClone b) throws Exception {
+        for (GuestClone c : new GuestClone[] {a, b}) {
+            java.nio.ByteBuffer id = java.nio.ByteBuffer.wrap(c.memory().read(0x380000, 24)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            assertEquals(c.number(), id.getLong(0), "its number");
+            byte[] generation = new byte[16];
+            id.get(8, generation);
+            assertArrayEquals(c.generationId(), generation, "its generation ID");
+        }
+        assertNotEquals(a.number(), b.number());
+        assertFalse(java.util.Arrays.equals(a.generationId(), b.generationId()), "fresh random IDs");
+        assertNotNull(a.awaitLine(Golden.FIRST_LINE, Duration.ofSeconds(20)), "the guest runs on");
+    }
+
+    @Test
     @Order(3)
     void parametersGetClonesOfTheirOwn(@StasisGuest(golden = Golden.TICKER) GuestClone a, @StasisGuest(golden = Golden.TICKER) GuestClone b)
             throws Exception {
