@@ -38,6 +38,7 @@ public final class GuestClone implements AutoCloseable {
     private final Console console;
     private final PipedOutputStream input;
     private final byte[] generationId;
+    private volatile boolean fromPool;
 
     private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input, byte[] generationId) {
         this.golden = golden;
@@ -50,6 +51,14 @@ public final class GuestClone implements AutoCloseable {
 
     /** Clone {@code number} of {@code golden}, started; its identity written at {@code identityAt} first (-1: not written). */
     static GuestClone of(Path golden, int number, long identityAt) throws IOException {
+        return of(golden, number, identityAt, false);
+    }
+
+    /**
+     * {@link #of(Path, int, long)}; {@code paused}: its vCPUs start parked before their first instruction, to be
+     * handed over by {@link #resume} (a pool's clones).
+     */
+    static GuestClone of(Path golden, int number, long identityAt, boolean paused) throws IOException {
         if (!Files.isRegularFile(golden)) {
             throw new IOException("golden snapshot " + golden.toAbsolutePath() + " does not exist (@StasisGuest(golden = ...) is relative to "
                     + Path.of("").toAbsolutePath() + ")");
@@ -65,6 +74,9 @@ public final class GuestClone implements AutoCloseable {
             }
             PipedOutputStream input = new PipedOutputStream();
             machine.attachConsoleInput(new PipedInputStream(input, 4096));
+            if (paused) {
+                machine.vm().pauseAll(); // no vCPU runs yet: each parks before its first KVM_RUN
+            }
             machine.start();
             return new GuestClone(golden, number, machine, console, input, id);
         } catch (IOException | RuntimeException e) {
@@ -80,6 +92,20 @@ public final class GuestClone implements AutoCloseable {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         }
         return dir;
+    }
+
+    /** Lets a clone made paused (by a pool) run. */
+    void resume() {
+        machine.vm().resumeAll();
+    }
+
+    /** True when this clone was made ahead by a pool and handed over by resuming it. */
+    public boolean fromPool() {
+        return fromPool;
+    }
+
+    void handedOverFromPool() {
+        fromPool = true;
     }
 
     /** The fresh random generation ID of this clone (written for the guest where {@link StasisGuest#identityAt} says). */

@@ -51,7 +51,9 @@ public final class StasisExtension implements BeforeAllCallback, AfterAllCallbac
 
     private static GuestClone clone(StasisGuest spec, ExtensionContext context) throws IOException {
         Path golden = Path.of(spec.golden()).toAbsolutePath().normalize();
-        GuestClone c = GuestClone.of(golden, CLONES.computeIfAbsent(golden, g -> new AtomicInteger()).incrementAndGet(), spec.identityAt());
+        AtomicInteger numbers = CLONES.computeIfAbsent(golden, g -> new AtomicInteger());
+        GuestClone c = spec.pool() > 0 ? ClonePool.of(golden, spec.pool(), spec.identityAt(), numbers::incrementAndGet).take()
+                : GuestClone.of(golden, numbers.incrementAndGet(), spec.identityAt());
         synchronized (clones(context)) {
             clones(context).list.add(c);
         }

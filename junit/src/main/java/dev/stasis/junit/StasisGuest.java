@@ -36,6 +36,14 @@ public @interface StasisGuest {
      */
     long identityAt() default -1;
 
+    /**
+     * Clones made ahead, paused, for this golden image (0: none, each clone restored when asked for): a test's clone is
+     * then handed over by resuming its vCPUs, and the pool makes the next one meanwhile. Pooled clones of one image
+     * share one pool, the largest size asked for; they end with the JVM. A pooled clone's guest clock has run on while
+     * it waited (as a paused VM's does).
+     */
+    int pool() default 0;
+
     /** One clone per test method (the default) or one for the whole class (a static field). */
     Scope scope() default Scope.PER_TEST;
 

@@ -1,0 +1,104 @@
+package dev.stasis.junit;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
+
+/**
+ * Clones of one golden image made ahead, paused ({@link StasisGuest#pool}): {@link #take} hands one over by resuming
+ * it, and a thread of the pool makes the next. The first use fills the pool before it hands anything over, so the first
+ * test already gets a made clone. Every clone still in a pool is closed when the JVM ends.
+ */
+final class ClonePool {
+    /** One pool per image and identity place. */
+    private record Key(Path golden, long identityAt) {}
+
+    private static final Map<Key, ClonePool> POOLS = new ConcurrentHashMap<>();
+
+    private final Path golden;
+    private final long identityAt;
+    private final IntSupplier numbers;
+    private final LinkedBlockingQueue<GuestClone> ready = new LinkedBlockingQueue<>();
+    private final AtomicInteger wanted = new AtomicInteger();
+    private final Object refill = new Object();
+    private volatile IOException failure;
+
+    private ClonePool(Path golden, long identityAt, IntSupplier numbers) {
+        this.golden = golden;
+        this.identityAt = identityAt;
+        this.numbers = numbers;
+        Thread t = new Thread(this::keepFilled, "stasis clone pool " + golden.getFileName());
+        t.setDaemon(true);
+        t.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> ready.forEach(GuestClone::close)));
+    }
+
+    /** The pool of {@code golden}, at least {@code size} clones deep. */
+    static ClonePool of(Path golden, int size, long identityAt, IntSupplier numbers) throws IOException {
+        ClonePool p = POOLS.computeIfAbsent(new Key(golden, identityAt), k -> new ClonePool(golden, identityAt, numbers));
+        p.grow(size);
+        return p;
+    }
+
+    private void grow(int size) throws IOException {
+        synchronized (refill) {
+            if (size <= wanted.get()) {
+                return;
+            }
+            wanted.set(size);
+            while (ready.size() < size) {
+                ready.add(make()); // the first use waits for its clones: the first test gets one made ahead too
+            }
+        }
+    }
+
+    private GuestClone make() throws IOException {
+        return GuestClone.of(golden, numbers.getAsInt(), identityAt, true);
+    }
+
+    /** A clone, running: one made ahead if there is one, else one made now. */
+    GuestClone take() throws IOException {
+        GuestClone c = ready.poll();
+        synchronized (refill) {
+            refill.notifyAll();
+        }
+        if (c == null) {
+            if (failure != null) {
+                throw new IOException("the clone pool of " + golden + " cannot make clones: " + failure.getMessage(), failure);
+            }
+            c = make();
+        } else {
+            c.handedOverFromPool();
+        }
+        c.resume();
+        return c;
+    }
+
+    private void keepFilled() {
+        while (true) {
+            try {
+                synchronized (refill) {
+                    while (ready.size() >= wanted.get()) {
+                        refill.wait();
+                    }
+                }
+                ready.add(make());
+            } catch (IOException e) {
+                failure = e; // take() says so, and makes clones itself
+                synchronized (refill) {
+                    try {
+                        refill.wait(1000);
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+}
