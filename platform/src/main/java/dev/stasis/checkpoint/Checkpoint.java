@@ -247,13 +247,12 @@ public final class Checkpoint {
         }
     }
 
-    /** Files first, then their directories (the order {@link DiskRestore#specs} adds them). */
     private static void removeAll(List<Path> paths) {
         for (Path p : paths) {
             try {
                 java.nio.file.Files.deleteIfExists(p);
             } catch (IOException ignored) {
-                // a directory that is not empty, or gone: nothing of the user's
+                // left behind: the restore's own failure is what the user is told
             }
         }
     }

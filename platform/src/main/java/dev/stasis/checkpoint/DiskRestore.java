@@ -55,9 +55,8 @@ public record DiskRestore(Map<String, Path> paths, boolean acceptChanged) {
                     made.add(spec.path());
                     out.add(spec);
                 } else {
-                    Path overlay = Files.createTempDirectory("stasis-disk-").resolve(spec.id() + ".img");
+                    Path overlay = Files.createTempFile("stasis-disk-" + spec.id() + "-", ".img"); // mode 600
                     made.add(overlay);
-                    made.add(overlay.getParent());
                     try (RandomAccessFile f = new RandomAccessFile(overlay.toFile(), "rw")) {
                         f.setLength(size); // sparse: it holds only what the guest writes
                     }

@@ -50,7 +50,8 @@ public final class Machine implements AutoCloseable {
     private final List<MachinePart> parts;
     private final List<VirtioBlkPart> disks = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
-    private volatile Consumer<String> deviceLog = line -> System.err.println("stasis: " + line);
+    /** Where devices tell what a guest did wrong to them, one line each. */
+    private final Consumer<String> deviceLog = line -> System.err.println("stasis: " + line);
     private volatile boolean acceptChangedDisks;
     /** Reasons the parts' I/O stands still: the pause of a snapshot or migration (one), and {@link #holdIo} calls. */
     private int ioHolds;
@@ -79,7 +80,7 @@ public final class Machine implements AutoCloseable {
         }
         try {
             for (int slot = 0; slot < diskSpecs.size(); slot++) {
-                VirtioBlkPart disk = new VirtioBlkPart(slot, diskSpecs.get(slot), vm, line -> deviceLog.accept(line), () -> acceptChangedDisks);
+                VirtioBlkPart disk = new VirtioBlkPart(slot, diskSpecs.get(slot), vm, deviceLog, () -> acceptChangedDisks);
                 disks.add(disk);
                 all.add(disk);
             }
@@ -150,9 +151,6 @@ public final class Machine implements AutoCloseable {
             }
         }
     }
-
-    /** Where devices tell what a guest did wrong to them, one line each (stderr, prefixed {@code stasis: }, by default). */
-    public void deviceLog(Consumer<String> log) { this.deviceLog = log; }
 
     /** A restore puts memory back over disks whose content changed since the snapshot, with a note, instead of refusing. */
     public void acceptChangedDisks(boolean accept) { this.acceptChangedDisks = accept; }

@@ -400,29 +400,15 @@ public final class LazyRam implements RamFill {
             s = stopper;
         }
         if (s != null) {
-            joinQuietly(s);
+            UninterruptibleJoin.of(s);
         }
         stop.signal();
         synchronized (fillLock) {
             fillLock.notifyAll();
         }
-        joinQuietly(faultThread);
-        prefetchers.forEach(LazyRam::joinQuietly);
+        UninterruptibleJoin.of(faultThread);
+        prefetchers.forEach(UninterruptibleJoin::of);
         stop.close();
         complete();
-    }
-
-    private static void joinQuietly(Thread t) {
-        boolean interrupted = false;
-        while (t.isAlive() && t != Thread.currentThread()) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

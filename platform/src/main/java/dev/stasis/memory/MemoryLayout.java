@@ -67,11 +67,17 @@ public record MemoryLayout(List<MemoryRange> ranges) {
 
     /** The range holding {@code [gpa, gpa + length)}, or null. */
     public MemoryRange find(long gpa, long length) {
-        for (MemoryRange r : ranges) {
-            if (r.contains(gpa, length)) {
-                return r;
+        int i = indexOf(gpa, length);
+        return i < 0 ? null : ranges.get(i);
+    }
+
+    /** The index in {@link #ranges} of the range holding {@code [gpa, gpa + length)}, or -1. */
+    public int indexOf(long gpa, long length) {
+        for (int i = 0; i < ranges.size(); i++) {
+            if (ranges.get(i).contains(gpa, length)) {
+                return i;
             }
         }
-        return null;
+        return -1;
     }
 }

@@ -465,19 +465,8 @@ public final class PointInTimeRam implements AutoCloseable {
             }
         }
         stop.signal();
-        // Never closed under the fault thread (its descriptor number could be another file's by then), so the
-        // join ignores interrupts (a writer interrupted mid-write lands here), keeping the flag for the caller.
-        boolean interrupted = false;
-        while (server.isAlive()) {
-            try {
-                server.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        // Never closed under the fault thread: a writer interrupted mid-write lands here, and waits all the same.
+        UninterruptibleJoin.of(server);
         uffd.close();
         stop.close();
         buffers.clear();

@@ -152,11 +152,11 @@ public final class RemoteRam implements RamFill {
      * must lie in one RAM range (the protocol layer checked it).
      */
     public int install(long gpa, int span, long[] sent, long[] zero, Pointer data) {
-        MemoryRange range = memory.layout().find(gpa, (long) span * PAGE);
-        if (range == null) {
+        int slot = memory.layout().indexOf(gpa, (long) span * PAGE);
+        if (slot < 0) {
             throw new IllegalArgumentException(String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
         }
-        int slot = memory.layout().ranges().indexOf(range);
+        MemoryRange range = memory.layout().ranges().get(slot);
         long first = (gpa - range.gpa()) / PAGE;
         long[] claimed = new long[sent.length];
         synchronized (lock) {
@@ -231,11 +231,11 @@ public final class RemoteRam implements RamFill {
      * overwritten (a zero one is dropped: it then reads as zero through a fault). Returns the pages carried.
      */
     public int precopy(long gpa, int span, long[] sent, long[] zero, Pointer data) {
-        MemoryRange range = memory.layout().find(gpa, (long) span * PAGE);
-        if (range == null) {
+        int slot = memory.layout().indexOf(gpa, (long) span * PAGE);
+        if (slot < 0) {
             throw new IllegalArgumentException(String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
         }
-        int slot = memory.layout().ranges().indexOf(range);
+        MemoryRange range = memory.layout().ranges().get(slot);
         long first = (gpa - range.gpa()) / PAGE;
         long[] again = new long[sent.length];
         int carried = 0;
@@ -423,25 +423,11 @@ public final class RemoteRam implements RamFill {
         } finally {
             Thread s = stopper;
             if (s != null && !closed) {
-                joinQuietly(s); // never let accesses through (to zero pages) while the guest may still run
+                UninterruptibleJoin.of(s); // never let accesses through (to zero pages) while the guest may still run
             }
             if (shutdown || closed || s != null) {
                 uffd.close(); // lets every access still blocked through, to a guest that no longer runs
             }
-        }
-    }
-
-    private static void joinQuietly(Thread t) {
-        boolean interrupted = false;
-        while (t.isAlive() && t != Thread.currentThread()) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -451,8 +437,8 @@ public final class RemoteRam implements RamFill {
         if (gpa < 0) {
             throw new IllegalStateException(String.format("a fault at host address 0x%x is outside guest RAM", address));
         }
-        MemoryRange range = memory.layout().find(gpa, PAGE);
-        int slot = memory.layout().ranges().indexOf(range);
+        int slot = memory.layout().indexOf(gpa, PAGE);
+        MemoryRange range = memory.layout().ranges().get(slot);
         long index = (gpa - range.gpa()) / PAGE;
         long bit = 1L << (index & 63);
         int word = (int) (index >>> 6);

@@ -36,8 +36,6 @@ public final class Virtqueue {
         this.usedIdx = usedIdx & 0xffff;
     }
 
-    public QueueConfig config() { return config; }
-
     /** The next available index the device will take (saved with the transport). */
     public int lastAvail() { return lastAvail; }
 

@@ -44,6 +44,11 @@ final class ContentHash {
         Arrays.fill(unknown, -1L);
     }
 
+    /** True when this started from a saved fingerprint, so some blocks may still need {@link #adopt}. */
+    boolean startedFromSaved() {
+        return unknown != null;
+    }
+
     /** True when block {@code n}'s h must be {@link #adopt}ed before the block changes. */
     boolean unknown(long n) {
         return unknown != null && (unknown[(int) (n >>> 6)] & 1L << n) != 0;

@@ -103,9 +103,8 @@ public final class DiskImage implements AutoCloseable {
     /**
      * Opens {@code path}, an empty file of {@code base}'s size made for this VM alone, as a copy-on-write disk over
      * {@code base}: what the guest writes goes to the file, 4 KiB blocks at a time (a block written in part is copied
-     * up first), and the rest is read from {@code base}. The file's name (and its directory's, when that is empty) is
-     * removed at once: the VM holds the only reference, nothing else can open it, it is gone when the VM ends, and
-     * {@code base} is never written.
+     * up first), and the rest is read from {@code base}. The file's name is removed at once: the VM holds the only
+     * reference, nothing else can open it, it is gone when the VM ends, and {@code base} is never written.
      */
     public static DiskImage openOverlay(Path path, boolean readOnly, DiskBase base) throws IOException {
         if (Files.size(path) != base.size()) {
@@ -114,12 +113,6 @@ public final class DiskImage implements AutoCloseable {
         DiskImage d = open(path, readOnly, base);
         try {
             Files.delete(path);
-            Path parent = path.toAbsolutePath().getParent();
-            try (var left = Files.list(parent)) {
-                if (left.findAny().isEmpty()) {
-                    Files.delete(parent);
-                }
-            }
         } catch (IOException e) {
             d.close();
             throw e;
@@ -414,6 +407,9 @@ public final class DiskImage implements AutoCloseable {
 
     /** Before a change: the blocks it touches whose hash the saved fingerprint counted but nobody has read, read from the base. */
     private void adoptUnknown(long offset, long length) throws IOException {
+        if (!hash.startedFromSaved()) {
+            return; // every block's hash is known: nothing to look at on the write path
+        }
         for (long n = offset / ContentHash.BLOCK; n * ContentHash.BLOCK < Math.min(size, offset + length); n++) {
             if (hash.unknown(n)) {
                 long at = n * ContentHash.BLOCK;
