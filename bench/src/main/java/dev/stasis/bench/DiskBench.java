@@ -20,8 +20,9 @@ import java.util.regex.Pattern;
  *       batch (4096 and 32 requests); the host times consecutive lines, after two to warm up.</li>
  *   <li>The cost of a queue notification: stasis with KVM's ioeventfd (the default) and with it off
  *       ({@code -Dstasis.virtio.ioeventfd=off}: each notification is an MMIO exit to the vCPU thread), on rand4k.</li>
- *   <li>The pause of a snapshot of a guest with a 1 GiB disk holding 256 MiB of data: stasis flushes the image and
- *       fingerprints its content in the pause; QEMU's migration stream carries no disk, its downtime is beside it.</li>
+ *   <li>The pause of a snapshot of a guest with a 1 GiB disk whose first 256 MiB are SnapshotBench's pattern: stasis
+ *       flushes the image in the pause (its fingerprint the writes keep); QEMU's migration stream carries no disk, its
+ *       downtime is beside it. Then {@code --with-disks} and its two restores.</li>
  * </ul>
  * QEMU runs {@code -machine microvm} (the same virtio-mmio windows) with {@code -global virtio-mmio.force-legacy=false}
  * and {@code -device virtio-blk-device}, {@code -accel kvm}; its rows are left out, saying so, where it is not installed.
@@ -191,7 +192,7 @@ public final class DiskBench {
         Files.delete(copy);
         System.out.printf("%nsnapshot of blkcheck (bench=rand4k running) with a 1 GiB image holding %d MiB of data, %d rounds (median [min-max])%n", data >> 20, rounds);
         System.out.printf("| | stasis | QEMU | stasis / QEMU |%n|---|---:|---:|---:|%n");
-        System.out.printf("| the guest stops, ms (stasis: flush + fingerprint of the disk inside; QEMU: no disk in its stream) | %s | %s | %s |%n",
+        System.out.printf("| the guest stops, ms (stasis: a flush of the disk inside, its fingerprint kept by the writes; QEMU: no disk in its stream) | %s | %s | %s |%n",
                 Stats.summary(ours), theirs.isEmpty() ? "-" : Stats.summary(theirs),
                 theirs.isEmpty() ? "-" : String.format("%.1f", Stats.median(ours) / Stats.median(theirs)));
         String[] what = {"--with-disks (live): the guest stops, ms", "--with-disks: the whole save, ms", "--with-disks: file, MiB",

@@ -35,7 +35,7 @@ class ConvergenceTest {
             var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY));
             List<String> log = new ArrayList<>();
             var result = MigrationSender.migrate(a.machine(), dest.address,
-                    InProcessMigrationTest.options().withLimits(Duration.ofMillis(50), Duration.ofSeconds(90), 96 << 10), log::add);
+                    InProcessMigrationTest.options().withLimits(Duration.ofMillis(10), Duration.ofSeconds(90), 96 << 10), log::add); // 10 ms: out of reach unthrottled however slowly the emulated guest dirties
             System.out.println(String.join("\n", log));
             assertTrue(result.maxThrottle() >= 20, "auto-converge throttled the vCPUs: " + result + "\n" + String.join("\n", log));
             assertTrue(log.stream().anyMatch(l -> l.startsWith("auto-converge: vCPUs throttled to")), String.join("\n", log));
