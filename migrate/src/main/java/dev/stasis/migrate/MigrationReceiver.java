@@ -52,9 +52,9 @@ public final class MigrationReceiver {
      * @param handshakes    how many handshakes may run at once and how long each may take
      */
     public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes, Duration recoverWindow,
-                          Runnable linkDone) {
+                          Runnable linkDone, Runnable ready) {
         public Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
-            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW, () -> { });
+            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW, () -> { }, () -> { });
         }
 
         public static Options of(Auth auth) {
@@ -62,17 +62,17 @@ public final class MigrationReceiver {
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow, linkDone);
+            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow, linkDone, ready);
         }
 
         /** At most {@code maxPending} handshakes at once, each finished within {@code deadline} of its accept. */
         public Options withHandshakeLimits(int maxPending, Duration deadline) {
-            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow, linkDone);
+            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow, linkDone, ready);
         }
 
         /** During a post-copy, how long to wait for a source whose link broke to come back. */
         public Options withRecoverWindow(Duration window) {
-            return new Options(auth, acceptTimeout, hook, handshakes, window, linkDone);
+            return new Options(auth, acceptTimeout, hook, handshakes, window, linkDone, ready);
         }
 
         /**
@@ -80,7 +80,16 @@ public final class MigrationReceiver {
          * a pre-copy, and after a post-copy once every page is in and the source was told (or the guest was lost).
          */
         public Options withLinkDone(Runnable action) {
-            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, action);
+            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, action, ready);
+        }
+
+        /**
+         * {@code action} runs once this end has run its restore and page paths on a scratch machine (about 0.3 s after
+         * {@link #receive} starts here), or failed to: a source that comes after that finds them compiled. The socket
+         * takes a source before that too, only more slowly.
+         */
+        public Options withReady(Runnable action) {
+            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, linkDone, action);
         }
     }
 
@@ -88,7 +97,8 @@ public final class MigrationReceiver {
     /** SETUP flag: the source may switch to post-copy. */
     public static final int SETUP_POSTCOPY = 1;
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
-    private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END, MessageType.POSTCOPY);
+    private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END, MessageType.POSTCOPY,
+            MessageType.DISKS);
     private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
 
     private final HandshakeGate gate;
@@ -101,6 +111,8 @@ public final class MigrationReceiver {
     private Machine machine;
     /** The post-copy being set up, until the guest runs (then it sees itself through). */
     private PostcopyDestination postcopy;
+    /** Set once the source is in: the warm-up cuts its repeats short, leaving the CPU to the rounds. */
+    private volatile boolean sourceArrived;
 
     private MigrationReceiver(ServerSocket server, OutputStream console, Options options, Consumer<String> log) {
         this.server = server;
@@ -124,10 +136,11 @@ public final class MigrationReceiver {
         List<CompletableFuture<Long>> readers = new ArrayList<>();
         // While waiting for the source: the guest's CPU model is not known yet, and the default model's state
         // path is the same code, only the CPUID table differs.
-        var warmup = StatePathWarmup.start(VmConfig.defaultCpu(), StatePathWarmup.Side.DESTINATION);
+        var warmup = StatePathWarmup.start(VmConfig.defaultCpu(), StatePathWarmup.Side.DESTINATION, () -> sourceArrived, options.ready());
         try {
             long acceptDeadline = options.acceptTimeout().isZero() ? Long.MAX_VALUE : System.nanoTime() + options.acceptTimeout().toNanos();
             Channel control = acceptAuthenticated(acceptDeadline, "the source", 0, 0);
+            sourceArrived = true;
             log.accept("source " + control.peer() + " authenticated with " + options.auth().describe());
             Frame setup = control.expect(MessageType.SETUP);
             int connections;
@@ -186,6 +199,7 @@ public final class MigrationReceiver {
             long sentPages;
             long[][] stale = null; // the pages a post-copy still brings: null for a pre-copy to the end
             long announced = 0; // the pages the ROUNDs so far say were sent, on all connections
+            long[][][] disks = null; // the source's sample of its disks' blocks (DISKS), for a guest with disks
             while (true) {
                 Frame f = control.receive(CONTROL_MESSAGES);
                 try {
@@ -216,6 +230,12 @@ public final class MigrationReceiver {
                             Decoder d = f.decoder();
                             SectionMessages.decode(d, sections);
                             d.end("SECTION");
+                        }
+                        case DISKS -> {
+                            if (disks != null || sectionCount > 0) {
+                                throw f.decoder().malformed("DISKS comes once, before the sections");
+                            }
+                            disks = SharedDisks.decode(f.decoder());
                         }
                         case END, POSTCOPY -> { }
                         default -> throw control.protocolError("unexpected " + f.type() + " from the source");
@@ -267,6 +287,13 @@ public final class MigrationReceiver {
                 throw new MigrationException(Kind.PROTOCOL, "POSTCOPY in a session that did not announce post-copy");
             }
             PostcopyDestination postcopy = this.postcopy;
+            try {
+                SharedDisks.attach(machine, sections, disks); // only now: the source has let go of them
+                machine.disks().forEach(d -> log.accept("disk " + d.id() + ": " + d.image().path() + " handed over by the source"));
+            } catch (MigrationException e) {
+                control.refuse(e.getMessage());
+                throw e;
+            }
             try {
                 machine.restoreState(sections).forEach(note -> log.accept("warning: " + note));
             } catch (RuntimeException e) {

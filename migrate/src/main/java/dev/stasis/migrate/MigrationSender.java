@@ -1,5 +1,6 @@
 package dev.stasis.migrate;
 
+import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
@@ -26,6 +27,7 @@ import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -123,7 +125,10 @@ public final class MigrationSender {
     /** Set by {@link #postcopy}: the guest paused for the switch, and COMMIT sent. */
     private boolean postcopyPaused;
     private boolean postcopyCommitted;
-    private java.util.concurrent.CompletableFuture<Void> warmup;
+    private CompletableFuture<Void> warmup;
+    private CompletableFuture<DirtyLog> logging;
+    /** The disks' locks were let go of for the destination: taken back if the move fails before COMMIT. */
+    private boolean disksReleased;
     private final List<Channel> channels = new ArrayList<>();
     private final List<PageWriter> writers = new ArrayList<>();
     private final AtomicInteger messages = new AtomicInteger();
@@ -157,10 +162,9 @@ public final class MigrationSender {
 
     /** {@link #migrateAndHold}, reporting to {@code progress}, which can also cancel it before COMMIT. */
     public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, MigrationProgress progress, Consumer<String> log) {
-        if (!machine.disks().isEmpty()) {
-            // The destination would need the disks (shared, or copied with the memory); neither is built yet.
-            throw new MigrationException(MigrationException.Kind.LOCAL, "a guest with disks cannot be migrated yet (" + machine.disks().size()
-                    + " attached): snapshot it with its disks stopped, or migrate a guest without disks");
+        String disks = SharedDisks.refusal(machine);
+        if (disks != null) {
+            throw new MigrationException(MigrationException.Kind.LOCAL, "cannot migrate this guest: " + disks);
         }
         if (machine.vm().isStopped()) {
             throw new MigrationException(Kind.LOCAL, "the VM has stopped; nothing to migrate");
@@ -176,6 +180,15 @@ public final class MigrationSender {
         }
     }
 
+    /**
+     * Runs the source's save, encode and page paths once on a scratch machine of {@code cpu}'s model, in the
+     * background, so that a migration asked for later finds them compiled: a fresh process's first one otherwise
+     * spends some 100-200 ms of its rounds and set-up beside that warm-up. For a VM that serves a control socket.
+     */
+    public static void warmUp(GuestCpu cpu) {
+        StatePathWarmup.source(cpu);
+    }
+
     public static VmExit migrated(Result r) {
         return new VmExit(VmExit.Kind.MIGRATED, 0, "migrated to " + r.destination(), "");
     }
@@ -186,13 +199,19 @@ public final class MigrationSender {
         pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
-        warmup = StatePathWarmup.start(vm.config().cpu(), StatePathWarmup.Side.SOURCE); // while pre-copy runs, not in the pause
+        warmup = StatePathWarmup.source(vm.config().cpu()); // done ahead, or while pre-copy runs: not in the pause
         try {
+            // KVM's dirty log is turned on (re-registering every slot) while the destination sets up; off again below.
+            logging = CompletableFuture.supplyAsync(() -> {
+                vm.setDirtyLogging(true);
+                DirtyLog log = new DirtyLog(vm);
+                log.collect(); // from here on the log holds what the guest writes during round 1
+                return log;
+            }, MigrationSender::daemon);
             long session = connect(to);
+            DirtyLog dirty = joinLogging();
+            log.accept(String.format("session set up in %.1f ms", (System.nanoTime() - start) / 1e6));
             progress.phase("pre-copy");
-            vm.setDirtyLogging(true); // off again in the finally below, whatever happens
-            DirtyLog dirty = new DirtyLog(vm);
-            dirty.collect(); // from here on the log holds what the guest writes during round 1
             Convergence convergence = new Convergence(options.downtime().toNanos());
             long[][] pages = dirty.all();
             int rounds = 0;
@@ -250,8 +269,9 @@ public final class MigrationSender {
             long[] sent = sendRound(pages, true);
             long tPages = System.nanoTime();
             machine.saveState(sections);
-            long tSaved = System.nanoTime();
             Channel control = channels.get(0);
+            handOverDisks(control);
+            long tSaved = System.nanoTime();
             for (byte[] s : sections.payloads()) {
                 control.send(MessageType.SECTION, s, null, 0);
             }
@@ -281,6 +301,9 @@ public final class MigrationSender {
             }
             channels.forEach(Channel::close);
             try {
+                if (logging != null) {
+                    logging.handle((l, e) -> null).join(); // turned on before it is turned off
+                }
                 vm.setDirtyLogging(false); // back to large pages on hardware KVM
             } catch (RuntimeException e) {
                 log.accept("could not turn dirty logging off: " + e.getMessage());
@@ -311,11 +334,12 @@ public final class MigrationSender {
             DirtyLog.or(stale, dirty.collect());
         }
         machine.saveState(sections);
+        Channel control = channels.get(0);
+        handOverDisks(control);
         long tSaved = System.nanoTime();
         for (int c = 1; c < channels.size(); c++) {
             channels.get(c).send(MessageType.DATA_END, new Encoder()); // the pre-copy streams end here
         }
-        Channel control = channels.get(0);
         for (byte[] section : sections.payloads()) {
             control.send(MessageType.SECTION, section, null, 0);
         }
@@ -356,6 +380,29 @@ public final class MigrationSender {
         }
     }
 
+    private DirtyLog joinLogging() {
+        try {
+            return logging.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
+    private static void daemon(Runnable r) {
+        Thread t = new Thread(r, "migrate-dirty-log");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Lets go of the disks' locks (the state is saved: they are flushed) and tells the destination what they hold. */
+    private void handOverDisks(Channel control) {
+        Encoder disks = SharedDisks.handOver(machine);
+        if (disks != null) {
+            disksReleased = true;
+            control.send(MessageType.DISKS, disks);
+        }
+    }
+
     private MigrationException giveUp(MigrationException e, boolean paused, boolean committed) {
         if (!committed && !channels.isEmpty() && (e.kind() == Kind.TIMEOUT || e.kind() == Kind.LOCAL || e.kind() == Kind.CANCELLED)) {
             channels.get(0).refuse("the source gives up: " + e.getMessage()); // so the destination says why
@@ -366,6 +413,13 @@ public final class MigrationSender {
             // The destination may have started the guest: never let two copies run.
             return new MigrationException(e.kind(), e.getMessage() + "; COMMIT was sent, so the destination may be running the guest:"
                     + " the source stays paused (resume it through its control socket only if the destination did not start)", e);
+        }
+        if (disksReleased) {
+            try {
+                SharedDisks.takeBack(machine); // before the guest may write here again
+            } catch (MigrationException lost) {
+                return new MigrationException(e.kind(), e.getMessage() + "; " + lost.getMessage(), e);
+            }
         }
         if (paused && !pausedBefore) {
             vm.resumeAll();

@@ -9,13 +9,16 @@ import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.uffd.UffdUnavailableException;
 import dev.stasis.migrate.protocol.SectionMessages;
 import dev.stasis.snapshot.codec.Decoder;
+import dev.stasis.snapshot.container.ZeroPage;
 import dev.stasis.machine.StateSink;
 import dev.stasis.snapshot.state.StateDescription;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -32,6 +35,8 @@ final class StatePathWarmup {
     private static final int PASSES = 2;
     /** At most this many repeats of the Java part alone (encode, decode, load), within the time given. */
     private static final int MAX_REPEATS = 500;
+    /** Repeats done even when told to yield: enough for the hottest loops to be compiled. */
+    private static final int MIN_REPEATS = 20;
     private static final long WAIT_MILLIS = 2000;
     /**
      * Which end warms up. The source waits for its warm-up before it pauses (a post-copy at once has no round to hide
@@ -50,12 +55,31 @@ final class StatePathWarmup {
         }
     }
 
-    /** Starts the warm-up on a daemon thread. */
-    static CompletableFuture<Void> start(GuestCpu cpu, Side side) {
+    /**
+     * The source's warm-up of this process: its code stays compiled, so one that ran (or runs) serves every later
+     * migration from here, and one started before any migration was asked for ({@link MigrationSender#warmUp}) keeps
+     * the first one's rounds from sharing the CPU with it.
+     */
+    private static CompletableFuture<Void> sourceWarmup;
+
+    /** The source's warm-up: the process's own if it ran or runs, else a new one. */
+    static synchronized CompletableFuture<Void> source(GuestCpu cpu) {
+        if (sourceWarmup == null || sourceWarmup.isCompletedExceptionally()) {
+            sourceWarmup = start(cpu, Side.SOURCE, () -> false, () -> { });
+        }
+        return sourceWarmup;
+    }
+
+    /**
+     * Starts the warm-up on a daemon thread. {@code ready} runs once every path has run once (or the warm-up failed),
+     * before the repeats that get the hottest loops compiled; once {@code yield} says so, those are cut short (after
+     * {@link #MIN_REPEATS}): the destination's, when the source has come, so the rounds get the CPU.
+     */
+    static CompletableFuture<Void> start(GuestCpu cpu, Side side, BooleanSupplier yield, Runnable ready) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
-                run(cpu, side);
+                run(cpu, side, yield, ready);
                 done.complete(null);
             } catch (Throwable e) {
                 done.completeExceptionally(e);
@@ -91,7 +115,8 @@ final class StatePathWarmup {
         }
     }
 
-    static void run(GuestCpu cpu, Side side) {
+    static void run(GuestCpu cpu, Side side, BooleanSupplier yield, Runnable ready) {
+        boolean told = false;
         // One machine, saved and restored into itself (it never runs, so KVM takes its state again): the same code
         // as two, at the cost of one VM.
         try (Machine scratch = Machine.scratch(cpu)) {
@@ -104,10 +129,16 @@ final class StatePathWarmup {
                 }
                 scratch.restoreState(records);
             }
-            repeatJavaPart(scratch, side.budget);
             warmPageCodec();
             if (side.postcopy) {
                 warmPostcopy(scratch);
+            }
+            told = true;
+            ready.run();
+            repeatJavaPart(scratch, side.budget, yield);
+        } finally {
+            if (!told) {
+                ready.run(); // failed: the socket takes a source all the same
             }
         }
     }
@@ -117,7 +148,7 @@ final class StatePathWarmup {
      * hundred calls, in the background, and two passes leave the per-field loops interpreted (decoding a migration's
      * 11 sections took 3-7 ms cold, 0.6 ms compiled).
      */
-    private static void repeatJavaPart(Machine scratch, Duration budget) {
+    private static void repeatJavaPart(Machine scratch, Duration budget, BooleanSupplier yield) {
         List<Saved<?>> saved = new ArrayList<>();
         scratch.saveState(new StateSink() {
             @Override
@@ -126,7 +157,7 @@ final class StatePathWarmup {
             }
         });
         long until = System.nanoTime() + budget.toNanos();
-        for (int n = 0; n < MAX_REPEATS && System.nanoTime() < until; n++) {
+        for (int n = 0; n < MAX_REPEATS && System.nanoTime() < until && (n < MIN_REPEATS || !yield.getAsBoolean()); n++) {
             SectionMessages.Collector sections = new SectionMessages.Collector();
             saved.forEach(s -> s.encodeInto(sections));
             SectionRecords records = new SectionRecords();
@@ -139,9 +170,14 @@ final class StatePathWarmup {
 
     /**
      * zstd's native library loads on its first call (tens of ms here): in a post-copy at once no pre-copy page has
-     * called it before the first urgent page, which both ends compress and expand inside the guest's wait.
+     * called it before the first urgent page, which both ends compress and expand inside the guest's wait. And the
+     * zero-page test, which interpreted took 16 us a page (8 ms for the 2 MiB huge page under a small kernel).
      */
     private static void warmPageCodec() {
+        ByteBuffer zeros = ByteBuffer.allocateDirect(16 * Protocol.PAGE_SIZE);
+        for (int i = 0; i < 4096; i++) {
+            ZeroPage.isZero(zeros.slice((i % 16) * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE));
+        }
         byte[] page = new byte[Protocol.PAGE_SIZE];
         for (int i = 0; i < page.length; i++) {
             page[i] = (byte) (i * 31 >>> 3);

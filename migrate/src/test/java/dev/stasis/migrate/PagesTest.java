@@ -76,6 +76,41 @@ class PagesTest {
         }
     }
 
+    /**
+     * A whole span of 4096 pages, as round 1 sends it (the writer asks pagemap for the span at once): the pages never
+     * written go as zero, the written ones grow the writer's buffers from nothing to most of a span, and all arrive.
+     */
+    @Test
+    void aFullSpanOfWrittenAndNeverWrittenPagesArrives() throws Exception {
+        MemoryLayout layout = new MemoryLayout(List.of(new MemoryRange(0, 16 << 20)));
+        try (GuestMemory from = new GuestMemory(layout); GuestMemory to = new GuestMemory(layout);
+             ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             Channel out = new Channel(new Socket(ss.getInetAddress(), ss.getLocalPort()), FaultHook.NONE, new AtomicInteger());
+             Channel in = new Channel(ss.accept(), FaultHook.NONE, new AtomicInteger())) {
+            Random r = new Random(11);
+            byte[] data = new byte[4096];
+            int written = 0;
+            for (int page = 0; page < 4096; page++) {
+                if (page % 4 != 0) { // 3072 pages of random data, every fourth page never touched
+                    r.nextBytes(data);
+                    from.write(page * 4096L, data);
+                    written++;
+                }
+            }
+            long[] all = new long[64];
+            java.util.Arrays.fill(all, -1L);
+            PageReader reader = new PageReader(to, new PageReader.Written(to));
+            var applied = java.util.concurrent.CompletableFuture.runAsync(() -> reader.apply(in.expect(MessageType.PAGES)));
+            PageWriter writer = new PageWriter();
+            assertEquals(4096, writer.send(out, from, 0, 4096, all, 0));
+            assertEquals(1024, writer.zeroPages());
+            applied.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(4096, reader.pages());
+            assertEquals(-1, from.buffer(0, 16 << 20).mismatch(to.buffer(0, 16 << 20)), "memory differs");
+            assertTrue(written == 3072 && out.bytesSent() > 3072L * 4096, "the written pages travel: " + out.bytesSent() + " bytes");
+        }
+    }
+
     private static Frame sendOne(PageWriter w, Channel out, Channel in, GuestMemory from, long[] bits) {
         w.send(out, from, 0, 64, bits, 0);
         return in.expect(MessageType.PAGES);

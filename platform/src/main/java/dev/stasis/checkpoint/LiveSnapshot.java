@@ -1,5 +1,6 @@
 package dev.stasis.checkpoint;
 
+import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
 import dev.stasis.memory.PointInTimeRam;
 import dev.stasis.snapshot.container.WriteReport;
@@ -64,6 +65,14 @@ public final class LiveSnapshot implements AutoCloseable {
      */
     public static LiveSnapshot take(Machine machine) {
         return take(machine, false);
+    }
+
+    /**
+     * Loads and runs the capture path once on a scratch machine of {@code cpu}'s model (what the first {@link #take}
+     * of a process otherwise does before its pause); for a VM that may be asked for a snapshot later. Never throws.
+     */
+    public static void warmUp(GuestCpu cpu) {
+        CaptureWarmup.once(cpu);
     }
 
     /**

@@ -52,7 +52,7 @@ public final class Machine implements AutoCloseable {
     private final List<String> notes = new ArrayList<>();
     /** Where devices tell what a guest did wrong to them, one line each. */
     private final Consumer<String> deviceLog = line -> System.err.println("stasis: " + line);
-    private volatile boolean acceptChangedDisks;
+    private volatile DiskCheck diskCheck = DiskCheck.FINGERPRINT;
     /** Reasons the parts' I/O stands still: the pause of a snapshot or migration (one), and {@link #holdIo} calls. */
     private int ioHolds;
     private boolean pauseHold;
@@ -75,21 +75,58 @@ public final class Machine implements AutoCloseable {
                 new DevicePart<>(I8042State.DESCRIPTION, i8042::save, i8042::restore),
                 new DevicePart<>(CmosRtcState.DESCRIPTION, rtc::save, rtc::restore)));
         this.parts = all;
-        if (diskSpecs.size() > VirtioSlots.COUNT) {
-            throw new IllegalArgumentException("at most " + VirtioSlots.COUNT + " disks, not " + diskSpecs.size());
+        all.addAll(List.of(new KvmClockPart(vm.vmFd()), new IrqchipPart(vm.vmFd()), new VcpuPart(vm)));
+        attachDisks(diskSpecs);
+        vm.onResume(this::vcpusResuming);
+    }
+
+    /**
+     * Adds {@code specs} as virtio-blk devices in virtio-mmio slots 0, 1, ... (see {@link VirtioSlots}) to a machine that
+     * has none and has never run: at creation, or for a migration's destination, which may open a shared disk only
+     * once the source has let go of it. A disk that cannot be opened is an {@link IOException} saying why; then none is
+     * attached.
+     */
+    public synchronized void attachDisks(List<DiskSpec> specs) throws IOException {
+        if (specs.isEmpty()) {
+            return;
         }
+        if (!disks.isEmpty() || vm.started()) {
+            throw new IllegalStateException("disks are attached once, before the machine runs");
+        }
+        if (specs.size() > VirtioSlots.COUNT) {
+            throw new IllegalArgumentException("at most " + VirtioSlots.COUNT + " disks, not " + specs.size());
+        }
+        List<VirtioBlkPart> made = new ArrayList<>();
         try {
-            for (int slot = 0; slot < diskSpecs.size(); slot++) {
-                VirtioBlkPart disk = new VirtioBlkPart(slot, diskSpecs.get(slot), vm, deviceLog, () -> acceptChangedDisks);
-                disks.add(disk);
-                all.add(disk);
+            for (int slot = 0; slot < specs.size(); slot++) {
+                made.add(new VirtioBlkPart(slot, specs.get(slot), vm, deviceLog, () -> diskCheck));
             }
         } catch (IOException | RuntimeException e) {
-            disks.forEach(VirtioBlkPart::close); // their locks go with them
+            made.forEach(VirtioBlkPart::close); // their locks go with them
             throw e;
         }
-        all.addAll(List.of(new KvmClockPart(vm.vmFd()), new IrqchipPart(vm.vmFd()), new VcpuPart(vm)));
-        vm.onResume(this::vcpusResuming);
+        disks.addAll(made);
+        int at = parts.indexOf(parts.stream().filter(p -> p instanceof KvmClockPart).findFirst().orElseThrow());
+        parts.addAll(at, made); // after the other devices, in the order their sections are saved
+        for (int i = 0; i < ioHolds; i++) {
+            made.forEach(VirtioBlkPart::quiesce); // held as the machine's other parts are
+        }
+    }
+
+    /**
+     * Lets go of every disk's lock, for a migration's hand-over on shared storage: the machine must be paused and
+     * quiesced with its disks flushed ({@link #saveState} flushes them), and must not run again unless
+     * {@link #retakeDisks} succeeds.
+     */
+    public void releaseDisks() {
+        disks().forEach(d -> d.image().releaseLock());
+    }
+
+    /** Takes every disk's lock back after a hand-over that failed; throws when another process keeps one. */
+    public void retakeDisks() throws IOException {
+        for (VirtioBlk d : disks()) {
+            d.image().retakeLock(10_000);
+        }
     }
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
@@ -153,7 +190,10 @@ public final class Machine implements AutoCloseable {
     }
 
     /** A restore puts memory back over disks whose content changed since the snapshot, with a note, instead of refusing. */
-    public void acceptChangedDisks(boolean accept) { this.acceptChangedDisks = accept; }
+    public void acceptChangedDisks(boolean accept) { this.diskCheck = accept ? DiskCheck.ACCEPT_CHANGED : DiskCheck.FINGERPRINT; }
+
+    /** How a restore holds the disks against the state's record of them. */
+    public void diskCheck(DiskCheck check) { this.diskCheck = check; }
 
     /** Things the user should know about this machine, e.g. a TSC that could not keep its rate on restore. */
     public synchronized List<String> notes() { return List.copyOf(notes); }

@@ -15,8 +15,8 @@ import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * A disk in virtio-mmio slot {@code slot}: the transport, the virtio-blk device and its wiring into KVM (the
@@ -35,12 +35,12 @@ final class VirtioBlkPart implements MachinePart {
     private final VirtioMmio transport;
     private final EventFd irq;
     private final boolean ioeventfd;
-    private final BooleanSupplier acceptChanged;
+    private final Supplier<DiskCheck> check;
 
-    VirtioBlkPart(int slot, DiskSpec spec, Vm vm, Consumer<String> log, BooleanSupplier acceptChanged) throws IOException {
+    VirtioBlkPart(int slot, DiskSpec spec, Vm vm, Consumer<String> log, Supplier<DiskCheck> check) throws IOException {
         this.slot = slot;
         this.vm = vm;
-        this.acceptChanged = acceptChanged;
+        this.check = check;
         this.blk = new VirtioBlk(spec.base() != null ? DiskImage.openOverlay(spec.path(), spec.readOnly(), spec.base()) : DiskImage.open(spec.path(), spec.readOnly()),
                 spec.id(), vm.memory(), log);
         long base = VirtioSlots.address(slot);
@@ -94,8 +94,9 @@ final class VirtioBlkPart implements MachinePart {
         if (mismatch != null) {
             throw new StateException("virtio-mmio#" + slot + " does not fit disk " + blk.id() + ": " + mismatch);
         }
-        String changed = changes(saved);
-        if (changed != null && !acceptChanged.getAsBoolean()) {
+        DiskCheck how = check.get();
+        String changed = changes(saved, how != DiskCheck.CHECKED_BY_CALLER);
+        if (changed != null && how != DiskCheck.ACCEPT_CHANGED) {
             throw new StateException("disk " + saved.id() + " (" + blk.image().path() + ") is not the disk the snapshot saw: " + changed
                     + "; restoring memory over another disk would corrupt it (--disk-changed=accept to restore anyway)");
         }
@@ -105,13 +106,16 @@ final class VirtioBlkPart implements MachinePart {
         };
     }
 
-    /** How the open image differs from {@code saved}, or null when it holds what the snapshot saw. */
-    private String changes(VirtioBlkState saved) {
+    /** How the open image differs from {@code saved} (its content too, with {@code content}), or null when it holds what the snapshot saw. */
+    private String changes(VirtioBlkState saved, boolean content) {
         if (saved.readOnly() != blk.image().readOnly()) {
             return "it was " + (saved.readOnly() ? "read-only" : "writable") + " then";
         }
         if (saved.size() != blk.image().size()) {
             return "its size was " + saved.size() + " bytes, is " + blk.image().size();
+        }
+        if (!content) {
+            return null;
         }
         if (!saved.method().equals(DiskImage.FINGERPRINT_METHOD)) {
             return "its content cannot be compared: the snapshot's fingerprint is of method " + saved.method() + ", this build takes "

@@ -238,6 +238,11 @@ public final class Vm implements AutoCloseable {
         }
     }
 
+    /** True once {@link #start} ran. */
+    public synchronized boolean started() {
+        return !threads.isEmpty();
+    }
+
     /** Starts one platform thread per vCPU. */
     public synchronized void start() {
         if (!threads.isEmpty()) {

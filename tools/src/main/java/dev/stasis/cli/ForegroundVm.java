@@ -56,6 +56,7 @@ final class ForegroundVm {
         try {
             if (control != null) {
                 control.serve(VmControl.handlers(machine));
+                VmControl.warmUp(machine);
             }
             Runtime.getRuntime().addShutdownHook(onSignal);
             machine.attachConsoleInput(System.in);

@@ -188,11 +188,12 @@ final class MigrateCommand {
             try {
                 server.setReuseAddress(true);
                 server.bind(address);
-                System.err.println("stasis: waiting for a migration on " + server.getLocalSocketAddress());
+                // Said once this end is ready to take a guest fast (its restore path warmed); it listens already.
+                String waiting = "stasis: waiting for a migration on " + server.getLocalSocketAddress();
                 try {
                     machine = MigrationReceiver.receive(server, new FileOutputStream(FileDescriptor.out),
                             new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE).withRecoverWindow(Duration.ofSeconds(recoverWindow))
-                                    .withLinkDone(() -> closeQuietly(server)),
+                                    .withLinkDone(() -> closeQuietly(server)).withReady(() -> System.err.println(waiting)),
                             line -> System.err.println("stasis: migrate: " + line));
                 } catch (dev.stasis.migrate.MigrationException e) {
                     server.close();

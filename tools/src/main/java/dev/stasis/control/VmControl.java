@@ -2,8 +2,10 @@ package dev.stasis.control;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.stasis.checkpoint.Checkpoint;
+import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.jail.Jailer;
 import dev.stasis.machine.Machine;
+import dev.stasis.migrate.MigrationSender;
 import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.SnapshotTarget;
 import dev.stasis.snapshot.container.WriterOptions;
@@ -62,6 +64,32 @@ public final class VmControl {
                     ControlServer.afterReply(() -> machine.vm().stop(VmExit.hostStop("stopped through the control socket")));
                     return status(machine, request).put("state", "stopping");
                 }));
+    }
+
+    /** How long after the VM starts serving its socket the commands' paths are warmed: past its first instructions. */
+    private static final long WARM_UP_DELAY_MILLIS = 500;
+
+    /**
+     * Runs the live snapshot's capture and the migration source's save, encode and page paths once, in the
+     * background, soon after a VM starts serving its control socket: in a fresh JVM the first run of each is
+     * interpreted and loads its classes (100-300 ms here), which would otherwise fall in the first snapshot's or
+     * migration's set-up and rounds and share the CPU with them. Each is once per process and never fails the VM.
+     */
+    public static void warmUp(Machine machine) {
+        Thread t = new Thread(() -> {
+            try {
+                Thread.sleep(WARM_UP_DELAY_MILLIS);
+                var cpu = machine.vm().config().cpu();
+                LiveSnapshot.warmUp(cpu);
+                if (Jailer.current() == null) { // a jailed VM cannot migrate (below)
+                    MigrationSender.warmUp(cpu);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "control-warmup");
+        t.setDaemon(true);
+        t.start();
     }
 
     private static ObjectNode snapshot(Machine machine, Request request) throws Exception {

@@ -30,6 +30,7 @@ public final class LibC {
     public static final int LOCK_SH = 1;
     public static final int LOCK_EX = 2;
     public static final int LOCK_NB = 4;
+    public static final int LOCK_UN = 8;
 
     /** Offsets in glibc's {@code struct passwd} and {@code struct group} (x86-64), for {@link #getpwnam}/{@link #getgrnam}. */
     public static final int PASSWD_UID_OFFSET = 16;

@@ -357,6 +357,7 @@ int main(void) {
     CONST(LOCK_SH);
     CONST(LOCK_EX);
     CONST(LOCK_NB);
+    CONST(LOCK_UN);
     printf("const PASSWD_UID_OFFSET %zu\n", offsetof(struct passwd, pw_uid));
     printf("const PASSWD_GID_OFFSET %zu\n", offsetof(struct passwd, pw_gid));
     printf("const GROUP_GID_OFFSET %zu\n", offsetof(struct group, gr_gid));

@@ -8,6 +8,7 @@ import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.snapshot.codec.Encoder;
 import dev.stasis.snapshot.container.ZeroPage;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /**
  * Encodes PAGES messages for one connection: a span of up to {@link Protocol#MAX_SPAN} pages from one
@@ -20,8 +21,12 @@ public final class PageWriter {
     public static final int CODEC_ZSTD = 1;
     private static final int LEVEL = 1;
 
-    private final byte[] raw = new byte[Protocol.MAX_SPAN * Protocol.PAGE_SIZE];
-    private final byte[] packed = new byte[(int) Zstd.compressBound(raw.length)];
+    /**
+     * The span's non-zero pages, and their compressed form: grown to what a span needs, not made full size (32 MiB)
+     * up front, which cost a fresh process tens of milliseconds of first-touch faults before the first round.
+     */
+    private byte[] raw = new byte[0];
+    private byte[] packed = new byte[0];
     private long pages;
     private long zeroPages;
 
@@ -54,19 +59,25 @@ public final class PageWriter {
             return 0;
         }
         ByteBuffer ram = memory.buffer(gpa, span * Protocol.PAGE_SIZE);
+        // A page never populated is zero without reading it (reading would map it in). A full round asks pagemap
+        // once for the span; a few dirty pages only for their words, so the last round's pause does not read it all.
+        long[] populated = count >= span / 8 ? memory.populatedPages(gpa, (long) span * Protocol.PAGE_SIZE) : null;
         int rawLength = 0;
         for (int w = 0; w < words; w++) {
-            int pagesInWord = Math.min(64, span - w * 64);
-            if (sent[w] != 0 && memory.isKnownZero(gpa + (long) w * 64 * Protocol.PAGE_SIZE, (long) pagesInWord * Protocol.PAGE_SIZE)) {
-                zero[w] = sent[w]; // never written: zero without reading (reading would map each page in)
-                continue;
+            if (populated != null) {
+                zero[w] = sent[w] & ~populated[w];
+            } else if (sent[w] != 0 && memory.isKnownZero(gpa + (long) w * 64 * Protocol.PAGE_SIZE, (long) Math.min(64, span - w * 64) * Protocol.PAGE_SIZE)) {
+                zero[w] = sent[w];
             }
-            for (long v = sent[w]; v != 0; v &= v - 1) {
+            for (long v = sent[w] & ~zero[w]; v != 0; v &= v - 1) {
                 int page = w * 64 + Long.numberOfTrailingZeros(v);
                 ByteBuffer p = ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
                 if (ZeroPage.isZero(p)) {
                     zero[w] |= 1L << (page & 63);
                 } else {
+                    if (raw.length < rawLength + Protocol.PAGE_SIZE) {
+                        raw = Arrays.copyOf(raw, Math.min(span, Math.max(64, 2 * raw.length / Protocol.PAGE_SIZE)) * Protocol.PAGE_SIZE);
+                    }
                     p.get(raw, rawLength, Protocol.PAGE_SIZE);
                     rawLength += Protocol.PAGE_SIZE;
                 }
@@ -83,6 +94,9 @@ public final class PageWriter {
         int bodyLength = rawLength;
         int codec = CODEC_RAW;
         if (rawLength > 0) {
+            if (packed.length < Zstd.compressBound(rawLength)) {
+                packed = new byte[(int) Zstd.compressBound(raw.length)];
+            }
             long n = Zstd.compressByteArray(packed, 0, packed.length, raw, 0, rawLength, LEVEL);
             if (!Zstd.isError(n) && n < rawLength) {
                 body = packed;

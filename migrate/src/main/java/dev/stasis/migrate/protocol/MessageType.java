@@ -27,7 +27,9 @@ public enum MessageType {
     /** Post-copy recovery, destination to source: the pages still missing here. */
     NEED(17, Protocol.MAX_PAGE_SET_PAYLOAD),
     /** Post-copy: every page is at the destination (it says so, the source answers). */
-    DONE(18, 64);
+    DONE(18, 64),
+    /** Stop-and-copy, before the sections, for a guest with disks on shared storage: a sample of each disk's blocks. */
+    DISKS(19, 64 << 10);
 
     public final int code;
     public final int maxPayload;

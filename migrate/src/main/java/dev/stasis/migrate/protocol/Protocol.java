@@ -5,7 +5,7 @@ public final class Protocol {
     private Protocol() {}
 
     /** Bumped on any incompatible change; peers of different versions refuse each other. */
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
     /** First bytes of every HELLO: a peer that is not stasis fails here, before any length is trusted. */
     public static final byte[] MAGIC = {'S', 'T', 'A', 'S', 'I', 'S', 'M', 'G'};
     public static final int PAGE_SIZE = 4096;

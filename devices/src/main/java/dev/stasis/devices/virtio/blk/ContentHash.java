@@ -67,6 +67,11 @@ final class ContentHash {
         }
     }
 
+    /** Block {@code n}'s term when it holds {@code block} (position to limit, a block or the disk's short last one). */
+    static long term(ByteBuffer block, long n) {
+        return termOf(block, 0, block.remaining(), n);
+    }
+
     private static long termOf(ByteBuffer buf, int at, int len, long n) {
         ByteBuffer block = buf.slice(buf.position() + at, len);
         boolean zero = len == BLOCK ? ZeroPage.isZero(block) : isZero(block);

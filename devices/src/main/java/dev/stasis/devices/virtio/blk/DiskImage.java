@@ -120,6 +120,55 @@ public final class DiskImage implements AutoCloseable {
         return d;
     }
 
+    /**
+     * Lets go of the image's lock, the descriptor staying open: a migration's source, paused with its I/O held and the
+     * image flushed, hands the image over to a destination on shared storage. Nothing may be written until
+     * {@link #retakeLock} (the guest never resumes here unless the hand-over fails).
+     */
+    public void releaseLock() {
+        LibC.flock(fd, LibC.LOCK_UN);
+    }
+
+    /**
+     * Takes the lock again after a hand-over that did not happen; the destination may still be letting go of it, so
+     * this tries for up to {@code millis}. Throws, saying who holds it, when it stays taken.
+     */
+    public void retakeLock(long millis) throws IOException {
+        long until = System.nanoTime() + millis * 1_000_000L;
+        while (LibC.flock(fd, (readOnly ? LibC.LOCK_SH : LibC.LOCK_EX) | LibC.LOCK_NB) != 0) {
+            if (System.nanoTime() > until) {
+                throw new IOException("disk " + path + " is still locked by another process " + millis + " ms after the hand-over failed");
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while taking the lock of disk " + path + " back", e);
+            }
+        }
+    }
+
+    /**
+     * The content hash ({@link ContentHash}'s per-block term: XXH64 seeded by the block number, 0 for a zero block) of
+     * each 4 KiB block numbered in {@code blocks}, read from the file now: two ends of a migration compare a sample of
+     * blocks to see they open the same file with the same content, without reading all of it.
+     */
+    public long[] blockHashes(long[] blocks) throws IOException {
+        long[] out = new long[blocks.length];
+        ByteBuffer block = ByteBuffer.allocateDirect(ContentHash.BLOCK);
+        Pointer p = Native.getDirectBufferPointer(block);
+        for (int i = 0; i < blocks.length; i++) {
+            long at = blocks[i] * ContentHash.BLOCK;
+            if (blocks[i] < 0 || at >= size) {
+                throw new IllegalArgumentException("block " + blocks[i] + " is not a block of disk " + path + " (" + size + " bytes)");
+            }
+            int n = (int) Math.min(ContentHash.BLOCK, size - at);
+            read(at, p, n);
+            out[i] = ContentHash.term(block.clear().limit(n), blocks[i]);
+        }
+        return out;
+    }
+
     /** True for an image {@link #openOverlay} made: it has no name a later restore could open. */
     public boolean privateCopy() { return base != null; }
 

@@ -1,0 +1,157 @@
+package dev.stasis.migrate;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.stasis.devices.virtio.blk.DiskImage;
+import dev.stasis.devices.virtio.blk.DiskSpec;
+import dev.stasis.fixtures.BlkcheckDisk;
+import dev.stasis.fixtures.GuestLines;
+import dev.stasis.fixtures.Guests;
+import dev.stasis.fixtures.RunningGuest;
+import dev.stasis.kvm.testing.RequiresKvm;
+import dev.stasis.machine.BootSource;
+import dev.stasis.machine.Machine;
+import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.vm.VmConfig;
+import dev.stasis.vm.VmExit;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A guest with a disk on storage both ends share (here: the same file), migrated in the middle of blkcheck's write
+ * storm: the source lets go of the image only in the pause, flushed; the destination opens it only then, checks a
+ * sample of its blocks against the source's, and the guest goes on there with every block it saw written. A
+ * destination that cannot take the disk refuses, and the source takes its disk back and runs on.
+ */
+@RequiresKvm
+class SharedDiskMigrationTest {
+    static final int BLOCKS = 64;
+    static final Duration ROUND = Duration.ofSeconds(60);
+
+    @TempDir
+    Path dir;
+
+    Path disk() throws IOException {
+        Path p = dir.resolve("shared.img");
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(BLOCKS * 4096L);
+        }
+        return p;
+    }
+
+    static RunningGuest boot(Path disk) throws IOException {
+        return RunningGuest.start(VmConfig.of(64 << 20, 1), new BootSource.Multiboot(Guests.blkcheckKernel(), "blkcheck", List.of()),
+                List.of(new DiskSpec(disk, false, "shared")));
+    }
+
+    static int lastRound(String console) {
+        Matcher m = GuestLines.BLKCHECK_OK.matcher(console);
+        int last = 0;
+        while (m.find()) {
+            last = Integer.parseInt(m.group(1));
+        }
+        return last;
+    }
+
+    @Test
+    void theGuestMovesWithItsDiskMidWriteAndLosesNoBlock() throws Exception {
+        Path disk = disk();
+        try (RunningGuest a = boot(disk); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
+            Thread.sleep(ThreadLocalRandom.current().nextInt(50, 400)); // somewhere in a write or read pass
+            ByteArrayOutputStream console = new ByteArrayOutputStream();
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY));
+            MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY), l -> { });
+            assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
+            int before = lastRound(a.output());
+            try (Machine b = incoming.get(20, TimeUnit.SECONDS)) {
+                assertEquals(1, b.disks().size());
+                long deadline = System.nanoTime() + ROUND.toNanos();
+                String out;
+                do {
+                    Thread.sleep(100);
+                    out = console.toString(StandardCharsets.ISO_8859_1);
+                } while (lastRound(out) < before + 2 && !out.contains("FAIL") && System.nanoTime() < deadline);
+                assertFalse(out.contains("FAIL"), out);
+                assertTrue(lastRound(out) >= before + 2, "blkcheck goes on at the destination past round " + before + ":\n" + out);
+                b.vm().pauseAll();
+                assertNull(BlkcheckDisk.check(disk, BLOCKS, lastRound(console.toString(StandardCharsets.ISO_8859_1))), "the image at the destination");
+            }
+        }
+    }
+
+    @Test
+    void aGuestOnAPrivateOverlayIsRefusedByNameAndRunsOn() throws Exception {
+        Path disk = disk();
+        Path file = dir.resolve("with-disks.stasis");
+        try (RunningGuest a = boot(disk)) {
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
+            a.machine().vm().pauseAll();
+            dev.stasis.checkpoint.Checkpoint.save(a.machine(), file, dev.stasis.snapshot.container.WriterOptions.defaults(), bytes -> { }, true);
+        }
+        // Restored without --disk: the guest runs on a copy-on-write overlay over the file's disk content.
+        try (RunningGuest b = RunningGuest.fromSnapshot(file, dev.stasis.checkpoint.RestoreMode.EAGER, dev.stasis.checkpoint.DiskRestore.AS_SAVED, m -> { });
+             Loopback dest = new Loopback()) {
+            int before = lastRound(b.output());
+            MigrationException e = assertThrows(MigrationException.class,
+                    () -> MigrationSender.migrate(b.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY), l -> { }));
+            assertTrue(e.getMessage().contains("disk shared runs on a private copy-on-write overlay"), e.getMessage());
+            assertNotNull(b.await(GuestLines.BLKCHECK_OK, m -> Integer.parseInt(m.group(1)) >= before + 1, 0, ROUND), b.output());
+            assertFalse(b.output().contains("FAIL"), b.output());
+        }
+    }
+
+    @Test
+    void aDestinationThatCannotTakeTheDiskRefusesAndTheSourceRunsOnWithIt() throws Exception {
+        Path disk = disk();
+        AtomicReference<DiskImage> squatter = new AtomicReference<>();
+        // When DISKS arrives the source has let go of the image: another process takes it first (and lets go of it
+        // half a second later), so the destination cannot open it.
+        FaultHook takeTheDisk = (sent, type, index) -> {
+            if (!sent && type == MessageType.DISKS && squatter.get() == null) {
+                DiskImage held = DiskImage.open(disk, false);
+                squatter.set(held);
+                Thread t = new Thread(() -> {
+                    try {
+                        Thread.sleep(500);
+                    } catch (InterruptedException ignored) {
+                        // let go now
+                    }
+                    held.close();
+                });
+                t.setDaemon(true);
+                t.start();
+            }
+        };
+        try (RunningGuest a = boot(disk); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
+            var incoming = dest.receive(java.io.OutputStream.nullOutputStream(), MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(takeTheDisk));
+            MigrationException e = assertThrows(MigrationException.class,
+                    () -> MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY), l -> { }));
+            assertTrue(e.getMessage().contains("cannot open the guest's disks") && e.getMessage().contains("in use by another VM"), e.getMessage());
+            assertTrue(e.getMessage().contains("the guest keeps running on the source"), e.getMessage());
+            assertThrows(Exception.class, () -> incoming.get(10, TimeUnit.SECONDS));
+            assertNotNull(squatter.get(), "the hook ran");
+            int before = lastRound(a.output());
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> Integer.parseInt(m.group(1)) >= before + 2, 0, ROUND), a.output());
+            assertFalse(a.output().contains("FAIL"), a.output());
+            // The source holds the image again: nobody else can open it for writing.
+            IOException locked = assertThrows(IOException.class, () -> DiskImage.open(disk, false));
+            assertTrue(locked.getMessage().contains("in use by another VM"), locked.getMessage());
+            a.machine().vm().pauseAll();
+            assertNull(BlkcheckDisk.check(disk, BLOCKS, lastRound(a.output())), "the image at the source");
+        }
+    }
+}
