@@ -30,6 +30,10 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.List;
+import java.util.Map;
+import java.nio.file.Path;
+import dev.stasis.migrate.disks.DiskCopyTarget;
+import dev.stasis.migrate.disks.SharedDisks;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -52,9 +56,9 @@ public final class MigrationReceiver {
      * @param handshakes    how many handshakes may run at once and how long each may take
      */
     public record Options(Auth auth, Duration acceptTimeout, FaultHook hook, HandshakeGate.Limits handshakes, Duration recoverWindow,
-                          Runnable linkDone, Runnable ready) {
+                          Runnable linkDone, Runnable ready, Map<String, Path> diskPaths) {
         public Options(Auth auth, Duration acceptTimeout, FaultHook hook) {
-            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW, () -> { }, () -> { });
+            this(auth, acceptTimeout, hook, HandshakeGate.Limits.DEFAULT, MigrationSender.DEFAULT_RECOVER_WINDOW, () -> { }, () -> { }, Map.of());
         }
 
         public static Options of(Auth auth) {
@@ -62,17 +66,17 @@ public final class MigrationReceiver {
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow, linkDone, ready);
+            return new Options(auth, acceptTimeout, h, handshakes, recoverWindow, linkDone, ready, diskPaths);
         }
 
         /** At most {@code maxPending} handshakes at once, each finished within {@code deadline} of its accept. */
         public Options withHandshakeLimits(int maxPending, Duration deadline) {
-            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow, linkDone, ready);
+            return new Options(auth, acceptTimeout, hook, new HandshakeGate.Limits(maxPending, deadline), recoverWindow, linkDone, ready, diskPaths);
         }
 
         /** During a post-copy, how long to wait for a source whose link broke to come back. */
         public Options withRecoverWindow(Duration window) {
-            return new Options(auth, acceptTimeout, hook, handshakes, window, linkDone, ready);
+            return new Options(auth, acceptTimeout, hook, handshakes, window, linkDone, ready, diskPaths);
         }
 
         /**
@@ -80,7 +84,7 @@ public final class MigrationReceiver {
          * a pre-copy, and after a post-copy once every page is in and the source was told (or the guest was lost).
          */
         public Options withLinkDone(Runnable action) {
-            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, action, ready);
+            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, action, ready, diskPaths);
         }
 
         /**
@@ -89,16 +93,23 @@ public final class MigrationReceiver {
          * takes a source before that too, only more slowly.
          */
         public Options withReady(Runnable action) {
-            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, linkDone, action);
+            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, linkDone, action, diskPaths);
+        }
+
+        /** Where the copies of copied disks go ({@code --copy-disks} at the source), by disk id; others at the source's path. */
+        public Options withDiskPaths(Map<String, Path> paths) {
+            return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, linkDone, ready, Map.copyOf(paths));
         }
     }
 
     private static final SecureRandom RANDOM = new SecureRandom();
     /** SETUP flag: the source may switch to post-copy. */
     public static final int SETUP_POSTCOPY = 1;
+    /** SETUP flag: the disks' blocks come with the pre-copy (DISK_PAGES); the disk list follows the VM section. */
+    public static final int SETUP_COPY_DISKS = 2;
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
     private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END, MessageType.POSTCOPY,
-            MessageType.DISKS);
+            MessageType.DISKS, MessageType.DISK_PAGES);
     private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
 
     private final HandshakeGate gate;
@@ -111,6 +122,8 @@ public final class MigrationReceiver {
     private Machine machine;
     /** The post-copy being set up, until the guest runs (then it sees itself through). */
     private PostcopyDestination postcopy;
+    /** {@code --copy-disks}: the disks' copies being written, or null. */
+    private DiskCopyTarget diskCopy;
     /** Set once the source is in: the warm-up cuts its repeats short, leaving the CPU to the rounds. */
     private volatile boolean sourceArrived;
 
@@ -146,13 +159,18 @@ public final class MigrationReceiver {
             int connections;
             VmConfig config;
             boolean postcopyMayFollow;
+            List<DiskCopyTarget.Announced> copiedDisks = List.of();
             try {
                 Decoder d = setup.decoder();
                 connections = d.varInt("connections", Protocol.MAX_CONNECTIONS);
                 long totalBytes = d.u64("memory size");
-                postcopyMayFollow = (d.varInt("flags", SETUP_POSTCOPY) & SETUP_POSTCOPY) != 0;
+                int flags = d.varInt("flags", SETUP_POSTCOPY | SETUP_COPY_DISKS);
+                postcopyMayFollow = (flags & SETUP_POSTCOPY) != 0;
                 SectionRecords records = new SectionRecords();
                 SectionRecords.Key key = SectionMessages.decode(d, records);
+                if ((flags & SETUP_COPY_DISKS) != 0) {
+                    copiedDisks = DiskCopyTarget.announced(d);
+                }
                 d.end("SETUP");
                 if (connections < 1 || !key.name().equals(VmConfigSection.DESCRIPTION.name())) {
                     throw d.malformed("SETUP must carry 1.." + Protocol.MAX_CONNECTIONS + " connections and the " + VmConfigSection.DESCRIPTION.name() + " section");
@@ -175,6 +193,15 @@ public final class MigrationReceiver {
             } catch (RuntimeException e) {
                 control.refuse("the destination cannot build the VM: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + e.getMessage(), e);
+            }
+            if (!copiedDisks.isEmpty()) {
+                try {
+                    diskCopy = DiskCopyTarget.create(copiedDisks, options.diskPaths());
+                } catch (MigrationException e) {
+                    control.refuse(e.getMessage());
+                    throw e;
+                }
+                diskCopy.paths().forEach((id, path) -> log.accept("disk " + id + ": copying to " + path));
             }
             long session = RANDOM.nextLong() | 1;
             RemoteRam ram = postcopyMayFollow ? preparePostcopy(session, connections, control) : null;
@@ -230,6 +257,12 @@ public final class MigrationReceiver {
                             Decoder d = f.decoder();
                             SectionMessages.decode(d, sections);
                             d.end("SECTION");
+                        }
+                        case DISK_PAGES -> {
+                            if (diskCopy == null) {
+                                throw f.decoder().malformed("DISK_PAGES in a session whose SETUP announced no copied disks");
+                            }
+                            diskCopy.apply(f);
                         }
                         case DISKS -> {
                             if (disks != null || sectionCount > 0) {
@@ -288,8 +321,11 @@ public final class MigrationReceiver {
             }
             PostcopyDestination postcopy = this.postcopy;
             try {
-                SharedDisks.attach(machine, sections, disks); // only now: the source has let go of them
-                machine.disks().forEach(d -> log.accept("disk " + d.id() + ": " + d.image().path() + " handed over by the source"));
+                if (diskCopy != null) {
+                    diskCopy.finish(); // every block is in: durable, then opened (and locked) as the guest's
+                }
+                SharedDisks.attach(machine, sections, disks, diskCopy == null ? Map.of() : diskCopy.paths()); // shared: only now the source has let go
+                machine.disks().forEach(d -> log.accept("disk " + d.id() + ": " + d.image().path() + (diskCopy == null ? " handed over by the source" : " copied")));
             } catch (MigrationException e) {
                 control.refuse(e.getMessage());
                 throw e;
@@ -331,6 +367,9 @@ public final class MigrationReceiver {
             if (postcopy == null) {
                 options.linkDone().run();
             }
+            if (diskCopy != null) {
+                diskCopy.keep(); // the guest runs on the copies
+            }
             Machine running = machine;
             machine = null;
             return running;
@@ -353,6 +392,9 @@ public final class MigrationReceiver {
             }
             if (machine != null) {
                 machine.close();
+            }
+            if (diskCopy != null) {
+                diskCopy.close(); // after the machine let go of them: a move that failed removes the copies
             }
             StatePathWarmup.finish(warmup); // its scratch VMs never outlive the receive
         }

@@ -5,6 +5,8 @@ import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.migrate.disks.DiskCopySource;
+import dev.stasis.migrate.disks.SharedDisks;
 import dev.stasis.migrate.postcopy.PageSet;
 import dev.stasis.migrate.postcopy.PostcopySource;
 import dev.stasis.migrate.precopy.Convergence;
@@ -56,9 +58,10 @@ public final class MigrationSender {
      * @param postcopyAfter -1: pre-copy only; N >= 0: switch to post-copy after at most N pre-copy rounds (0: at once)
      *                      or when pre-copy has not converged by {@code maxTime}
      * @param recoverWindow during post-copy, how long to keep reconnecting to a destination whose link broke
+     * @param copyDisks     send the disks' blocks with the pre-copy (else the disks must be on storage both hosts share)
      */
     public record Options(Auth auth, Duration downtime, Duration maxTime, int connections, long maxBandwidth, FaultHook hook,
-                          int postcopyAfter, Duration recoverWindow) {
+                          int postcopyAfter, Duration recoverWindow, boolean copyDisks) {
         public Options {
             if (connections < 1 || connections > Protocol.MAX_CONNECTIONS) {
                 throw new IllegalArgumentException("connections must be 1.." + Protocol.MAX_CONNECTIONS + ", got " + connections);
@@ -72,7 +75,7 @@ public final class MigrationSender {
         }
 
         public Options(Auth auth, Duration downtime, Duration maxTime, int connections, long maxBandwidth, FaultHook hook) {
-            this(auth, downtime, maxTime, connections, maxBandwidth, hook, -1, DEFAULT_RECOVER_WINDOW);
+            this(auth, downtime, maxTime, connections, maxBandwidth, hook, -1, DEFAULT_RECOVER_WINDOW, false);
         }
 
         public static Options of(Auth auth) {
@@ -80,20 +83,25 @@ public final class MigrationSender {
         }
 
         public Options withHook(FaultHook h) {
-            return new Options(auth, downtime, maxTime, connections, maxBandwidth, h, postcopyAfter, recoverWindow);
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, h, postcopyAfter, recoverWindow, copyDisks);
         }
 
         public Options withConnections(int n) {
-            return new Options(auth, downtime, maxTime, n, maxBandwidth, hook, postcopyAfter, recoverWindow);
+            return new Options(auth, downtime, maxTime, n, maxBandwidth, hook, postcopyAfter, recoverWindow, copyDisks);
         }
 
         public Options withLimits(Duration downtime, Duration maxTime, long maxBandwidth) {
-            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, postcopyAfter, recoverWindow);
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, postcopyAfter, recoverWindow, copyDisks);
         }
 
         /** Post-copy after at most {@code rounds} pre-copy rounds (0: at once), reconnecting for up to {@code window}. */
         public Options withPostcopy(int rounds, Duration window) {
-            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, rounds, window);
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, rounds, window, copyDisks);
+        }
+
+        /** With {@code copy}, the disks' blocks go with the pre-copy ({@code --copy-disks}). */
+        public Options withCopyDisks(boolean copy) {
+            return new Options(auth, downtime, maxTime, connections, maxBandwidth, hook, postcopyAfter, recoverWindow, copy);
         }
 
         boolean postcopy() {
@@ -127,6 +135,8 @@ public final class MigrationSender {
     private boolean postcopyCommitted;
     private CompletableFuture<Void> warmup;
     private CompletableFuture<DirtyLog> logging;
+    /** {@code --copy-disks}: the disks' blocks on their way, or null. */
+    private DiskCopySource diskCopy;
     /** The disks' locks were let go of for the destination: taken back if the move fails before COMMIT. */
     private boolean disksReleased;
     private final List<Channel> channels = new ArrayList<>();
@@ -162,7 +172,7 @@ public final class MigrationSender {
 
     /** {@link #migrateAndHold}, reporting to {@code progress}, which can also cancel it before COMMIT. */
     public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, MigrationProgress progress, Consumer<String> log) {
-        String disks = SharedDisks.refusal(machine);
+        String disks = options.copyDisks() ? null : SharedDisks.refusal(machine);
         if (disks != null) {
             throw new MigrationException(MigrationException.Kind.LOCAL, "cannot migrate this guest: " + disks);
         }
@@ -208,6 +218,9 @@ public final class MigrationSender {
                 log.collect(); // from here on the log holds what the guest writes during round 1
                 return log;
             }, MigrationSender::daemon);
+            if (options.copyDisks() && !machine.disks().isEmpty()) {
+                diskCopy = new DiskCopySource(machine); // its changes tracked from here, before round 1 reads them
+            }
             long session = connect(to);
             DirtyLog dirty = joinLogging();
             log.accept(String.format("session set up in %.1f ms", (System.nanoTime() - start) / 1e6));
@@ -222,17 +235,19 @@ public final class MigrationSender {
                 long t = System.nanoTime();
                 long bytesBefore = channels.stream().mapToLong(Channel::bytesSent).sum();
                 long[] sent = sendRound(pages, false);
+                long blocks = diskCopy == null ? 0 : diskCopy.send(channels.get(0));
                 channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
                 long acked = channels.get(0).expect(MessageType.ROUND, d -> d.varUnsigned("round", Long.MAX_VALUE));
                 if (acked != rounds) {
                     throw channels.get(0).protocolError("the destination acknowledged round " + acked + " after round " + rounds);
                 }
                 long took = System.nanoTime() - t;
-                convergence.roundSent(sent[0], sent[0] - sent[1], took);
+                convergence.roundSent(sent[0] + blocks, sent[0] - sent[1] + blocks, took); // a disk block costs the link what a page does
                 pages = dirty.collect();
-                long n = DirtyLog.count(pages);
-                log.accept(String.format("round %d: %d pages (%d zero) in %.1f ms; %d dirty now, pause would be ~%.1f ms",
-                        rounds, sent[0], sent[1], took / 1e6, n, convergence.expectedDowntime(n) / 1e6));
+                long dirtyBlocks = diskCopy == null ? 0 : diskCopy.collect();
+                long n = DirtyLog.count(pages) + dirtyBlocks;
+                log.accept(String.format("round %d: %d pages (%d zero)%s in %.1f ms; %d dirty now, pause would be ~%.1f ms",
+                        rounds, sent[0], sent[1], diskCopy == null ? "" : ", " + blocks + " disk blocks", took / 1e6, n, convergence.expectedDowntime(n) / 1e6));
                 long bytesNow = channels.stream().mapToLong(Channel::bytesSent).sum();
                 progress.round(rounds, writers.stream().mapToLong(PageWriter::pages).sum(), bytesNow, took, n,
                         convergence.expectedDowntime(n), bytesNow - bytesBefore);
@@ -267,6 +282,7 @@ public final class MigrationSender {
             SectionMessages.Collector sections = new SectionMessages.Collector();
             DirtyLog.or(pages, dirty.collect());
             long[] sent = sendRound(pages, true);
+            sendLastDiskBlocks();
             long tPages = System.nanoTime();
             machine.saveState(sections);
             Channel control = channels.get(0);
@@ -300,6 +316,9 @@ public final class MigrationSender {
                 pool.shutdownNow();
             }
             channels.forEach(Channel::close);
+            if (diskCopy != null) {
+                diskCopy.close();
+            }
             try {
                 if (logging != null) {
                     logging.handle((l, e) -> null).join(); // turned on before it is turned off
@@ -333,6 +352,7 @@ public final class MigrationSender {
         if (rounds > 0) {
             DirtyLog.or(stale, dirty.collect());
         }
+        sendLastDiskBlocks(); // a disk is never post-copied: all of it is there before the guest runs there
         machine.saveState(sections);
         Channel control = channels.get(0);
         handOverDisks(control);
@@ -394,11 +414,23 @@ public final class MigrationSender {
         t.start();
     }
 
-    /** Lets go of the disks' locks (the state is saved: they are flushed) and tells the destination what they hold. */
+    /** With {@code --copy-disks}, in the pause (the disks' I/O held): the blocks changed since they were last sent. */
+    private void sendLastDiskBlocks() {
+        if (diskCopy != null) {
+            diskCopy.collect();
+            long n = diskCopy.send(channels.get(0));
+            log.accept("stop-and-copy: " + n + " disk blocks");
+        }
+    }
+
+    /**
+     * Tells the destination what the disks hold (a sample of blocks; the state is saved, so they are flushed) and, on
+     * shared storage, lets go of their locks for it.
+     */
     private void handOverDisks(Channel control) {
-        Encoder disks = SharedDisks.handOver(machine);
+        Encoder disks = SharedDisks.handOver(machine, diskCopy == null);
         if (disks != null) {
-            disksReleased = true;
+            disksReleased = diskCopy == null;
             control.send(MessageType.DISKS, disks);
         }
     }
@@ -438,8 +470,11 @@ public final class MigrationSender {
         Channel control = open(to);
         Handshake.client(control, options.auth(), 0, 0);
         Encoder setup = new Encoder().varUnsigned(options.effectiveConnections()).u64(vm.config().layout().totalSize())
-                .varUnsigned(options.postcopy() ? MigrationReceiver.SETUP_POSTCOPY : 0)
+                .varUnsigned((options.postcopy() ? MigrationReceiver.SETUP_POSTCOPY : 0) | (diskCopy != null ? MigrationReceiver.SETUP_COPY_DISKS : 0))
                 .raw(SectionMessages.encode(VmConfigSection.DESCRIPTION, 0, vm.config()));
+        if (diskCopy != null) {
+            diskCopy.describe(setup);
+        }
         control.send(MessageType.SETUP, setup);
         long session = control.expect(MessageType.ACCEPT, d -> d.u64("session"));
         for (int i = 1; i < options.effectiveConnections(); i++) {

@@ -15,6 +15,8 @@ import dev.stasis.vm.VmExit;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -106,6 +108,10 @@ final class MigrateCommand {
                 description = "during post-copy, keep reconnecting to a destination whose link broke for S seconds (default ${DEFAULT-VALUE})")
         long recoverWindow;
 
+        @Option(names = "--copy-disks", description = {"send the disks' blocks with the memory, to new files at the destination",
+                "(default: the disks are on storage both hosts share, at the same path, and change hands in the pause)"})
+        boolean copyDisks;
+
         @Override
         public Integer call() throws Exception {
             MigrateControl.address(to); // a bad address is a usage error here, not in the VM
@@ -115,6 +121,9 @@ final class MigrateCommand {
             int after = postcopy ? 0 : postcopyAfter;
             ObjectNode request = ControlClient.request("migrate").put("to", to).put("downtime_ms", downtimeMs)
                     .put("max_time_s", maxTime).put("connections", connections).put("max_bandwidth", maxBandwidth);
+            if (copyDisks) {
+                request.put("copy_disks", true);
+            }
             if (after >= 0) {
                 request.put("postcopy_after", after).put("recover_window_s", recoverWindow);
                 System.err.println("stasis: warning: post-copy: from the hand-over on, the guest's memory is split between the two hosts until every"
@@ -170,6 +179,10 @@ final class MigrateCommand {
         @ArgGroup(exclusive = true, multiplicity = "1")
         AuthOptions auth;
 
+        @Option(names = "--disk", paramLabel = "ID=PATH", description = {"where the copy of disk ID goes when the source sends its disks (--copy-disks);",
+                "a new file (an existing one is refused); default: the source's path (repeatable)"})
+        Map<String, Path> diskPaths = new LinkedHashMap<>();
+
         @Option(names = "--timeout", paramLabel = "S", defaultValue = "0", description = "give up when no source connects and authenticates in S seconds (default: wait forever)")
         long timeout;
 
@@ -193,7 +206,8 @@ final class MigrateCommand {
                 try {
                     machine = MigrationReceiver.receive(server, new FileOutputStream(FileDescriptor.out),
                             new MigrationReceiver.Options(a, Duration.ofSeconds(timeout), FaultHook.NONE).withRecoverWindow(Duration.ofSeconds(recoverWindow))
-                                    .withLinkDone(() -> closeQuietly(server)).withReady(() -> System.err.println(waiting)),
+                                    .withLinkDone(() -> closeQuietly(server)).withReady(() -> System.err.println(waiting))
+                                    .withDiskPaths(absolute(diskPaths)),
                             line -> System.err.println("stasis: migrate: " + line));
                 } catch (dev.stasis.migrate.MigrationException e) {
                     server.close();
@@ -220,6 +234,12 @@ final class MigrateCommand {
                 server.close();
             }
         }
+    }
+
+    private static Map<String, Path> absolute(Map<String, Path> paths) {
+        Map<String, Path> out = new LinkedHashMap<>();
+        paths.forEach((id, p) -> out.put(id, p.toAbsolutePath()));
+        return out;
     }
 
     private static void closeQuietly(ServerSocket server) {

@@ -66,7 +66,7 @@ public final class MigrateControl {
             Field.string("tls_cert", false), Field.string("tls_key", false), Field.string("tls_ca", false), Field.string("tls_password", false),
             Field.integer("downtime_ms", 0, 3_600_000), Field.integer("max_time_s", 1, 86_400),
             Field.integer("connections", 1, Protocol.MAX_CONNECTIONS), Field.integer("max_bandwidth", 0, Long.MAX_VALUE),
-            Field.integer("postcopy_after", -1, 1_000_000), Field.integer("recover_window_s", 0, 86_400));
+            Field.integer("postcopy_after", -1, 1_000_000), Field.integer("recover_window_s", 0, 86_400), Field.bool("copy_disks"));
 
     static ObjectNode migrate(Machine machine, Request request, Tracker tracker) {
         InetSocketAddress to = address(request.string("to", ""));
@@ -92,7 +92,8 @@ public final class MigrateControl {
                 request.integer("max_bandwidth", 0),
                 FaultHook.NONE,
                 (int) request.integer("postcopy_after", -1),
-                Duration.ofSeconds(request.integer("recover_window_s", MigrationSender.DEFAULT_RECOVER_WINDOW.toSeconds())));
+                Duration.ofSeconds(request.integer("recover_window_s", MigrationSender.DEFAULT_RECOVER_WINDOW.toSeconds())),
+                request.bool("copy_disks", false));
         var client = request.bool("progress", false) ? ControlServer.progressSink() : null;
         MigrationProgress progress = new MigrationProgress();
         tracker.current = progress;

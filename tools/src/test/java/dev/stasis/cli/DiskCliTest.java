@@ -64,6 +64,31 @@ class DiskCliTest {
         }
     }
 
+    /** {@code migrate send --copy-disks} between processes: the copy at {@code migrate receive --disk}, blkcheck going on there. */
+    @Test
+    void aGuestMovesWithACopyOfItsDiskToAnotherProcess() throws Exception {
+        Path kernel = Files.write(dir.resolve("blkcheck.elf"), Guests.blkcheckKernel());
+        Path disk = dir.resolve("disk.img");
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(BLOCKS * 4096L);
+        }
+        Path copy = dir.resolve("copy.img");
+        Path socket = dir.resolve("vm.sock");
+        try (LiveCli source = LiveCli.start("run", kernel.toString(), "--disk", disk + ",id=data", "--api-socket", socket.toString());
+             LiveCli dest = MigrateCliTest.Receiver.start(List.of("--insecure", "--disk", "data=" + copy))) {
+            assertNotNull(source.await(GuestLines.BLKCHECK_OK, m -> m.group(1).equals("1"), 0, Duration.ofSeconds(60)), source.output());
+            CliProcess send = CliProcess.run(List.of(), "migrate", "send", "--api-socket", socket.toString(), "--to", "127.0.0.1:" + MigrateCliTest.Receiver.port(dest),
+                    "--insecure", "--copy-disks");
+            assertEquals(0, send.status(), send.out() + send.err() + "\n--- destination ---\n" + dest.output());
+            assertEquals(0, source.awaitExit(Duration.ofSeconds(10)), source.output());
+            int moved = lastRound(source);
+            String target = String.valueOf(moved + 2);
+            assertNotNull(dest.await(GuestLines.BLKCHECK_OK, m -> m.group(1).equals(target), 0, Duration.ofSeconds(60)), dest.output());
+            assertFalse(dest.output().contains("FAIL"), dest.output());
+            assertTrue(dest.output().contains("disk data: copying to " + copy), dest.output());
+        }
+    }
+
     private static int lastRound(LiveCli cli) {
         int last = 0;
         for (String l : cli.lines()) {

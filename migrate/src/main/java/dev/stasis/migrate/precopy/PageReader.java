@@ -137,10 +137,36 @@ public final class PageReader {
     /** Checks {@code f} and expands its page data into this reader's buffer; throws as {@link #apply} does. */
     public Span decode(Frame f) {
         Decoder d = f.decoder();
+        Expanded s = decodeSpan(f, d, raw, (gpa, span) -> span > 0 && gpa % Protocol.PAGE_SIZE == 0
+                && memory.layout().find(gpa, (long) span * Protocol.PAGE_SIZE) != null ? null
+                : String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
+        raw = s.raw();
+        d.end("PAGES");
+        return s.span();
+    }
+
+    /** Whether a span may be written where it says (it must also be non-empty and page-aligned): null when it may, else why not. */
+    @FunctionalInterface
+    public interface Bounds {
+        String refusal(long base, int span);
+    }
+
+    /** A checked span and the buffer its page data was expanded into ({@code into}, or a larger one). */
+    public record Expanded(Span span, byte[] raw) {}
+
+    /**
+     * Reads one span in the PAGES format from {@code d}, a decoder over {@code f} (the message's own fields before the
+     * span already read), checks it
+     * (its bitmaps, its data's size, {@code bounds}) and expands its page data into {@code into}, or into a larger
+     * buffer when that one is too small. The caller ends the message.
+     */
+    public static Expanded decodeSpan(Frame f, Decoder d, byte[] into, Bounds bounds) {
+        byte[] raw = into;
         long gpa = d.u64("base address");
         int span = d.varInt("span", Protocol.MAX_SPAN);
-        if (span == 0 || gpa % Protocol.PAGE_SIZE != 0 || memory.layout().find(gpa, (long) span * Protocol.PAGE_SIZE) == null) {
-            throw d.malformed(String.format("span of %d pages at 0x%x is not inside guest RAM", span, gpa));
+        String outside = bounds.refusal(gpa, span);
+        if (outside != null) {
+            throw d.malformed(outside);
         }
         int words = (span + 63) / 64;
         long[] sent = new long[words];
@@ -188,7 +214,6 @@ public final class PageReader {
             default -> throw d.malformed("unknown page codec " + codec);
         }
         d.raw(length, "page data");
-        d.end("PAGES");
-        return new Span(gpa, span, sent, zero, dataPages);
+        return new Expanded(new Span(gpa, span, sent, zero, dataPages), raw);
     }
 }

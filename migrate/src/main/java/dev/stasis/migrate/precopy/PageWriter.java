@@ -11,8 +11,8 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * Encodes PAGES messages for one connection: a span of up to {@link Protocol#MAX_SPAN} pages from one
- * base address, a bitmap of the pages carried and a bitmap of those that are all zero (they travel as that
+ * Encodes PAGES messages for one connection (and DISK_PAGES, the same after a disk's slot: a disk's 4 KiB blocks are
+ * its pages, its byte offsets their addresses): a span of up to {@link Protocol#MAX_SPAN} pages from one base address, a bitmap of the pages carried and a bitmap of those that are all zero (they travel as that
  * bit alone), then the other pages back to back, zstd-compressed as one frame (or raw when that is smaller).
  * Owns its buffers; one per sending thread.
  */
@@ -43,18 +43,8 @@ public final class PageWriter {
      * {@code firstWord} on; nothing when none is. Returns the pages sent.
      */
     public int send(Channel ch, GuestMemory memory, long gpa, int span, long[] bits, int firstWord) {
-        int words = (span + 63) / 64;
-        long[] sent = new long[words];
-        long[] zero = new long[words];
-        int count = 0;
-        for (int w = 0; w < words; w++) {
-            long v = bits[firstWord + w];
-            if (w == words - 1 && span % 64 != 0) {
-                v &= (1L << (span % 64)) - 1;
-            }
-            sent[w] = v;
-            count += Long.bitCount(v);
-        }
+        long[] sent = marked(span, bits, firstWord);
+        int count = count(sent);
         if (count == 0) {
             return 0;
         }
@@ -62,16 +52,52 @@ public final class PageWriter {
         // A page never populated is zero without reading it (reading would map it in). A full round asks pagemap
         // once for the span; a few dirty pages only for their words, so the last round's pause does not read it all.
         long[] populated = count >= span / 8 ? memory.populatedPages(gpa, (long) span * Protocol.PAGE_SIZE) : null;
-        int rawLength = 0;
-        for (int w = 0; w < words; w++) {
+        long[] zero = new long[sent.length];
+        for (int w = 0; w < sent.length; w++) {
             if (populated != null) {
                 zero[w] = sent[w] & ~populated[w];
             } else if (sent[w] != 0 && memory.isKnownZero(gpa + (long) w * 64 * Protocol.PAGE_SIZE, (long) Math.min(64, span - w * 64) * Protocol.PAGE_SIZE)) {
                 zero[w] = sent[w];
             }
+        }
+        return sendSpan(ch, MessageType.PAGES, null, ram, gpa, span, sent, zero);
+    }
+
+    /** The bits of {@code bits} from word {@code firstWord} for a span of {@code span} pages (none past its end). */
+    public static long[] marked(int span, long[] bits, int firstWord) {
+        int words = (span + 63) / 64;
+        long[] sent = new long[words];
+        for (int w = 0; w < words; w++) {
+            long v = bits[firstWord + w];
+            if (w == words - 1 && span % 64 != 0) {
+                v &= (1L << (span % 64)) - 1;
+            }
+            sent[w] = v;
+        }
+        return sent;
+    }
+
+    public static int count(long[] bits) {
+        int n = 0;
+        for (long v : bits) {
+            n += Long.bitCount(v);
+        }
+        return n;
+    }
+
+    /**
+     * The codec itself, for guest RAM and disk blocks alike: sends the pages marked in {@code sent} of the span of
+     * {@code span} 4 KiB pages at {@code base} whose bytes {@code data} holds (from its position; only marked pages not
+     * already in {@code zero}, known zero, are read), as one message of {@code type}, after {@code prefix} (null: none).
+     * Returns the pages sent.
+     */
+    public int sendSpan(Channel ch, MessageType type, Encoder prefix, ByteBuffer data, long base, int span, long[] sent, long[] zero) {
+        int count = count(sent);
+        int rawLength = 0;
+        for (int w = 0; w < sent.length; w++) {
             for (long v = sent[w] & ~zero[w]; v != 0; v &= v - 1) {
                 int page = w * 64 + Long.numberOfTrailingZeros(v);
-                ByteBuffer p = ram.slice(page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
+                ByteBuffer p = data.slice(data.position() + page * Protocol.PAGE_SIZE, Protocol.PAGE_SIZE);
                 if (ZeroPage.isZero(p)) {
                     zero[w] |= 1L << (page & 63);
                 } else {
@@ -83,7 +109,8 @@ public final class PageWriter {
                 }
             }
         }
-        Encoder head = new Encoder().u64(gpa).varUnsigned(span);
+        Encoder head = prefix != null ? prefix : new Encoder();
+        head.u64(base).varUnsigned(span);
         for (long v : sent) {
             head.u64(v);
         }
@@ -105,7 +132,7 @@ public final class PageWriter {
             }
         }
         head.u8(codec).varUnsigned(bodyLength);
-        ch.send(MessageType.PAGES, head.toBytes(), body, bodyLength);
+        ch.send(type, head.toBytes(), body, bodyLength);
         pages += count;
         zeroPages += count - rawLength / Protocol.PAGE_SIZE;
         return count;

@@ -29,7 +29,9 @@ public enum MessageType {
     /** Post-copy: every page is at the destination (it says so, the source answers). */
     DONE(18, 64),
     /** Stop-and-copy, before the sections, for a guest with disks on shared storage: a sample of each disk's blocks. */
-    DISKS(19, 64 << 10);
+    DISKS(19, 64 << 10),
+    /** {@code --copy-disks}: a span of a disk's blocks, after the disk's slot, in the PAGES format. */
+    DISK_PAGES(20, Protocol.MAX_PAGES_PAYLOAD + 16);
 
     public final int code;
     public final int maxPayload;

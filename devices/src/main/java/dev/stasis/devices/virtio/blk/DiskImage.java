@@ -120,6 +120,36 @@ public final class DiskImage implements AutoCloseable {
         return d;
     }
 
+    /** The 4 KiB blocks changed since tracking began or the last {@link #takeChanged}, while tracked (guarded by hash). */
+    private long[] changed;
+
+    /** The number of 4 KiB blocks (the last one may be short). */
+    public long blocks() {
+        return (size + ContentHash.BLOCK - 1) / ContentHash.BLOCK;
+    }
+
+    /**
+     * Starts (or stops) recording which 4 KiB blocks change, for a migration that copies the disk's blocks while the
+     * guest writes them (as KVM's dirty log does for RAM).
+     */
+    public void trackChanges(boolean on) {
+        synchronized (hash) {
+            changed = on ? new long[(int) ((blocks() + 63) / 64)] : null;
+        }
+    }
+
+    /** The blocks changed since the last call (or since tracking began), bit n of word n/64; tracking goes on. */
+    public long[] takeChanged() {
+        synchronized (hash) {
+            if (changed == null) {
+                throw new IllegalStateException("disk " + path + ": changes are not tracked");
+            }
+            long[] out = changed;
+            changed = new long[out.length];
+            return out;
+        }
+    }
+
     /**
      * Lets go of the image's lock, the descriptor staying open: a migration's source, paused with its I/O held and the
      * image flushed, hands the image over to a destination on shared storage. Nothing may be written until
@@ -424,6 +454,11 @@ public final class DiskImage implements AutoCloseable {
      */
     private void changing(long offset, long length, ByteBuffer data, Change change) throws IOException {
         synchronized (hash) {
+            if (changed != null) { // before the change: one that fails part-way may still have written some of it
+                for (long n = offset / ContentHash.BLOCK; n * ContentHash.BLOCK < Math.min(size, offset + length); n++) {
+                    changed[(int) (n >>> 6)] |= 1L << n;
+                }
+            }
             adoptUnknown(offset, length);
             try {
                 change.run();

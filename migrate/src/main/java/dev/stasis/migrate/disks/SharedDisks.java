@@ -1,4 +1,4 @@
-package dev.stasis.migrate;
+package dev.stasis.migrate.disks;
 
 import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.devices.virtio.blk.VirtioBlk;
@@ -6,6 +6,7 @@ import dev.stasis.devices.virtio.blk.VirtioBlkState;
 import dev.stasis.machine.DiskCheck;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
+import dev.stasis.migrate.MigrationException;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
@@ -28,29 +29,29 @@ import java.util.List;
  * reading every block of every disk inside the guest's pause. DISKS is: varint disk count, then per disk in slot
  * order: varint sample count, that many (u64 block, u64 hash).
  */
-final class SharedDisks {
+public final class SharedDisks {
     private SharedDisks() {}
 
     /** Blocks compared per disk: the first, the last, and random ones between. */
     static final int SAMPLES = 64;
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    /** Why {@code machine}'s disks cannot be handed over, or null when they can (or it has none). */
-    static String refusal(Machine machine) {
+    /** Why {@code machine}'s disks cannot be handed over on shared storage, or null when they can (or it has none). */
+    public static String refusal(Machine machine) {
         for (VirtioBlk d : machine.disks()) {
             if (d.image().privateCopy()) {
                 return "disk " + d.id() + " runs on a private copy-on-write overlay (restored from a snapshot's own disk content),"
-                        + " which no destination can open; migrating its blocks (--copy-disks) is not built yet";
+                        + " which no destination can open: migrate it with --copy-disks";
             }
         }
         return null;
     }
 
     /**
-     * Source, in the pause after the state was saved: samples every disk and lets go of its lock. Returns the DISKS
-     * payload, or null for a guest without disks.
+     * Source, in the pause after the state was saved: samples every disk and, with {@code release} (shared storage),
+     * lets go of its lock. Returns the DISKS payload, or null for a guest without disks.
      */
-    static Encoder handOver(Machine machine) {
+    public static Encoder handOver(Machine machine, boolean release) {
         List<VirtioBlk> disks = machine.disks();
         if (disks.isEmpty()) {
             return null;
@@ -69,12 +70,14 @@ final class SharedDisks {
                 e.u64(blocks[i]).u64(hashes[i]);
             }
         }
-        machine.releaseDisks();
+        if (release) {
+            machine.releaseDisks();
+        }
         return e;
     }
 
     /** Source, when the move failed before COMMIT: the locks back before the guest may run on. */
-    static void takeBack(Machine machine) {
+    public static void takeBack(Machine machine) {
         try {
             machine.retakeDisks();
         } catch (IOException e) {
@@ -99,7 +102,7 @@ final class SharedDisks {
     }
 
     /** Destination: the DISKS payload, checked for shape (block numbers are checked against each disk when it opens). */
-    static long[][][] decode(Decoder d) {
+    public static long[][][] decode(Decoder d) {
         int n = d.varInt("disk count", dev.stasis.machine.VirtioSlots.COUNT);
         long[][][] out = new long[n][][];
         for (int i = 0; i < n; i++) {
@@ -118,10 +121,11 @@ final class SharedDisks {
 
     /**
      * Destination, after every section arrived: opens the disks the {@code virtio-blk} sections name (slots 0, 1, ...)
-     * into {@code machine}, and compares {@code samples} (null when the source sent no DISKS). Throws a
-     * {@link MigrationException} naming the disk when one cannot be opened or does not hold what the source's does.
+     * into {@code machine}, at the path the section records or, for a disk {@code copies} names (a copied disk), the
+     * copy's; and compares {@code samples} (null when the source sent no DISKS). Throws a {@link MigrationException}
+     * naming the disk when one cannot be opened or does not hold what the source's does.
      */
-    static void attach(Machine machine, SectionRecords sections, long[][][] samples) {
+    public static void attach(Machine machine, SectionRecords sections, long[][][] samples, java.util.Map<String, Path> copies) {
         List<VirtioBlkState> saved = new ArrayList<>();
         for (int slot = 0; sections.keys().contains(new SectionRecords.Key(VirtioBlkState.DESCRIPTION.name(), slot)); slot++) {
             saved.add(sections.section(VirtioBlkState.DESCRIPTION, slot));
@@ -135,13 +139,13 @@ final class SharedDisks {
         }
         List<DiskSpec> specs = new ArrayList<>();
         for (VirtioBlkState s : saved) {
-            specs.add(new DiskSpec(Path.of(s.path()), s.readOnly(), s.id()));
+            specs.add(new DiskSpec(copies.getOrDefault(s.id(), Path.of(s.path())), s.readOnly(), s.id()));
         }
         try {
             machine.attachDisks(specs);
         } catch (IOException | RuntimeException e) {
-            throw new MigrationException(Kind.LOCAL, "cannot open the guest's disks here (migration needs them on storage both hosts share,"
-                    + " at the same path): " + e.getMessage(), e);
+            throw new MigrationException(Kind.LOCAL, "cannot open the guest's disks here (" + (copies.isEmpty()
+                    ? "migration needs them on storage both hosts share, at the same path, or --copy-disks" : "their copies") + "): " + e.getMessage(), e);
         }
         List<VirtioBlk> disks = machine.disks();
         for (int i = 0; i < disks.size(); i++) {
@@ -159,7 +163,8 @@ final class SharedDisks {
             for (int j = 0; j < here.length; j++) {
                 if (here[j] != samples[i][1][j]) {
                     throw new MigrationException(Kind.LOCAL, "disk " + d.id() + " (" + d.image().path() + ") does not hold what the source's does"
-                            + " (block " + samples[i][0][j] + " differs): is the path on storage both hosts share, and up to date?");
+                            + " (block " + samples[i][0][j] + " differs)" + (copies.containsKey(d.id()) ? ": its copy is not complete"
+                            : ": is the path on storage both hosts share, and up to date?"));
                 }
             }
         }

@@ -30,13 +30,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A guest with a disk on storage both ends share (here: the same file), migrated in the middle of blkcheck's write
- * storm: the source lets go of the image only in the pause, flushed; the destination opens it only then, checks a
- * sample of its blocks against the source's, and the guest goes on there with every block it saw written. A
- * destination that cannot take the disk refuses, and the source takes its disk back and runs on.
+ * Guests with disks migrated in the middle of blkcheck's write storm, the guest going on at the destination with
+ * every block it saw written. On storage both ends share (here: the same file) the source lets go of the image only
+ * in the pause, flushed; the destination opens it only then and checks a sample of its blocks against the source's; a
+ * destination that cannot take the disk refuses, and the source takes its disk back and runs on. With
+ * {@code --copy-disks} the blocks go with the pre-copy to a new file, rounds resending what the guest rewrote.
  */
 @RequiresKvm
-class SharedDiskMigrationTest {
+class DiskMigrationTest {
     static final int BLOCKS = 64;
     static final Duration ROUND = Duration.ofSeconds(60);
 
@@ -78,17 +79,68 @@ class SharedDiskMigrationTest {
             int before = lastRound(a.output());
             try (Machine b = incoming.get(20, TimeUnit.SECONDS)) {
                 assertEquals(1, b.disks().size());
-                long deadline = System.nanoTime() + ROUND.toNanos();
-                String out;
-                do {
-                    Thread.sleep(100);
-                    out = console.toString(StandardCharsets.ISO_8859_1);
-                } while (lastRound(out) < before + 2 && !out.contains("FAIL") && System.nanoTime() < deadline);
-                assertFalse(out.contains("FAIL"), out);
-                assertTrue(lastRound(out) >= before + 2, "blkcheck goes on at the destination past round " + before + ":\n" + out);
+                awaitRound(console, before + 2);
                 b.vm().pauseAll();
                 assertNull(BlkcheckDisk.check(disk, BLOCKS, lastRound(console.toString(StandardCharsets.ISO_8859_1))), "the image at the destination");
             }
+        }
+    }
+
+    /** Waits for blkcheck at a destination to pass round {@code target}; asserts no FAIL; returns the console. */
+    static String awaitRound(ByteArrayOutputStream console, int target) throws InterruptedException {
+        long deadline = System.nanoTime() + ROUND.toNanos();
+        String out;
+        do {
+            Thread.sleep(100);
+            out = console.toString(StandardCharsets.ISO_8859_1);
+        } while (lastRound(out) < target && !out.contains("FAIL") && System.nanoTime() < deadline);
+        assertFalse(out.contains("FAIL"), out);
+        assertTrue(lastRound(out) >= target, "blkcheck reaches round " + target + " at the destination:\n" + out);
+        return out;
+    }
+
+    @Test
+    void withCopyDisksTheBlocksGoToANewFileAndTheGuestLosesNone() throws Exception {
+        Path disk = disk();
+        Path copy = dir.resolve("copy.img");
+        try (RunningGuest a = boot(disk); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
+            Thread.sleep(ThreadLocalRandom.current().nextInt(50, 400)); // somewhere in a write or read pass
+            ByteArrayOutputStream console = new ByteArrayOutputStream();
+            List<String> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withDiskPaths(java.util.Map.of("shared", copy)), received::add);
+            List<String> sent = new java.util.concurrent.CopyOnWriteArrayList<>();
+            MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY).withCopyDisks(true), sent::add);
+            assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
+            int before = lastRound(a.output());
+            assertTrue(sent.stream().anyMatch(l -> l.matches("round 1: .*, \\d+ disk blocks in .*")), String.join("\n", sent));
+            try (Machine b = incoming.get(20, TimeUnit.SECONDS)) {
+                assertEquals(copy, b.disks().get(0).image().path());
+                assertTrue(received.contains("disk shared: " + copy + " copied"), String.join("\n", received));
+                awaitRound(console, before + 2);
+                b.vm().pauseAll();
+                assertNull(BlkcheckDisk.check(copy, BLOCKS, lastRound(console.toString(StandardCharsets.ISO_8859_1))), "the copy at the destination");
+            }
+            assertNull(BlkcheckDisk.check(disk, BLOCKS, before), "the source's image, as it left it");
+        }
+    }
+
+    @Test
+    void aCopyIsNeverWrittenOverAnExistingFile() throws Exception {
+        Path disk = disk();
+        Path taken = dir.resolve("taken.img");
+        java.nio.file.Files.write(taken, new byte[] {42});
+        try (RunningGuest a = boot(disk); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
+            var incoming = dest.receive(java.io.OutputStream.nullOutputStream(),
+                    MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withDiskPaths(java.util.Map.of("shared", taken)));
+            MigrationException e = assertThrows(MigrationException.class, () -> MigrationSender.migrate(a.machine(), dest.address,
+                    MigrationSender.Options.of(InProcessMigrationTest.KEY).withCopyDisks(true), l -> { }));
+            assertTrue(e.getMessage().contains(taken + " exists; a copied disk goes to a new file"), e.getMessage());
+            assertThrows(Exception.class, () -> incoming.get(10, TimeUnit.SECONDS));
+            assertArrayEquals(new byte[] {42}, java.nio.file.Files.readAllBytes(taken), "left as it was");
+            int before = lastRound(a.output());
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> Integer.parseInt(m.group(1)) >= before + 1, 0, ROUND), a.output());
         }
     }
 
@@ -107,9 +159,20 @@ class SharedDiskMigrationTest {
             int before = lastRound(b.output());
             MigrationException e = assertThrows(MigrationException.class,
                     () -> MigrationSender.migrate(b.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY), l -> { }));
-            assertTrue(e.getMessage().contains("disk shared runs on a private copy-on-write overlay"), e.getMessage());
+            assertTrue(e.getMessage().contains("disk shared runs on a private copy-on-write overlay") && e.getMessage().contains("--copy-disks"), e.getMessage());
             assertNotNull(b.await(GuestLines.BLKCHECK_OK, m -> Integer.parseInt(m.group(1)) >= before + 1, 0, ROUND), b.output());
             assertFalse(b.output().contains("FAIL"), b.output());
+            // ... and moves with --copy-disks, the overlay's blocks (its own and the file's) copied to a new file.
+            Path copy = dir.resolve("from-overlay.img");
+            ByteArrayOutputStream console = new ByteArrayOutputStream();
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withDiskPaths(java.util.Map.of("shared", copy)));
+            MigrationSender.migrate(b.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY).withCopyDisks(true), l -> { });
+            int moved = lastRound(b.output());
+            try (Machine c = incoming.get(20, TimeUnit.SECONDS)) {
+                awaitRound(console, moved + 2);
+                c.vm().pauseAll();
+                assertNull(BlkcheckDisk.check(copy, BLOCKS, lastRound(console.toString(StandardCharsets.ISO_8859_1))), "the copy");
+            }
         }
     }
 

@@ -1,0 +1,130 @@
+package dev.stasis.migrate.disks;
+
+import dev.stasis.devices.virtio.blk.DiskImage;
+import dev.stasis.devices.virtio.blk.VirtioBlk;
+import dev.stasis.machine.Machine;
+import dev.stasis.migrate.MigrationException;
+import dev.stasis.migrate.MigrationException.Kind;
+import dev.stasis.migrate.precopy.PageWriter;
+import dev.stasis.migrate.protocol.Channel;
+import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.snapshot.codec.Encoder;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code --copy-disks}, the source: every disk's blocks travel with the pre-copy, as RAM's pages do. Round 1 sends
+ * every block that holds data (holes are skipped, as never-written RAM is); the image records which blocks the guest
+ * changes from then on ({@link DiskImage#trackChanges}, the disk's dirty log) and each round sends those; the
+ * stop-and-copy, with the disks' I/O held, sends the last. The blocks go as DISK_PAGES on the control connection
+ * (varint disk slot, then a span in the PAGES format, the disk's byte offset as its address), through the one page
+ * codec, so a block sent again follows its older copy. The source's disks stay its own: nothing to hand back if the
+ * move fails.
+ */
+public final class DiskCopySource implements AutoCloseable {
+    private final List<VirtioBlk> disks;
+    /** Per disk, the blocks changed and not yet sent again (bit n of word n/64). */
+    private final long[][] pending;
+    private final PageWriter writer = new PageWriter();
+    private final ByteBuffer span = ByteBuffer.allocateDirect(Protocol.MAX_SPAN * Protocol.PAGE_SIZE);
+    private final Pointer spanPointer = Native.getDirectBufferPointer(span);
+
+    /** Starts tracking every disk's changes: from here on, what the guest writes is sent again. */
+    public DiskCopySource(Machine machine) {
+        this.disks = machine.disks();
+        this.pending = new long[disks.size()][];
+        for (int i = 0; i < disks.size(); i++) {
+            DiskImage image = disks.get(i).image();
+            image.trackChanges(true);
+            long[] all = new long[(int) ((image.blocks() + 63) / 64)];
+            for (long n = 0; n < image.blocks(); n++) {
+                all[(int) (n >>> 6)] |= 1L << n;
+            }
+            pending[i] = all; // round 1: every block (holes found and skipped as it goes)
+        }
+    }
+
+    /** What the SETUP announces per disk: string id, string path, u64 size, bool read-only; after a varint count. */
+    public void describe(Encoder e) {
+        e.varUnsigned(disks.size());
+        for (VirtioBlk d : disks) {
+            e.string(d.id()).string(d.image().path().toString()).u64(d.image().size()).bool(d.image().readOnly());
+        }
+    }
+
+    /** Adds the blocks changed since the last call to those to send; returns how many are to send. */
+    public long collect() {
+        long n = 0;
+        for (int i = 0; i < disks.size(); i++) {
+            long[] changed = disks.get(i).image().takeChanged();
+            for (int w = 0; w < changed.length; w++) {
+                pending[i][w] |= changed[w];
+                n += Long.bitCount(pending[i][w]);
+            }
+        }
+        return n;
+    }
+
+    /** Sends every pending block on {@code ch}; returns the blocks sent. */
+    public long send(Channel ch) {
+        long sent = 0;
+        for (int i = 0; i < disks.size(); i++) {
+            DiskImage image = disks.get(i).image();
+            long blocks = image.blocks();
+            for (long first = 0; first < blocks; first += Protocol.MAX_SPAN) {
+                int n = (int) Math.min(Protocol.MAX_SPAN, blocks - first);
+                long[] marked = PageWriter.marked(n, pending[i], (int) (first / 64));
+                if (PageWriter.count(marked) == 0) {
+                    continue;
+                }
+                sent += sendSpan(ch, i, image, first, n, marked);
+                Arrays.fill(pending[i], (int) (first / 64), (int) ((first + n + 63) / 64), 0L);
+            }
+        }
+        return sent;
+    }
+
+    private int sendSpan(Channel ch, int slot, DiskImage image, long first, int n, long[] marked) {
+        long[] zero = new long[marked.length];
+        long base = first * Protocol.PAGE_SIZE;
+        try {
+            for (int w = 0; w < marked.length; w++) {
+                if (marked[w] == 0) {
+                    continue;
+                }
+                long at = base + (long) w * 64 * Protocol.PAGE_SIZE;
+                long length = Math.min((long) 64 * Protocol.PAGE_SIZE, image.size() - at);
+                if (!image.hasData(at, length)) {
+                    zero[w] = marked[w]; // a hole: zeros, not read
+                    continue;
+                }
+                for (long v = marked[w]; v != 0; v &= v - 1) {
+                    int block = w * 64 + Long.numberOfTrailingZeros(v);
+                    long offset = base + (long) block * Protocol.PAGE_SIZE;
+                    int len = (int) Math.min(Protocol.PAGE_SIZE, image.size() - offset);
+                    Pointer into = spanPointer.share((long) block * Protocol.PAGE_SIZE);
+                    if (len < Protocol.PAGE_SIZE) {
+                        into.setMemory(len, Protocol.PAGE_SIZE - len, (byte) 0); // the disk's short last block, padded
+                    }
+                    image.read(offset, into, len);
+                }
+            }
+        } catch (IOException e) {
+            throw new MigrationException(Kind.LOCAL, "disk " + disks.get(slot).id() + " could not be read for the copy: " + e.getMessage(), e);
+        }
+        return writer.sendSpan(ch, MessageType.DISK_PAGES, new Encoder().varUnsigned(slot), span.duplicate().clear(), base, n, marked, zero);
+    }
+
+    /** Stops tracking the disks' changes (the migration is over, either way). */
+    @Override
+    public void close() {
+        for (VirtioBlk d : disks) {
+            d.image().trackChanges(false);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.stasis.migrate.disks;
+
+import dev.stasis.devices.virtio.blk.DiskSpec;
+import dev.stasis.migrate.MigrationException;
+import dev.stasis.migrate.MigrationException.Kind;
+import dev.stasis.migrate.precopy.PageReader;
+import dev.stasis.migrate.protocol.Frame;
+import dev.stasis.migrate.protocol.Protocol;
+import dev.stasis.machine.VirtioSlots;
+import dev.stasis.snapshot.codec.Decoder;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code --copy-disks}, the destination: makes a new, sparse file for each disk the SETUP announces (at the path
+ * {@code migrate receive --disk ID=PATH} gives, else the source's; one that exists is refused, never overwritten),
+ * writes the DISK_PAGES into it as they come, and hands the files to the machine once the last arrived. Every field
+ * is untrusted: a slot must be an announced disk's, a span must lie inside it. If the move fails, the files it made
+ * are removed.
+ */
+public final class DiskCopyTarget implements AutoCloseable {
+    private record Disk(String id, Path path, long size, boolean readOnly, FileChannel file, long[] written) {}
+
+    private final List<Disk> disks = new ArrayList<>();
+    private byte[] raw = new byte[64 << 10];
+    private boolean kept;
+
+    private DiskCopyTarget() {}
+
+    /** A disk as SETUP announces it. */
+    public record Announced(String id, String path, long size, boolean readOnly) {}
+
+    /** Reads SETUP's disk list ({@link DiskCopySource#describe}) from {@code d}. */
+    public static List<Announced> announced(Decoder d) {
+        int n = d.varInt("disk count", VirtioSlots.COUNT);
+        List<Announced> announced = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String id = d.string("disk id", DiskSpec.MAX_ID_BYTES);
+            String path = d.string("disk path", 4096);
+            long size = d.u64("disk size");
+            boolean readOnly = d.bool("read-only");
+            if (size <= 0 || size % 512 != 0) {
+                throw d.malformed("disk " + id + " of " + size + " bytes");
+            }
+            announced.add(new Announced(id, path, size, readOnly));
+        }
+        return announced;
+    }
+
+    /**
+     * Makes each announced disk's file: at {@code paths.get(id)}, else the source's path. Throws a
+     * {@link MigrationException} naming the disk when a file cannot be made (and removes those it made).
+     */
+    public static DiskCopyTarget create(List<Announced> announced, Map<String, Path> paths) {
+        DiskCopyTarget t = new DiskCopyTarget();
+        try {
+            for (Announced a : announced) {
+                Path to = paths.getOrDefault(a.id(), Path.of(a.path()));
+                FileChannel f;
+                try {
+                    f = FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
+                } catch (java.nio.file.FileAlreadyExistsException e) {
+                    throw new MigrationException(Kind.LOCAL, "disk " + a.id() + ": " + to + " exists; a copied disk goes to a new file"
+                            + " (migrate receive --disk " + a.id() + "=PATH)", e);
+                } catch (IOException e) {
+                    throw new MigrationException(Kind.LOCAL, "disk " + a.id() + ": cannot make " + to + ": " + e.getMessage(), e);
+                }
+                t.disks.add(new Disk(a.id(), to, a.size(), a.readOnly(), f, new long[(int) ((a.size() / Protocol.PAGE_SIZE + 64) / 64)]));
+                try {
+                    f.write(ByteBuffer.wrap(new byte[1]), a.size() - 1); // its size, sparse
+                } catch (IOException e) {
+                    throw new MigrationException(Kind.LOCAL, "disk " + a.id() + ": cannot size " + to + ": " + e.getMessage(), e);
+                }
+            }
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /** Where each disk's copy is, by id. */
+    public Map<String, Path> paths() {
+        Map<String, Path> m = new LinkedHashMap<>();
+        disks.forEach(d -> m.put(d.id(), d.path()));
+        return m;
+    }
+
+    /** Writes one DISK_PAGES message into its disk's file; throws {@link dev.stasis.snapshot.SnapshotFormatException} for a bad one. */
+    public long apply(Frame f) {
+        Decoder d = f.decoder();
+        int slot = d.varInt("disk slot", VirtioSlots.COUNT);
+        if (slot >= disks.size()) {
+            throw d.malformed("disk slot " + slot + " is not one of the " + disks.size() + " disks SETUP announced");
+        }
+        Disk disk = disks.get(slot);
+        PageReader.Expanded x = PageReader.decodeSpan(f, d, raw, (base, span) -> span > 0 && base % Protocol.PAGE_SIZE == 0 && base >= 0
+                && base < disk.size() && span <= (disk.size() - base + Protocol.PAGE_SIZE - 1) / Protocol.PAGE_SIZE ? null
+                : String.format("span of %d blocks at %d is not inside disk %s (%d bytes)", span, base, disk.id(), disk.size()));
+        raw = x.raw();
+        d.end("DISK_PAGES");
+        PageReader.Span s = x.span();
+        byte[] zeros = null;
+        int from = 0;
+        long blocks = 0;
+        try {
+            for (int w = 0; w < s.sent().length; w++) {
+                for (long v = s.sent()[w]; v != 0; v &= v - 1) {
+                    int bit = Long.numberOfTrailingZeros(v);
+                    long offset = s.gpa() + (long) (w * 64 + bit) * Protocol.PAGE_SIZE;
+                    long block = offset / Protocol.PAGE_SIZE;
+                    int len = (int) Math.min(Protocol.PAGE_SIZE, disk.size() - offset);
+                    boolean wasWritten = (disk.written()[(int) (block >>> 6)] & 1L << block) != 0;
+                    if ((s.zero()[w] & 1L << bit) != 0) {
+                        if (wasWritten) { // a block sent with data before and zero now (a new file reads zero elsewhere)
+                            zeros = zeros != null ? zeros : new byte[Protocol.PAGE_SIZE];
+                            write(disk, ByteBuffer.wrap(zeros, 0, len), offset);
+                        }
+                    } else {
+                        write(disk, ByteBuffer.wrap(raw, from, len), offset);
+                        from += Protocol.PAGE_SIZE;
+                        disk.written()[(int) (block >>> 6)] |= 1L << block;
+                    }
+                    blocks++;
+                }
+            }
+        } catch (IOException e) {
+            throw new MigrationException(Kind.LOCAL, "disk " + disk.id() + ": writing its copy " + disk.path() + " failed: " + e.getMessage(), e);
+        }
+        return blocks;
+    }
+
+    private static void write(Disk disk, ByteBuffer data, long offset) throws IOException {
+        while (data.hasRemaining()) {
+            offset += disk.file().write(data, offset);
+        }
+    }
+
+    /** Every block is in: makes the copies durable and closes them, to be opened (and locked) as the guest's disks. */
+    public void finish() {
+        for (Disk d : disks) {
+            try {
+                d.file().force(true);
+                d.file().close();
+            } catch (IOException e) {
+                throw new MigrationException(Kind.LOCAL, "disk " + d.id() + ": " + d.path() + " could not be made durable: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The copies are the guest's now: {@link #close} leaves them. */
+    public void keep() {
+        kept = true;
+    }
+
+    /** Closes the copies and, unless {@link #keep} came first, removes them: a move that failed leaves no half disk. */
+    @Override
+    public void close() {
+        for (Disk d : disks) {
+            try {
+                d.file().close();
+            } catch (IOException ignored) {
+                // removed below anyway
+            }
+            if (!kept) {
+                try {
+                    Files.deleteIfExists(d.path());
+                } catch (IOException ignored) {
+                    // left behind: the migration's own failure is what the user is told
+                }
+            }
+        }
+    }
+}
