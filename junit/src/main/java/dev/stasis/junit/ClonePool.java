@@ -49,10 +49,29 @@ final class ClonePool {
             if (size <= wanted.get()) {
                 return;
             }
+            checkFits(size);
             wanted.set(size);
             while (ready.size() < size) {
                 ready.add(make()); // the first use waits for its clones: the first test gets one made ahead too
             }
+        }
+    }
+
+    /**
+     * Refuses a pool whose clones could not all be held: each shares the golden image's pages until it writes, but
+     * may come to write all its RAM, so {@code size} clones may need {@code size} times it.
+     */
+    private void checkFits(int size) throws IOException {
+        long ram;
+        try (var reader = dev.stasis.snapshot.container.SnapshotReader.open(golden)) {
+            ram = reader.load(dev.stasis.vm.VmConfigSection.DESCRIPTION, 0).layout().totalSize();
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("golden image " + golden + " cannot be restored here: " + e.getMessage(), e);
+        }
+        long available = dev.stasis.memory.HostMemory.available();
+        if ((double) ram * size > available) {
+            throw new IOException(String.format("a pool of %d clones of golden image %s (%d MiB of RAM each) may need %d MiB, and this host"
+                    + " has %d MiB available: ask for at most %d", size, golden, ram >> 20, (ram * size) >> 20, available >> 20, available / ram));
         }
     }
 

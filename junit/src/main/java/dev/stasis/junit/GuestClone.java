@@ -39,6 +39,7 @@ public final class GuestClone implements AutoCloseable {
     private final PipedOutputStream input;
     private final byte[] generationId;
     private volatile boolean fromPool;
+    private volatile boolean closed;
 
     private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input, byte[] generationId) {
         this.golden = golden;
@@ -63,8 +64,15 @@ public final class GuestClone implements AutoCloseable {
             throw new IOException("golden snapshot " + golden.toAbsolutePath() + " does not exist (@StasisGuest(golden = ...) is relative to "
                     + Path.of("").toAbsolutePath() + ")");
         }
+        checkCurrent(golden);
         Console console = new Console();
-        Machine machine = Checkpoint.restore(golden, console, Checkpoint.Expect.ANY, RestoreMode.sharedImage(imageCache()), bytes -> { });
+        Machine machine;
+        try {
+            machine = Checkpoint.restore(golden, console, Checkpoint.Expect.ANY, RestoreMode.sharedImage(imageCache()), bytes -> { });
+        } catch (IOException | RuntimeException e) {
+            // Another format, a CPU this host cannot give, a damaged file: the test fails saying which image and why.
+            throw new IOException("golden image " + golden + " cannot be restored here: " + e.getMessage(), e);
+        }
         try {
             byte[] id = new byte[16];
             RANDOM.nextBytes(id);
@@ -83,6 +91,26 @@ public final class GuestClone implements AutoCloseable {
             machine.close();
             throw e;
         }
+    }
+
+    /** Golden images found current in this JVM: their inputs are hashed once, not per clone. */
+    private static final java.util.Set<Path> CURRENT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Refuses a golden image whose build inputs changed since {@code stasis golden build} made it. */
+    private static void checkCurrent(Path golden) throws IOException {
+        if (CURRENT.contains(golden)) {
+            return;
+        }
+        String stale;
+        try (var reader = dev.stasis.snapshot.container.SnapshotReader.open(golden)) {
+            stale = dev.stasis.golden.GoldenRecipe.staleness(reader);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("golden image " + golden + " cannot be restored here: " + e.getMessage(), e);
+        }
+        if (stale != null) {
+            throw new IOException("golden image " + golden + " is " + stale);
+        }
+        CURRENT.add(golden);
     }
 
     /** The cache of decoded golden images: one directory per user, only its owner may write it. */
@@ -146,27 +174,40 @@ public final class GuestClone implements AutoCloseable {
 
     /** Writes {@code text} to the guest's console (its UART's input). */
     public void type(String text) throws IOException {
+        open();
         input.write(text.getBytes(StandardCharsets.ISO_8859_1));
         input.flush();
     }
 
     /** The guest's RAM, readable ({@code memory().read(gpa, n)}) and writable, as the VMM sees it. */
     public GuestMemory memory() {
+        open();
         return machine.memory();
+    }
+
+    /** A clone lives as long as its test (or class): one used after that is refused by name, not a crash. */
+    private void open() {
+        if (closed) {
+            throw new IllegalStateException("clone " + number + " of golden image " + golden + " was closed when its test (or class) ended;"
+                    + " a clone may not be kept beyond it");
+        }
     }
 
     /** How the guest stopped, or null if it still runs after {@code timeout}. */
     public VmExit awaitExit(Duration timeout) throws InterruptedException {
+        open();
         return machine.vm().awaitExit(timeout.toMillis());
     }
 
     /** The machine itself, for what this class does not offer. */
     public Machine machine() {
+        open();
         return machine;
     }
 
     /** Pauses the clone and writes it to {@code file} (the extension does, when a test fails). */
     public void snapshot(Path file) throws IOException {
+        open();
         machine.vm().pauseAll();
         Checkpoint.save(machine, file, WriterOptions.defaults());
     }
@@ -187,6 +228,10 @@ public final class GuestClone implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         try {
             input.close();
         } catch (IOException ignored) {

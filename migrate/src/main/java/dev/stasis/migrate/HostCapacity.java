@@ -4,8 +4,6 @@ import dev.stasis.kvm.Capability;
 import dev.stasis.kvm.Kvm;
 import dev.stasis.vm.VmConfig;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * What this host can give an incoming guest, measured when a SETUP arrives and checked before ACCEPT: a
@@ -51,15 +49,9 @@ public record HostCapacity(long availableMemory, int kvmMaxVcpus) {
     /** {@code MemAvailable} from /proc/meminfo, in bytes. */
     static long memAvailable() {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
-                    String[] f = line.trim().split("\\s+");
-                    return Long.parseLong(f[1]) * 1024; // the kernel writes kB, meaning KiB
-                }
-            }
-        } catch (IOException | RuntimeException e) {
+            return dev.stasis.memory.HostMemory.available();
+        } catch (IOException e) {
             throw new MigrationException(MigrationException.Kind.LOCAL, "cannot read /proc/meminfo: " + e.getMessage(), e);
         }
-        throw new MigrationException(MigrationException.Kind.LOCAL, "/proc/meminfo has no MemAvailable line");
     }
 }

@@ -137,6 +137,9 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     /** A host pointer to {@code [gpa, gpa + length)}, which must lie in one range. */
     public Pointer pointer(long gpa, long length) {
+        if (mappings.isEmpty()) {
+            throw new IllegalStateException("guest memory is closed: its VM has ended"); // not an access to unmapped memory
+        }
         List<MemoryRange> ranges = layout.ranges();
         for (int i = 0; i < ranges.size(); i++) {
             MemoryRange r = ranges.get(i);
