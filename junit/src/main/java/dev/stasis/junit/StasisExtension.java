@@ -14,6 +14,8 @@ import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolutionException;
@@ -29,7 +31,7 @@ import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
  * mem} or {@code diff} against the golden image.
  */
 public final class StasisExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback,
-        ParameterResolver, TestExecutionExceptionHandler {
+        ParameterResolver, TestExecutionExceptionHandler, ExecutionCondition {
     private static final Map<Path, AtomicInteger> CLONES = new ConcurrentHashMap<>();
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(StasisExtension.class);
 
@@ -58,6 +60,16 @@ public final class StasisExtension implements BeforeAllCallback, AfterAllCallbac
             clones(context).list.add(c);
         }
         return c;
+    }
+
+    /**
+     * Skips, saying why, only where there is no {@code /dev/kvm} (a build host without KVM); where it exists the tests
+     * run, and one that cannot get a clone fails saying why.
+     */
+    @Override
+    public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
+        return Files.exists(Path.of("/dev/kvm")) ? ConditionEvaluationResult.enabled("/dev/kvm is present")
+                : ConditionEvaluationResult.disabled("/dev/kvm is absent on this host: stasis clones need KVM");
     }
 
     @Override
