@@ -99,10 +99,10 @@ public final class ManyRestoresBench {
             }
             long ramRss = 0, ramPss = 0, rss = 0, pss = 0;
             for (Proc p : procs) {
-                long[] ram = ramMappings(p.pid());
+                long[] ram = Smaps.guestRam(String.valueOf(p.pid()));
                 ramRss += ram[0];
                 ramPss += ram[1];
-                long[] all = rollup(p.pid());
+                long[] all = Smaps.rollup(String.valueOf(p.pid()));
                 rss += all[0];
                 pss += all[1];
             }
@@ -114,36 +114,4 @@ public final class ManyRestoresBench {
         }
     }
 
-    /** Rss and Pss (KiB) of the mappings of 512 MiB or more: guest RAM. */
-    private static long[] ramMappings(long pid) throws IOException {
-        long rss = 0, pss = 0;
-        boolean big = false;
-        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps"))) {
-            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
-                String[] range = line.substring(0, line.indexOf(' ')).split("-");
-                big = Long.parseUnsignedLong(range[1], 16) - Long.parseUnsignedLong(range[0], 16) >= 512L << 20;
-            } else if (big && line.startsWith("Rss:")) {
-                rss += kib(line);
-            } else if (big && line.startsWith("Pss:")) {
-                pss += kib(line);
-            }
-        }
-        return new long[] {rss, pss};
-    }
-
-    private static long[] rollup(long pid) throws IOException {
-        long rss = 0, pss = 0;
-        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
-            if (line.startsWith("Rss:")) {
-                rss = kib(line);
-            } else if (line.startsWith("Pss:")) {
-                pss = kib(line);
-            }
-        }
-        return new long[] {rss, pss};
-    }
-
-    private static long kib(String line) {
-        return Long.parseLong(line.replaceAll("\\D", ""));
-    }
 }

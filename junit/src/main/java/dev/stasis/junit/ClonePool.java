@@ -6,14 +6,13 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.IntSupplier;
 
 /**
  * Clones of one golden image made ahead, paused ({@link StasisGuest#pool}): {@link #take} hands one over by resuming
  * it, and a thread of the pool makes the next. The first use fills the pool before it hands anything over, so the first
  * test already gets a made clone. Every clone still in a pool is closed when the JVM ends.
  */
-final class ClonePool {
+public final class ClonePool {
     /** One pool per image and identity place. */
     private record Key(Path golden, long identityAt) {}
 
@@ -21,25 +20,28 @@ final class ClonePool {
 
     private final Path golden;
     private final long identityAt;
-    private final IntSupplier numbers;
     private final LinkedBlockingQueue<GuestClone> ready = new LinkedBlockingQueue<>();
     private final AtomicInteger wanted = new AtomicInteger();
     private final Object refill = new Object();
     private volatile IOException failure;
 
-    private ClonePool(Path golden, long identityAt, IntSupplier numbers) {
+    private ClonePool(Path golden, long identityAt) {
         this.golden = golden;
         this.identityAt = identityAt;
-        this.numbers = numbers;
         Thread t = new Thread(this::keepFilled, "stasis clone pool " + golden.getFileName());
         t.setDaemon(true);
         t.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> ready.forEach(GuestClone::close)));
     }
 
-    /** The pool of {@code golden}, at least {@code size} clones deep. */
-    static ClonePool of(Path golden, int size, long identityAt, IntSupplier numbers) throws IOException {
-        ClonePool p = POOLS.computeIfAbsent(new Key(golden, identityAt), k -> new ClonePool(golden, identityAt, numbers));
+    /** The pool of {@code golden}, at least {@code size} clones deep (the extension's for {@code @StasisGuest(pool = size)}). */
+    public static ClonePool of(Path golden, int size) throws IOException {
+        return of(golden.toAbsolutePath().normalize(), size, -1);
+    }
+
+    /** The pool of {@code golden} whose clones find their identity at {@code identityAt}, at least {@code size} clones deep. */
+    static ClonePool of(Path golden, int size, long identityAt) throws IOException {
+        ClonePool p = POOLS.computeIfAbsent(new Key(golden, identityAt), k -> new ClonePool(golden, identityAt));
         p.grow(size);
         return p;
     }
@@ -76,11 +78,11 @@ final class ClonePool {
     }
 
     private GuestClone make() throws IOException {
-        return GuestClone.of(golden, numbers.getAsInt(), identityAt, true);
+        return GuestClone.of(golden, GuestClone.nextNumber(golden), identityAt, true);
     }
 
-    /** A clone, running: one made ahead if there is one, else one made now. */
-    GuestClone take() throws IOException {
+    /** A clone, running: one made ahead if there is one, else one made now. {@link GuestClone#close} it when done. */
+    public GuestClone take() throws IOException {
         GuestClone c = ready.poll();
         synchronized (refill) {
             refill.notifyAll();

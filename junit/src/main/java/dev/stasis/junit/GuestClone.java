@@ -50,6 +50,23 @@ public final class GuestClone implements AutoCloseable {
         this.generationId = generationId;
     }
 
+    /** Clones made in this JVM, per golden image: each clone's number. */
+    private static final java.util.Map<Path, java.util.concurrent.atomic.AtomicInteger> NUMBERS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The next clone number of {@code golden} in this JVM, from 1. */
+    static int nextNumber(Path golden) {
+        return NUMBERS.computeIfAbsent(golden.toAbsolutePath().normalize(), g -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+    }
+
+    /**
+     * A clone of {@code golden}, running, for code that manages clones itself (the extension does it for tests):
+     * {@link #close} it when done.
+     */
+    public static GuestClone of(Path golden) throws IOException {
+        Path g = golden.toAbsolutePath().normalize();
+        return of(g, nextNumber(g), -1);
+    }
+
     /** Clone {@code number} of {@code golden}, started; its identity written at {@code identityAt} first (-1: not written). */
     static GuestClone of(Path golden, int number, long identityAt) throws IOException {
         return of(golden, number, identityAt, false);

@@ -7,9 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -32,7 +29,6 @@ import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
  */
 public final class StasisExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback,
         ParameterResolver, TestExecutionExceptionHandler, ExecutionCondition {
-    private static final Map<Path, AtomicInteger> CLONES = new ConcurrentHashMap<>();
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(StasisExtension.class);
 
     /** The clones a context made, closed when it ends. */
@@ -53,9 +49,8 @@ public final class StasisExtension implements BeforeAllCallback, AfterAllCallbac
 
     private static GuestClone clone(StasisGuest spec, ExtensionContext context) throws IOException {
         Path golden = Path.of(spec.golden()).toAbsolutePath().normalize();
-        AtomicInteger numbers = CLONES.computeIfAbsent(golden, g -> new AtomicInteger());
-        GuestClone c = spec.pool() > 0 ? ClonePool.of(golden, spec.pool(), spec.identityAt(), numbers::incrementAndGet).take()
-                : GuestClone.of(golden, numbers.incrementAndGet(), spec.identityAt());
+        GuestClone c = spec.pool() > 0 ? ClonePool.of(golden, spec.pool(), spec.identityAt()).take()
+                : GuestClone.of(golden, GuestClone.nextNumber(golden), spec.identityAt());
         synchronized (clones(context)) {
             clones(context).list.add(c);
         }

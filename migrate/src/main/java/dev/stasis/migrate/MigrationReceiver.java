@@ -96,7 +96,11 @@ public final class MigrationReceiver {
             return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, linkDone, action, diskPaths);
         }
 
-        /** Where the copies of copied disks go ({@code --copy-disks} at the source), by disk id; others at the source's path. */
+        /**
+         * Where this host has each disk of the guest, by id: on storage both hosts share, the image itself (it may be
+         * mounted elsewhere than at the source); with {@code --copy-disks} at the source, where its copy goes (a new file).
+         * A disk not named here is refused: the destination never opens a path the source names.
+         */
         public Options withDiskPaths(Map<String, Path> paths) {
             return new Options(auth, acceptTimeout, hook, handshakes, recoverWindow, linkDone, ready, Map.copyOf(paths));
         }
@@ -110,7 +114,7 @@ public final class MigrationReceiver {
     private static final int DATA_ACCEPT_TIMEOUT_MILLIS = 10_000;
     private static final Set<MessageType> CONTROL_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.ROUND, MessageType.SECTION, MessageType.END, MessageType.POSTCOPY,
             MessageType.DISKS, MessageType.DISK_PAGES);
-    private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END);
+    private static final Set<MessageType> DATA_MESSAGES = EnumSet.of(MessageType.PAGES, MessageType.DATA_END, MessageType.DISK_PAGES);
 
     private final HandshakeGate gate;
     private final OutputStream console;
@@ -213,7 +217,8 @@ public final class MigrationReceiver {
                 Channel data = acceptAuthenticated(System.nanoTime() + DATA_ACCEPT_TIMEOUT_MILLIS * 1_000_000L, "data connection " + i, session, i);
                 data.send(MessageType.ACCEPT, new Encoder().u64(session));
                 PageReader pages = new PageReader(machine.memory(), written, ram);
-                readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages, progress), runnable -> {
+                DiskCopyTarget copies = diskCopy;
+                readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages, progress, copies), runnable -> {
                     Thread t = new Thread(runnable, "migrate-recv");
                     t.setDaemon(true);
                     t.start();
@@ -247,6 +252,9 @@ public final class MigrationReceiver {
                             d.end("ROUND");
                             announced += roundPages;
                             progress.await(announced, round, readers);
+                            if (diskCopy != null) {
+                                diskCopy.sync(); // the disks' blocks of the round made durable now, not in the pause
+                            }
                             log.accept("round " + round + ": " + roundPages + " pages");
                             control.send(MessageType.ROUND, new Encoder().varUnsigned(round));
                         }
@@ -262,7 +270,12 @@ public final class MigrationReceiver {
                             if (diskCopy == null) {
                                 throw f.decoder().malformed("DISK_PAGES in a session whose SETUP announced no copied disks");
                             }
-                            diskCopy.apply(f);
+                            try {
+                                diskCopy.apply(f);
+                            } catch (MigrationException e) { // its copy could not be written here (a full disk): the source is told why
+                                control.refuse(e.getMessage());
+                                throw e;
+                            }
                         }
                         case DISKS -> {
                             if (disks != null || sectionCount > 0) {
@@ -324,7 +337,8 @@ public final class MigrationReceiver {
                 if (diskCopy != null) {
                     diskCopy.finish(); // every block is in: durable, then opened (and locked) as the guest's
                 }
-                SharedDisks.attach(machine, sections, disks, diskCopy == null ? Map.of() : diskCopy.paths()); // shared: only now the source has let go
+                // Shared: only now, the source has let go of them. Either way at the paths this host's operator gave.
+                SharedDisks.attach(machine, sections, disks, diskCopy == null ? options.diskPaths() : diskCopy.paths(), diskCopy != null);
                 machine.disks().forEach(d -> log.accept("disk " + d.id() + ": " + d.image().path() + (diskCopy == null ? " handed over by the source" : " copied")));
             } catch (MigrationException e) {
                 control.refuse(e.getMessage());
@@ -346,6 +360,9 @@ public final class MigrationReceiver {
             }
             long tCommit = System.nanoTime();
             machine.start();
+            if (diskCopy != null) {
+                diskCopy.keep(); // the guest runs on the copies: whatever fails from here, they stay
+            }
             long tStarted = System.nanoTime();
             try {
                 if (postcopy == null) {
@@ -366,9 +383,6 @@ public final class MigrationReceiver {
                     received, sectionCount, (tRestored - tEnd) / 1e6, (tStarted - tCommit) / 1e6));
             if (postcopy == null) {
                 options.linkDone().run();
-            }
-            if (diskCopy != null) {
-                diskCopy.keep(); // the guest runs on the copies
             }
             Machine running = machine;
             machine = null;
@@ -472,7 +486,7 @@ public final class MigrationReceiver {
     }
 
     /** A data connection's loop: PAGES until DATA_END; returns the pages it applied. */
-    private static long readData(Channel ch, PageReader pages, Progress progress) {
+    private static long readData(Channel ch, PageReader pages, Progress progress, DiskCopyTarget disks) {
         while (true) {
             Frame f = ch.receive(DATA_MESSAGES);
             try {
@@ -481,6 +495,17 @@ public final class MigrationReceiver {
                         long before = pages.pages();
                         pages.apply(f);
                         progress.add(pages.pages() - before);
+                    }
+                    case DISK_PAGES -> {
+                        if (disks == null) {
+                            throw f.decoder().malformed("DISK_PAGES in a session whose SETUP announced no copied disks");
+                        }
+                        try {
+                            disks.apply(f);
+                        } catch (MigrationException e) {
+                            ch.refuse(e.getMessage());
+                            throw e;
+                        }
                     }
                     case DATA_END -> {
                         f.read(d -> null);

@@ -173,6 +173,10 @@ public final class MigrationSender {
     /** {@link #migrateAndHold}, reporting to {@code progress}, which can also cancel it before COMMIT. */
     public static Result migrateAndHold(Machine machine, InetSocketAddress to, Options options, MigrationProgress progress, Consumer<String> log) {
         String disks = options.copyDisks() ? null : SharedDisks.refusal(machine);
+        if (options.copyDisks() && options.postcopyAfter() == 0 && !machine.disks().isEmpty()) {
+            disks = "--copy-disks copies the disks with the pre-copy, and a post-copy at once has none (every block would go in the pause):"
+                    + " use --postcopy-after N";
+        }
         if (disks != null) {
             throw new MigrationException(MigrationException.Kind.LOCAL, "cannot migrate this guest: " + disks);
         }
@@ -235,7 +239,7 @@ public final class MigrationSender {
                 long t = System.nanoTime();
                 long bytesBefore = channels.stream().mapToLong(Channel::bytesSent).sum();
                 long[] sent = sendRound(pages, false);
-                long blocks = diskCopy == null ? 0 : diskCopy.send(channels.get(0));
+                long blocks = diskCopy == null ? 0 : diskCopy.send(channels, this::afterDiskSpan);
                 channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
                 long acked = channels.get(0).expect(MessageType.ROUND, d -> d.varUnsigned("round", Long.MAX_VALUE));
                 if (acked != rounds) {
@@ -274,6 +278,7 @@ public final class MigrationSender {
             StatePathWarmup.await(warmup, log);
             progress.checkCancelled();
             progress.phase("stop-and-copy");
+            machine.preflushDisks(); // the disks' dirty pages and fingerprint scan, while the guest runs: not in the pause
             long pauseStart = System.nanoTime();
             vm.pauseAll();
             paused = true;
@@ -281,8 +286,8 @@ public final class MigrationSender {
             long tPaused = System.nanoTime();
             SectionMessages.Collector sections = new SectionMessages.Collector();
             DirtyLog.or(pages, dirty.collect());
+            sendLastDiskBlocks(); // before the last round ends each data connection with DATA_END
             long[] sent = sendRound(pages, true);
-            sendLastDiskBlocks();
             long tPages = System.nanoTime();
             machine.saveState(sections);
             Channel control = channels.get(0);
@@ -342,6 +347,7 @@ public final class MigrationSender {
         progress.phase("stop-and-copy");
         log.accept("post-copy: from the hand-over on, the guest's memory is split between the two hosts until every page is across:"
                 + " if this source dies before then, the guest is lost");
+        machine.preflushDisks();
         long pauseStart = System.nanoTime();
         vm.pauseAll();
         postcopyPaused = true;
@@ -418,8 +424,22 @@ public final class MigrationSender {
     private void sendLastDiskBlocks() {
         if (diskCopy != null) {
             diskCopy.collect();
-            long n = diskCopy.send(channels.get(0));
+            long n = diskCopy.send(channels, (ch, bytes) -> { }); // the guest is paused: no limit, no cancel
             log.accept("stop-and-copy: " + n + " disk blocks");
+        }
+    }
+
+    /** A pre-copy round's disk span is sent: the same bandwidth limit, deadline and cancel as RAM's spans. */
+    private void afterDiskSpan(Channel ch, long bytes) {
+        try {
+            rate.take(bytes);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException(Kind.LOCAL, "interrupted");
+        }
+        progress.checkCancelled();
+        if (!options.postcopy() && System.nanoTime() > deadline) {
+            throw new MigrationException(Kind.TIMEOUT, String.format("did not converge within %d s (still copying disk blocks)", options.maxTime().toSeconds()));
         }
     }
 

@@ -73,7 +73,7 @@ class DiskMigrationTest {
             assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
             Thread.sleep(ThreadLocalRandom.current().nextInt(50, 400)); // somewhere in a write or read pass
             ByteArrayOutputStream console = new ByteArrayOutputStream();
-            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY));
+            var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withDiskPaths(java.util.Map.of("shared", disk)));
             MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY), l -> { });
             assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
             int before = lastRound(a.output());
@@ -110,7 +110,8 @@ class DiskMigrationTest {
             List<String> received = new java.util.concurrent.CopyOnWriteArrayList<>();
             var incoming = dest.receive(console, MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withDiskPaths(java.util.Map.of("shared", copy)), received::add);
             List<String> sent = new java.util.concurrent.CopyOnWriteArrayList<>();
-            MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY).withCopyDisks(true), sent::add);
+            // Three connections: the disk's spans go on all of them, as RAM's do.
+            MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY).withConnections(3).withCopyDisks(true), sent::add);
             assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
             int before = lastRound(a.output());
             assertTrue(sent.stream().anyMatch(l -> l.matches("round 1: .*, \\d+ disk blocks in .*")), String.join("\n", sent));
@@ -122,6 +123,29 @@ class DiskMigrationTest {
                 assertNull(BlkcheckDisk.check(copy, BLOCKS, lastRound(console.toString(StandardCharsets.ISO_8859_1))), "the copy at the destination");
             }
             assertNull(BlkcheckDisk.check(disk, BLOCKS, before), "the source's image, as it left it");
+        }
+    }
+
+    /** The destination opens only what its operator named: a disk it was not told of is refused, whatever path the source says. */
+    @Test
+    void aDiskTheDestinationWasNotToldOfIsRefusedAndTheSourceRunsOn() throws Exception {
+        Path disk = disk();
+        try (RunningGuest a = boot(disk); Loopback dest = new Loopback()) {
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
+            for (boolean copy : new boolean[] {false, true}) {
+                var incoming = dest.receive(java.io.OutputStream.nullOutputStream(), MigrationReceiver.Options.of(InProcessMigrationTest.KEY));
+                MigrationException e = assertThrows(MigrationException.class, () -> MigrationSender.migrate(a.machine(), dest.address,
+                        MigrationSender.Options.of(InProcessMigrationTest.KEY).withCopyDisks(copy), l -> { }));
+                assertTrue(e.getMessage().contains("--disk shared=PATH") && e.getMessage().contains("the guest keeps running on the source"), e.getMessage());
+                assertThrows(Exception.class, () -> incoming.get(10, TimeUnit.SECONDS));
+            }
+            int before = lastRound(a.output());
+            assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> Integer.parseInt(m.group(1)) >= before + 1, 0, ROUND), a.output());
+            assertFalse(a.output().contains("FAIL"), a.output());
+            // ... and a post-copy at once cannot copy a disk (it has no pre-copy to do it in).
+            MigrationException atOnce = assertThrows(MigrationException.class, () -> MigrationSender.migrate(a.machine(), dest.address,
+                    MigrationSender.Options.of(InProcessMigrationTest.KEY).withCopyDisks(true).withPostcopy(0, Duration.ofSeconds(5)), l -> { }));
+            assertTrue(atOnce.getMessage().contains("use --postcopy-after N"), atOnce.getMessage());
         }
     }
 
@@ -200,7 +224,8 @@ class DiskMigrationTest {
         };
         try (RunningGuest a = boot(disk); Loopback dest = new Loopback()) {
             assertNotNull(a.await(GuestLines.BLKCHECK_OK, m -> true, 0, ROUND), a.output());
-            var incoming = dest.receive(java.io.OutputStream.nullOutputStream(), MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(takeTheDisk));
+            var incoming = dest.receive(java.io.OutputStream.nullOutputStream(),
+                    MigrationReceiver.Options.of(InProcessMigrationTest.KEY).withHook(takeTheDisk).withDiskPaths(java.util.Map.of("shared", disk)));
             MigrationException e = assertThrows(MigrationException.class,
                     () -> MigrationSender.migrate(a.machine(), dest.address, MigrationSender.Options.of(InProcessMigrationTest.KEY), l -> { }));
             assertTrue(e.getMessage().contains("cannot open the guest's disks") && e.getMessage().contains("in use by another VM"), e.getMessage());

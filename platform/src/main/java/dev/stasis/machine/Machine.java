@@ -56,6 +56,8 @@ public final class Machine implements AutoCloseable {
     /** Reasons the parts' I/O stands still: the pause of a snapshot or migration (one), and {@link #holdIo} calls. */
     private int ioHolds;
     private boolean pauseHold;
+    /** The disks' locks were let go of for a migration's destination ({@link #releaseDisks}). */
+    private boolean disksReleased;
 
     private Machine(Vm vm, OutputStream console, List<DiskSpec> diskSpecs) throws IOException {
         this.vm = vm;
@@ -118,15 +120,21 @@ public final class Machine implements AutoCloseable {
      * quiesced with its disks flushed ({@link #saveState} flushes them), and must not run again unless
      * {@link #retakeDisks} succeeds.
      */
-    public void releaseDisks() {
+    public synchronized void releaseDisks() {
         disks().forEach(d -> d.image().releaseLock());
+        disksReleased = !disks.isEmpty();
     }
 
-    /** Takes every disk's lock back after a hand-over that failed; throws when another process keeps one. */
-    public void retakeDisks() throws IOException {
+    /**
+     * Takes every disk's lock back after a hand-over that failed, waiting up to 10 s in all for a process letting go;
+     * throws when another keeps one. A resume does this first (and does not resume if it fails).
+     */
+    public synchronized void retakeDisks() throws IOException {
+        long until = System.nanoTime() + 10_000_000_000L;
         for (VirtioBlk d : disks()) {
-            d.image().retakeLock(10_000);
+            d.image().retakeLock(Math.max(0, (until - System.nanoTime()) / 1_000_000));
         }
+        disksReleased = false;
     }
 
     /** Builds the VM and its devices; UART output goes to {@code console}. */
@@ -176,13 +184,15 @@ public final class Machine implements AutoCloseable {
     public List<VirtioBlk> disks() { return disks.stream().map(VirtioBlkPart::device).toList(); }
 
     /**
-     * Writes the disks' dirty pages out while the guest runs, so the flush inside a snapshot's pause has little left
-     * to do. Best effort: a flush that fails here fails again, and is reported, in the pause.
+     * Writes the disks' dirty pages out while the guest runs, and waits for the fingerprint scan of a disk opened lately,
+     * so the flush and fingerprint inside a snapshot's or migration's pause have little left to do. Best effort: a
+     * flush that fails here fails again, and is reported, in the pause.
      */
     public void preflushDisks() {
         for (VirtioBlk d : disks()) {
             try {
                 d.image().flush();
+                d.image().fingerprint(); // waits for the scan of a disk opened lately, here rather than in the pause
             } catch (IOException ignored) {
                 // told by the snapshot's own flush
             }
@@ -274,6 +284,14 @@ public final class Machine implements AutoCloseable {
 
     private void vcpusResuming() {
         synchronized (this) {
+            if (disksReleased) {
+                try {
+                    retakeDisks(); // never run a guest on a disk it does not hold
+                } catch (IOException e) {
+                    throw new IllegalStateException("not resuming: " + e.getMessage() + " (the guest's disks were handed over for a migration;"
+                            + " another VMM may run it on them now)", e);
+                }
+            }
             if (pauseHold) {
                 pauseHold = false;
                 release();

@@ -179,8 +179,8 @@ final class MigrateCommand {
         @ArgGroup(exclusive = true, multiplicity = "1")
         AuthOptions auth;
 
-        @Option(names = "--disk", paramLabel = "ID=PATH", description = {"where the copy of disk ID goes when the source sends its disks (--copy-disks);",
-                "a new file (an existing one is refused); default: the source's path (repeatable)"})
+        @Option(names = "--disk", paramLabel = "ID=PATH", description = {"where this host has the guest's disk ID (repeatable; every disk needs one):",
+                "on storage both hosts share, the image itself; sent with --copy-disks, where its copy goes (a new file)"})
         Map<String, Path> diskPaths = new LinkedHashMap<>();
 
         @Option(names = "--timeout", paramLabel = "S", defaultValue = "0", description = "give up when no source connects and authenticates in S seconds (default: wait forever)")

@@ -21,9 +21,9 @@ import java.util.List;
  * {@code --copy-disks}, the source: every disk's blocks travel with the pre-copy, as RAM's pages do. Round 1 sends
  * every block that holds data (holes are skipped, as never-written RAM is); the image records which blocks the guest
  * changes from then on ({@link DiskImage#trackChanges}, the disk's dirty log) and each round sends those; the
- * stop-and-copy, with the disks' I/O held, sends the last. The blocks go as DISK_PAGES on the control connection
- * (varint disk slot, then a span in the PAGES format, the disk's byte offset as its address), through the one page
- * codec, so a block sent again follows its older copy. The source's disks stay its own: nothing to hand back if the
+ * stop-and-copy, with the disks' I/O held, sends the last. The blocks go as DISK_PAGES (varint disk slot, then a span
+ * in the PAGES format, the disk's byte offset as its address), through the one page codec, span k of a disk on
+ * connection k mod N, so a block sent again follows its older copy. The source's disks stay its own: nothing to hand back if the
  * move fails.
  */
 public final class DiskCopySource implements AutoCloseable {
@@ -70,20 +70,34 @@ public final class DiskCopySource implements AutoCloseable {
         return n;
     }
 
-    /** Sends every pending block on {@code ch}; returns the blocks sent. */
-    public long send(Channel ch) {
+    /** Called after each span sent, with the channel and the bytes it took: the sender's rate limit, deadline and cancel. */
+    @FunctionalInterface
+    public interface AfterSpan {
+        void sent(Channel ch, long bytes);
+    }
+
+    /**
+     * Sends every pending block; span k of a disk goes on {@code channels[k mod n]}, always, so a block sent again follows
+     * its older copy on the same connection (and every connection has traffic while a large disk goes). Returns the
+     * blocks sent.
+     */
+    public long send(List<Channel> channels, AfterSpan after) {
         long sent = 0;
         for (int i = 0; i < disks.size(); i++) {
             DiskImage image = disks.get(i).image();
             long blocks = image.blocks();
-            for (long first = 0; first < blocks; first += Protocol.MAX_SPAN) {
+            int k = 0;
+            for (long first = 0; first < blocks; first += Protocol.MAX_SPAN, k++) {
                 int n = (int) Math.min(Protocol.MAX_SPAN, blocks - first);
                 long[] marked = PageWriter.marked(n, pending[i], (int) (first / 64));
                 if (PageWriter.count(marked) == 0) {
                     continue;
                 }
+                Channel ch = channels.get(k % channels.size());
+                long before = ch.bytesSent();
                 sent += sendSpan(ch, i, image, first, n, marked);
                 Arrays.fill(pending[i], (int) (first / 64), (int) ((first + n + 63) / 64), 0L);
+                after.sent(ch, ch.bytesSent() - before);
             }
         }
         return sent;

@@ -29,8 +29,12 @@ import java.util.Map;
 public final class DiskCopyTarget implements AutoCloseable {
     private record Disk(String id, Path path, long size, boolean readOnly, FileChannel file, long[] written) {}
 
+    /** The largest disk copied: its bitmaps (here and at the source) are 32 MiB. */
+    public static final long MAX_SIZE = 1L << 40;
+
     private final List<Disk> disks = new ArrayList<>();
-    private byte[] raw = new byte[64 << 10];
+    /** Each receiving thread's page buffer (DISK_PAGES come on every connection, one reader thread each). */
+    private final ThreadLocal<byte[]> raw = ThreadLocal.withInitial(() -> new byte[64 << 10]);
     private boolean kept;
 
     private DiskCopyTarget() {}
@@ -47,8 +51,8 @@ public final class DiskCopyTarget implements AutoCloseable {
             String path = d.string("disk path", 4096);
             long size = d.u64("disk size");
             boolean readOnly = d.bool("read-only");
-            if (size <= 0 || size % 512 != 0) {
-                throw d.malformed("disk " + id + " of " + size + " bytes");
+            if (size <= 0 || size > MAX_SIZE) {
+                throw d.malformed("disk " + id + " of " + size + " bytes (a copied disk is at most " + (MAX_SIZE >> 40) + " TiB)");
             }
             announced.add(new Announced(id, path, size, readOnly));
         }
@@ -56,14 +60,22 @@ public final class DiskCopyTarget implements AutoCloseable {
     }
 
     /**
-     * Makes each announced disk's file: at {@code paths.get(id)}, else the source's path. Throws a
-     * {@link MigrationException} naming the disk when a file cannot be made (and removes those it made).
+     * Makes each announced disk's file, at the path the destination's operator gave for its id ({@code migrate receive
+     * --disk ID=PATH}: never one the source names). Throws a {@link MigrationException} naming the disk when it has no
+     * path or its file cannot be made (and removes those it made).
      */
     public static DiskCopyTarget create(List<Announced> announced, Map<String, Path> paths) {
         DiskCopyTarget t = new DiskCopyTarget();
         try {
             for (Announced a : announced) {
-                Path to = paths.getOrDefault(a.id(), Path.of(a.path()));
+                Path to = paths.get(a.id());
+                if (to == null) {
+                    throw new MigrationException(Kind.LOCAL, "disk " + a.id() + " (" + a.path() + " at the source) is sent with the guest:"
+                            + " tell migrate receive where its copy goes with --disk " + a.id() + "=PATH (a new file)");
+                }
+                if (t.disks.stream().anyMatch(d -> d.id().equals(a.id()))) {
+                    throw new MigrationException(Kind.PROTOCOL, "SETUP announces disk " + a.id() + " twice");
+                }
                 FileChannel f;
                 try {
                     f = FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
@@ -73,7 +85,8 @@ public final class DiskCopyTarget implements AutoCloseable {
                 } catch (IOException e) {
                     throw new MigrationException(Kind.LOCAL, "disk " + a.id() + ": cannot make " + to + ": " + e.getMessage(), e);
                 }
-                t.disks.add(new Disk(a.id(), to, a.size(), a.readOnly(), f, new long[(int) ((a.size() / Protocol.PAGE_SIZE + 64) / 64)]));
+                long words = (a.size() / Protocol.PAGE_SIZE + 64) / 64; // bounded by MAX_SIZE: at most 4 Mi words
+                t.disks.add(new Disk(a.id(), to, a.size(), a.readOnly(), f, new long[(int) words])); // registered at once: removed on failure
                 try {
                     f.write(ByteBuffer.wrap(new byte[1]), a.size() - 1); // its size, sparse
                 } catch (IOException e) {
@@ -81,9 +94,20 @@ public final class DiskCopyTarget implements AutoCloseable {
                 }
             }
             return t;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             t.close();
             throw e;
+        }
+    }
+
+    /** Makes what arrived so far durable, while the guest still runs at the source: the pause's own sync has little left. */
+    public void sync() {
+        for (Disk d : disks) {
+            try {
+                d.file().force(false);
+            } catch (IOException e) {
+                throw new MigrationException(Kind.LOCAL, "disk " + d.id() + ": " + d.path() + " could not be made durable: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -94,7 +118,10 @@ public final class DiskCopyTarget implements AutoCloseable {
         return m;
     }
 
-    /** Writes one DISK_PAGES message into its disk's file; throws {@link dev.stasis.snapshot.SnapshotFormatException} for a bad one. */
+    /**
+     * Writes one DISK_PAGES message into its disk's file; throws {@link dev.stasis.snapshot.SnapshotFormatException} for
+     * a bad one. Safe from the receiving threads at once: each span is on one connection, and spans share no bitmap word.
+     */
     public long apply(Frame f) {
         Decoder d = f.decoder();
         int slot = d.varInt("disk slot", VirtioSlots.COUNT);
@@ -102,10 +129,11 @@ public final class DiskCopyTarget implements AutoCloseable {
             throw d.malformed("disk slot " + slot + " is not one of the " + disks.size() + " disks SETUP announced");
         }
         Disk disk = disks.get(slot);
-        PageReader.Expanded x = PageReader.decodeSpan(f, d, raw, (base, span) -> span > 0 && base % Protocol.PAGE_SIZE == 0 && base >= 0
+        PageReader.Expanded x = PageReader.decodeSpan(f, d, raw.get(), (base, span) -> span > 0 && base % Protocol.PAGE_SIZE == 0 && base >= 0
                 && base < disk.size() && span <= (disk.size() - base + Protocol.PAGE_SIZE - 1) / Protocol.PAGE_SIZE ? null
                 : String.format("span of %d blocks at %d is not inside disk %s (%d bytes)", span, base, disk.id(), disk.size()));
-        raw = x.raw();
+        raw.set(x.raw());
+        byte[] raw = x.raw();
         d.end("DISK_PAGES");
         PageReader.Span s = x.span();
         byte[] zeros = null;

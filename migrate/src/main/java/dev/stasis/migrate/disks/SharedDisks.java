@@ -16,12 +16,14 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Disks on shared storage, handed over in the stop-and-copy: the source, paused with its disk I/O held and every
  * image flushed (saving the state flushes them), lets go of each image's lock and sends DISKS, a sample of blocks of
- * each disk with their content hashes; the destination opens the images at the paths their {@code virtio-blk}
- * sections name, only now, takes their locks, and compares the sample (so a path that names another file at the
+ * each disk with their content hashes; the destination opens the images only now, at the paths its operator gave
+ * ({@code migrate receive --disk ID=PATH}: never a path the source names, which an authenticated but hostile source
+ * could aim anywhere), takes their locks, and compares the sample (so a path that names another file at the
  * destination, or a stale copy, is refused by name instead of running the guest on the wrong disk). If the move fails
  * before COMMIT the destination closes its disks and the source takes the locks back before its guest runs on.
  *
@@ -121,31 +123,41 @@ public final class SharedDisks {
 
     /**
      * Destination, after every section arrived: opens the disks the {@code virtio-blk} sections name (slots 0, 1, ...)
-     * into {@code machine}, at the path the section records or, for a disk {@code copies} names (a copied disk), the
-     * copy's; and compares {@code samples} (null when the source sent no DISKS). Throws a {@link MigrationException}
-     * naming the disk when one cannot be opened or does not hold what the source's does.
+     * into {@code machine}, each at the path the destination's operator gave for its id ({@code paths}: where this host
+     * sees a shared disk, or where its copy was written; never a path the source names), and compares {@code samples}
+     * (null when the source sent no DISKS). With {@code copied}, the disks must be exactly those whose copies came.
+     * Throws a {@link MigrationException} naming the disk when one is not given a path, cannot be opened or does not
+     * hold what the source's does.
      */
-    public static void attach(Machine machine, SectionRecords sections, long[][][] samples, java.util.Map<String, Path> copies) {
+    public static void attach(Machine machine, SectionRecords sections, long[][][] samples, Map<String, Path> paths, boolean copied) {
         List<VirtioBlkState> saved = new ArrayList<>();
         for (int slot = 0; sections.keys().contains(new SectionRecords.Key(VirtioBlkState.DESCRIPTION.name(), slot)); slot++) {
             saved.add(sections.section(VirtioBlkState.DESCRIPTION, slot));
         }
-        if (saved.isEmpty() && samples == null) {
+        if (saved.isEmpty() && samples == null && !copied) {
             return;
         }
         if (samples == null || samples.length != saved.size()) {
             throw new MigrationException(Kind.PROTOCOL, "the source sent " + saved.size() + " disk sections but "
                     + (samples == null ? "no DISKS" : "DISKS for " + samples.length));
         }
+        if (copied && !saved.stream().map(VirtioBlkState::id).collect(java.util.stream.Collectors.toSet()).equals(paths.keySet())) {
+            throw new MigrationException(Kind.PROTOCOL, "the disks the source copied " + paths.keySet() + " are not the guest's "
+                    + saved.stream().map(VirtioBlkState::id).toList());
+        }
         List<DiskSpec> specs = new ArrayList<>();
         for (VirtioBlkState s : saved) {
-            specs.add(new DiskSpec(copies.getOrDefault(s.id(), Path.of(s.path())), s.readOnly(), s.id()));
+            Path p = paths.get(s.id());
+            if (p == null) {
+                throw new MigrationException(Kind.LOCAL, "the guest has disk " + s.id() + " (" + s.path() + " at the source): tell migrate receive"
+                        + " where this host has it with --disk " + s.id() + "=PATH (storage both hosts share), or send it with --copy-disks");
+            }
+            specs.add(new DiskSpec(p, s.readOnly(), s.id()));
         }
         try {
             machine.attachDisks(specs);
         } catch (IOException | RuntimeException e) {
-            throw new MigrationException(Kind.LOCAL, "cannot open the guest's disks here (" + (copies.isEmpty()
-                    ? "migration needs them on storage both hosts share, at the same path, or --copy-disks" : "their copies") + "): " + e.getMessage(), e);
+            throw new MigrationException(Kind.LOCAL, "cannot open the guest's disks here" + (copied ? " (their copies)" : "") + ": " + e.getMessage(), e);
         }
         List<VirtioBlk> disks = machine.disks();
         for (int i = 0; i < disks.size(); i++) {
@@ -153,6 +165,10 @@ public final class SharedDisks {
             if (d.image().size() != saved.get(i).size()) {
                 throw new MigrationException(Kind.LOCAL, "disk " + d.id() + " (" + d.image().path() + ") is " + d.image().size()
                         + " bytes here, " + saved.get(i).size() + " at the source: not the same file");
+            }
+            if (samples[i][0].length != Math.min(SAMPLES, d.image().blocks())) {
+                throw new MigrationException(Kind.PROTOCOL, "DISKS compares " + samples[i][0].length + " blocks of disk " + d.id() + ", not "
+                        + Math.min(SAMPLES, d.image().blocks()));
             }
             long[] here;
             try {
@@ -163,7 +179,7 @@ public final class SharedDisks {
             for (int j = 0; j < here.length; j++) {
                 if (here[j] != samples[i][1][j]) {
                     throw new MigrationException(Kind.LOCAL, "disk " + d.id() + " (" + d.image().path() + ") does not hold what the source's does"
-                            + " (block " + samples[i][0][j] + " differs)" + (copies.containsKey(d.id()) ? ": its copy is not complete"
+                            + " (block " + samples[i][0][j] + " differs)" + (copied ? ": its copy is not complete"
                             : ": is the path on storage both hosts share, and up to date?"));
                 }
             }

@@ -188,10 +188,10 @@ public final class DiskImage implements AutoCloseable {
         ByteBuffer block = ByteBuffer.allocateDirect(ContentHash.BLOCK);
         Pointer p = Native.getDirectBufferPointer(block);
         for (int i = 0; i < blocks.length; i++) {
-            long at = blocks[i] * ContentHash.BLOCK;
-            if (blocks[i] < 0 || at >= size) {
+            if (blocks[i] < 0 || blocks[i] >= blocks()) {
                 throw new IllegalArgumentException("block " + blocks[i] + " is not a block of disk " + path + " (" + size + " bytes)");
             }
+            long at = blocks[i] * ContentHash.BLOCK;
             int n = (int) Math.min(ContentHash.BLOCK, size - at);
             read(at, p, n);
             out[i] = ContentHash.term(block.clear().limit(n), blocks[i]);
