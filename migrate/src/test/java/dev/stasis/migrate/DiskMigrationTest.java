@@ -3,21 +3,17 @@ package dev.stasis.migrate;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.stasis.devices.virtio.blk.DiskImage;
-import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.fixtures.BlkcheckDisk;
 import dev.stasis.fixtures.GuestLines;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.fixtures.RunningGuest;
 import dev.stasis.kvm.testing.RequiresKvm;
-import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.migrate.protocol.MessageType;
-import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmExit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,7 +21,6 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,25 +40,15 @@ class DiskMigrationTest {
     Path dir;
 
     Path disk() throws IOException {
-        Path p = dir.resolve("shared.img");
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(BLOCKS * 4096L);
-        }
-        return p;
+        return BlkcheckDisk.create(dir.resolve("shared.img"), BLOCKS);
     }
 
     static RunningGuest boot(Path disk) throws IOException {
-        return RunningGuest.start(VmConfig.of(64 << 20, 1), new BootSource.Multiboot(Guests.blkcheckKernel(), "blkcheck", List.of()),
-                List.of(new DiskSpec(disk, false, "shared")));
+        return BlkcheckDisk.boot(disk, "shared");
     }
 
     static int lastRound(String console) {
-        Matcher m = GuestLines.BLKCHECK_OK.matcher(console);
-        int last = 0;
-        while (m.find()) {
-            last = Integer.parseInt(m.group(1));
-        }
-        return last;
+        return BlkcheckDisk.lastRound(console);
     }
 
     @Test

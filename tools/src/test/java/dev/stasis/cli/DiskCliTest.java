@@ -6,7 +6,6 @@ import dev.stasis.fixtures.BlkcheckDisk;
 import dev.stasis.fixtures.GuestLines;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.kvm.testing.RequiresKvm;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,10 +29,7 @@ class DiskCliTest {
     @Test
     void aGuestAndItsDiskMoveThroughASnapshotFileIntoANewProcess() throws Exception {
         Path kernel = Files.write(dir.resolve("blkcheck.elf"), Guests.blkcheckKernel());
-        Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(BLOCKS * 4096L);
-        }
+        Path disk = BlkcheckDisk.create(dir.resolve("disk.img"), BLOCKS);
         Path socket = dir.resolve("vm.sock");
         Path file = dir.resolve("vm.stasis");
         int done;
@@ -68,10 +64,7 @@ class DiskCliTest {
     @Test
     void aGuestMovesWithACopyOfItsDiskToAnotherProcess() throws Exception {
         Path kernel = Files.write(dir.resolve("blkcheck.elf"), Guests.blkcheckKernel());
-        Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(BLOCKS * 4096L);
-        }
+        Path disk = BlkcheckDisk.create(dir.resolve("disk.img"), BLOCKS);
         Path copy = dir.resolve("copy.img");
         Path socket = dir.resolve("vm.sock");
         try (LiveCli source = LiveCli.start("run", kernel.toString(), "--disk", disk + ",id=data", "--api-socket", socket.toString());
