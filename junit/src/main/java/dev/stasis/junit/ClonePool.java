@@ -64,6 +64,10 @@ public final class ClonePool {
      * may come to write all its RAM, so {@code size} clones may need {@code size} times it.
      */
     private void checkFits(int size) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(golden)) {
+            throw new IOException("golden snapshot " + golden + " does not exist (@StasisGuest(golden = ...) is relative to "
+                    + Path.of("").toAbsolutePath() + ")");
+        }
         long ram;
         try (var reader = dev.stasis.snapshot.container.SnapshotReader.open(golden)) {
             ram = reader.load(dev.stasis.vm.VmConfigSection.DESCRIPTION, 0).layout().totalSize();
@@ -88,10 +92,15 @@ public final class ClonePool {
             refill.notifyAll();
         }
         if (c == null) {
-            if (failure != null) {
-                throw new IOException("the clone pool of " + golden + " cannot make clones: " + failure.getMessage(), failure);
+            try {
+                c = make(); // the pool is behind (or failing): this test's clone is made now, and says why if it cannot be
+            } catch (IOException | RuntimeException e) {
+                IOException last = failure;
+                if (last != null && last != e) {
+                    e.addSuppressed(last);
+                }
+                throw e;
             }
-            c = make();
         } else {
             c.handedOverFromPool();
         }
@@ -108,11 +117,12 @@ public final class ClonePool {
                     }
                 }
                 ready.add(make());
-            } catch (IOException e) {
-                failure = e; // take() says so, and makes clones itself
+                failure = null;
+            } catch (IOException | RuntimeException e) {
+                failure = e instanceof IOException io ? io : new IOException(e.getMessage(), e); // take() makes its own clone meanwhile
                 synchronized (refill) {
                     try {
-                        refill.wait(1000);
+                        refill.wait(5000); // a failing image is tried again now and then, not in a busy loop
                     } catch (InterruptedException ie) {
                         return;
                     }

@@ -40,6 +40,7 @@ public final class GuestClone implements AutoCloseable {
     private final byte[] generationId;
     private volatile boolean fromPool;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
 
     private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input, byte[] generationId) {
         this.golden = golden;
@@ -169,11 +170,13 @@ public final class GuestClone implements AutoCloseable {
 
     /** Every console line so far (a line is complete at its newline). */
     public List<String> lines() {
+        open();
         return console.lines();
     }
 
     /** The console so far, as text. */
     public String output() {
+        open();
         return console.text();
     }
 
@@ -182,6 +185,7 @@ public final class GuestClone implements AutoCloseable {
      * with the console) when none comes within {@code timeout}.
      */
     public Matcher awaitLine(String regex, Duration timeout) throws InterruptedException {
+        open();
         Matcher m = console.await(Pattern.compile(regex), timeout);
         if (m == null) {
             throw new AssertionError("the guest printed no line matching '" + regex + "' within " + timeout.toMillis() + " ms; its console:\n" + tail(40));
@@ -231,7 +235,7 @@ public final class GuestClone implements AutoCloseable {
 
     /** The last {@code n} console lines, and the line not yet complete. */
     String tail(int n) {
-        List<String> all = lines();
+        List<String> all = console.lines();
         StringBuilder b = new StringBuilder();
         for (String l : all.subList(Math.max(0, all.size() - n), all.size())) {
             b.append("  ").append(l).append('\n');
@@ -245,7 +249,7 @@ public final class GuestClone implements AutoCloseable {
 
     @Override
     public void close() {
-        if (closed) {
+        if (!closing.compareAndSet(false, true)) {
             return;
         }
         closed = true;
@@ -254,7 +258,16 @@ public final class GuestClone implements AutoCloseable {
         } catch (IOException ignored) {
             // the reader thread ends on its own
         }
-        machine.close();
+        // A close on an interrupted thread (a test that kept the flag) would not wait for the vCPUs to leave, and would
+        // leave the VM and its RAM mapped: the flag is set aside meanwhile.
+        boolean interrupted = Thread.interrupted();
+        try {
+            machine.close();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** The console: bytes in, lines out, waiters woken at each newline. */

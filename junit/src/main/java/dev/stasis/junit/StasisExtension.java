@@ -137,11 +137,13 @@ public final class StasisExtension implements BeforeAllCallback, AfterAllCallbac
         StringBuilder evidence = new StringBuilder(String.valueOf(failure.getMessage()));
         Path dir = Path.of(System.getProperty("stasis.evidence.dir", "target/stasis-evidence"));
         for (GuestClone c : used) {
+            String image = c.golden().getFileName().toString().replaceFirst("\\.[^.]*$", "");
             Path file = dir.resolve(context.getRequiredTestClass().getSimpleName() + "." + context.getRequiredTestMethod().getName()
-                    + "-" + c.number() + ".stasis").toAbsolutePath();
+                    + "-" + image + "-" + c.number() + ".stasis").toAbsolutePath();
             try {
                 Files.createDirectories(dir);
                 c.snapshot(file);
+                c.machine().vm().resumeAll(); // a class's clone goes on for the class's next tests
                 evidence.append("\n[stasis] clone ").append(c.number()).append(" of ").append(c.golden()).append(" saved to ").append(file);
             } catch (IOException | RuntimeException e) {
                 evidence.append("\n[stasis] clone ").append(c.number()).append(" could not be saved: ").append(e.getMessage());

@@ -137,8 +137,10 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     /** A host pointer to {@code [gpa, gpa + length)}, which must lie in one range. */
     public Pointer pointer(long gpa, long length) {
-        if (mappings.isEmpty()) {
-            throw new IllegalStateException("guest memory is closed: its VM has ended"); // not an access to unmapped memory
+        if (closed) {
+            // Not an access to unmapped memory. (A thread that got its pointer just before the close can still race it:
+            // memory is closed only once nothing uses it, by whoever owns the machine.)
+            throw new IllegalStateException("guest memory is closed: its VM has ended");
         }
         List<MemoryRange> ranges = layout.ranges();
         for (int i = 0; i < ranges.size(); i++) {
@@ -236,8 +238,12 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
     public void putInt(long gpa, int v) { pointer(gpa, 4).setInt(0, v); written.mark(gpa, 4); }
     public void putLong(long gpa, long v) { pointer(gpa, 8).setLong(0, v); written.mark(gpa, 8); }
 
+    /** Set before the mappings go, so accessors after a close are refused rather than read unmapped memory. */
+    private volatile boolean closed;
+
     @Override
     public void close() {
+        closed = true;
         RamFill ram = filling;
         if (ram != null) {
             ram.close();
