@@ -22,7 +22,7 @@ class PerTestCloneExampleTest {
     }
 
     @Test
-    void aTestMayScribbleOnItsCloneWithoutHarmingTheNext() throws Exception {
+    void aTestMayWriteToItsClonesMemory() throws Exception {
         guest.memory().write(0x300000, "scribbled".getBytes());
         assertArrayEquals("scribbled".getBytes(), guest.memory().read(0x300000, 9));
         assertNotNull(guest.awaitLine("ticker n=150 tsc=\\d+", Duration.ofSeconds(20)), "it runs on");

@@ -64,10 +64,7 @@ public final class ClonePool {
      * may come to write all its RAM, so {@code size} clones may need {@code size} times it.
      */
     private void checkFits(int size) throws IOException {
-        if (!java.nio.file.Files.isRegularFile(golden)) {
-            throw new IOException("golden snapshot " + golden + " does not exist (@StasisGuest(golden = ...) is relative to "
-                    + Path.of("").toAbsolutePath() + ")");
-        }
+        GuestClone.requireExists(golden);
         long ram;
         try (var reader = dev.stasis.snapshot.container.SnapshotReader.open(golden)) {
             ram = reader.load(dev.stasis.vm.VmConfigSection.DESCRIPTION, 0).layout().totalSize();

@@ -78,10 +78,7 @@ public final class GuestClone implements AutoCloseable {
      * handed over by {@link #resume} (a pool's clones).
      */
     static GuestClone of(Path golden, int number, long identityAt, boolean paused) throws IOException {
-        if (!Files.isRegularFile(golden)) {
-            throw new IOException("golden snapshot " + golden.toAbsolutePath() + " does not exist (@StasisGuest(golden = ...) is relative to "
-                    + Path.of("").toAbsolutePath() + ")");
-        }
+        requireExists(golden);
         checkCurrent(golden);
         Console console = new Console();
         Machine machine;
@@ -108,6 +105,14 @@ public final class GuestClone implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             machine.close();
             throw e;
+        }
+    }
+
+    /** Refuses, saying where it was looked for, a golden image that is not there. */
+    static void requireExists(Path golden) throws IOException {
+        if (!Files.isRegularFile(golden)) {
+            throw new IOException("golden snapshot " + golden.toAbsolutePath() + " does not exist (@StasisGuest(golden = ...) is relative to "
+                    + Path.of("").toAbsolutePath() + ")");
         }
     }
 

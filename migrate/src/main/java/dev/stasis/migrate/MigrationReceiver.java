@@ -266,17 +266,7 @@ public final class MigrationReceiver {
                             SectionMessages.decode(d, sections);
                             d.end("SECTION");
                         }
-                        case DISK_PAGES -> {
-                            if (diskCopy == null) {
-                                throw f.decoder().malformed("DISK_PAGES in a session whose SETUP announced no copied disks");
-                            }
-                            try {
-                                diskCopy.apply(f);
-                            } catch (MigrationException e) { // its copy could not be written here (a full disk): the source is told why
-                                control.refuse(e.getMessage());
-                                throw e;
-                            }
-                        }
+                        case DISK_PAGES -> applyDiskPages(control, f, diskCopy);
                         case DISKS -> {
                             if (disks != null || sectionCount > 0) {
                                 throw f.decoder().malformed("DISKS comes once, before the sections");
@@ -496,17 +486,7 @@ public final class MigrationReceiver {
                         pages.apply(f);
                         progress.add(pages.pages() - before);
                     }
-                    case DISK_PAGES -> {
-                        if (disks == null) {
-                            throw f.decoder().malformed("DISK_PAGES in a session whose SETUP announced no copied disks");
-                        }
-                        try {
-                            disks.apply(f);
-                        } catch (MigrationException e) {
-                            ch.refuse(e.getMessage());
-                            throw e;
-                        }
-                    }
+                    case DISK_PAGES -> applyDiskPages(ch, f, disks);
                     case DATA_END -> {
                         f.read(d -> null);
                         return pages.pages();
@@ -517,6 +497,19 @@ public final class MigrationReceiver {
                 ch.refuse("bad " + f.type() + ": " + e.getMessage());
                 throw new MigrationException(Kind.PROTOCOL, "bad " + f.type() + " from the source: " + e.getMessage(), e);
             }
+        }
+    }
+
+    /** A DISK_PAGES from {@code ch} into its copy; one that cannot be written here (a full disk) is refused, saying why. */
+    private static void applyDiskPages(Channel ch, Frame f, DiskCopyTarget disks) {
+        if (disks == null) {
+            throw f.decoder().malformed("DISK_PAGES in a session whose SETUP announced no copied disks");
+        }
+        try {
+            disks.apply(f);
+        } catch (MigrationException e) {
+            ch.refuse(e.getMessage());
+            throw e;
         }
     }
 

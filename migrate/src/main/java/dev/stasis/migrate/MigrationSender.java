@@ -429,18 +429,10 @@ public final class MigrationSender {
         }
     }
 
-    /** A pre-copy round's disk span is sent: the same bandwidth limit, deadline and cancel as RAM's spans. */
+    /** A pre-copy round's disk span is sent: paced as RAM's spans are. */
     private void afterDiskSpan(Channel ch, long bytes) {
-        try {
-            rate.take(bytes);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MigrationException(Kind.LOCAL, "interrupted");
-        }
-        progress.checkCancelled();
-        if (!options.postcopy() && System.nanoTime() > deadline) {
-            throw new MigrationException(Kind.TIMEOUT, String.format("did not converge within %d s (still copying disk blocks)", options.maxTime().toSeconds()));
-        }
+        paced(bytes, () -> new MigrationException(Kind.TIMEOUT, String.format("did not converge within %d s (still copying disk blocks)",
+                options.maxTime().toSeconds())));
     }
 
     /**
@@ -598,20 +590,28 @@ public final class MigrationSender {
         Channel ch = channels.get(conn);
         PageWriter w = writers.get(conn);
         for (Spans.Span span : Spans.of(vm.memory().layout().ranges(), conn, n)) {
-            if (!last && !options.postcopy() && System.nanoTime() > deadline) { // post-copy switches at the round's end instead
-                throw timeout(DirtyLog.count(maps));
-            }
-            if (!last) {
-                progress.checkCancelled(); // within a long round too; the last round, guest paused, runs to its end
-            }
             long before = ch.bytesSent();
             w.send(ch, vm.memory(), span.gpa(), span.pages(), maps[span.slot()], span.firstWord());
-            try {
-                rate.take(ch.bytesSent() - before);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new MigrationException(Kind.LOCAL, "interrupted");
+            if (!last) {
+                paced(ch.bytesSent() - before, () -> timeout(DirtyLog.count(maps)));
             }
+        }
+    }
+
+    /**
+     * After a pre-copy span (of RAM or of a disk) took {@code bytes}: the bandwidth limit, a cancel, and the deadline
+     * (post-copy switches at the round's end instead). The last round, the guest paused, runs to its end unpaced.
+     */
+    private void paced(long bytes, java.util.function.Supplier<MigrationException> late) {
+        try {
+            rate.take(bytes);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException(Kind.LOCAL, "interrupted");
+        }
+        progress.checkCancelled();
+        if (!options.postcopy() && System.nanoTime() > deadline) {
+            throw late.get();
         }
     }
 }

@@ -202,7 +202,7 @@ class PostcopyMigrationTest {
                     }
                     boolean candidate = sent ? type == MessageType.NEED : type == MessageType.PAGES || type == MessageType.PING;
                     // At random, but at the latest on the 4th chance: a post-copy quick enough to finish in a dozen
-                    // messages must still be cut once (it was not, by chance, about 1 run in 15).
+                    // messages must still be cut once (with 15 chances at 1 in 6, (5/6)^15: about 1 run in 15 had none).
                     boolean cutNow = candidate && switched.get() && (random.nextInt(6) == 0 || breaks.get() == 0 && chances.incrementAndGet() >= 4);
                     if (cutNow && breaks.get() < 3) {
                         breaks.incrementAndGet();

@@ -42,10 +42,8 @@ public final class DiskCopySource implements AutoCloseable {
             DiskImage image = disks.get(i).image();
             image.trackChanges(true);
             long[] all = new long[(int) ((image.blocks() + 63) / 64)];
-            for (long n = 0; n < image.blocks(); n++) {
-                all[(int) (n >>> 6)] |= 1L << n;
-            }
-            pending[i] = all; // round 1: every block (holes found and skipped as it goes)
+            Arrays.fill(all, -1L); // round 1: every block (holes found and skipped as it goes); bits past the end are never read
+            pending[i] = all;
         }
     }
 
