@@ -62,8 +62,10 @@ public final class VcpuStateIo {
         fd.setRegs(s.regs());
         fd.setSregs(s.sregs());
         // KVM_SET_XSAVE reads this host's whole XSAVE buffer: a shorter area from another host is padded with
-        // zeros (components it did not have), a longer one cut (CpuCompatibility made sure the guest's fit).
-        fd.setXsave(new dev.stasis.kvm.x86.XsaveState(java.util.Arrays.copyOf(s.xsave(), Math.max(host.xsaveSize(), 4096))));
+        // zeros (components it did not have), a longer one cut (CpuCompatibility made sure the guest's fit); the
+        // saving host's components the guest cannot have (its PKRU, say) are left out.
+        byte[] area = XsaveArea.fitFor(java.util.Arrays.copyOf(s.xsave(), Math.max(host.xsaveSize(), 4096)), s.cpuid());
+        fd.setXsave(new dev.stasis.kvm.x86.XsaveState(area));
         if (hasXcrs && !s.xcrs().isEmpty()) {
             fd.setXcrs(s.xcrs());
         }
