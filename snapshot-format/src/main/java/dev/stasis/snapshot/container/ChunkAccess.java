@@ -165,13 +165,21 @@ public final class ChunkAccess {
             for (int k = 0; k < d.refPages().length; k++) {
                 int page = d.refPages()[k];
                 long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
-                int c = PageReference.sourceChunk(what, page, gpa, d.refSources()[k], chunkGpas, chunks);
-                Source source = source(c);
-                int sourcePage = (int) ((d.refSources()[k] - chunks[c].gpa()) / Layout.PAGE_SIZE);
-                if (!source.decoded().stored(sourcePage)) {
-                    throw PageReference.notStored(what, page, gpa, d.refSources()[k], c);
+                long src = d.refSources()[k];
+                PageReference.Source at = PageReference.locate(what, page, gpa, src, d.refNext() == null ? null : d.refNext()[k], chunkGpas, chunks);
+                Source source = source(at.chunk());
+                if (!source.decoded().stored(at.page())) {
+                    throw PageReference.notStored(what, page, gpa, src, src - at.offset(), at.chunk());
                 }
-                into.put(page * Layout.PAGE_SIZE, source.data(), sourcePage * Layout.PAGE_SIZE, Layout.PAGE_SIZE);
+                int head = Layout.PAGE_SIZE - at.offset();
+                into.put(page * Layout.PAGE_SIZE, source.data(), at.page() * Layout.PAGE_SIZE + at.offset(), head);
+                if (at.offset() != 0) {
+                    Source next = source(at.nextChunk());
+                    if (!next.decoded().stored(at.nextPage())) {
+                        throw PageReference.notStored(what, page, gpa, src, at.next(), at.nextChunk());
+                    }
+                    into.put(page * Layout.PAGE_SIZE + head, next.data(), at.nextPage() * Layout.PAGE_SIZE, at.offset());
+                }
                 nonZero[page >>> 6] |= 1L << page;
             }
             return nonZero;

@@ -31,8 +31,11 @@ final class ChunkDecoder implements AutoCloseable {
         this.scratch = ByteBuffer.allocateDirect(chunkSize);
     }
 
-    /** What one chunk held: which pages are stored (a copy of its bitmap) and its references, page order. */
-    record Decoded(byte[] storedBitmap, int storedPages, int[] refPages, long[] refSources) {
+    /**
+     * What one chunk held: which pages are stored (a copy of its bitmap) and its references, page order; for codecs 4
+     * and 5 (splices) {@code refNext} holds each reference's second page, else it is null.
+     */
+    record Decoded(byte[] storedBitmap, int storedPages, int[] refPages, long[] refSources, long[] refNext) {
         static final int[] NO_PAGES = new int[0];
         static final long[] NO_SOURCES = new long[0];
 
@@ -73,7 +76,7 @@ final class ChunkDecoder implements AutoCloseable {
             throw malformed(what, "header says gpa " + Layout.hex(gpa) + " with " + Integer.toUnsignedString(pages)
                     + " pages, the memory map says gpa " + Layout.hex(chunk.gpa()) + " with " + chunk.pages() + " pages");
         }
-        if (codec < ChunkFormat.CODEC_RAW || codec > ChunkFormat.CODEC_ZSTD_REFS) {
+        if (codec < ChunkFormat.CODEC_RAW || codec > ChunkFormat.LAST_CODEC) {
             throw malformed(what, "unknown codec " + codec);
         }
         if (block.get(21) != 0 || block.getShort(22) != 0) {
@@ -99,6 +102,7 @@ final class ChunkDecoder implements AutoCloseable {
         int dataAt = bitmapAt + bitmapLen;
         int[] refPages = Decoded.NO_PAGES;
         long[] refSources = Decoded.NO_SOURCES;
+        long[] refNext = null;
         if (hasRefs) {
             int refBitmapAt = bitmapAt + bitmapLen;
             for (int i = 0; i < bitmapLen; i++) {
@@ -113,24 +117,29 @@ final class ChunkDecoder implements AutoCloseable {
                 throw malformed(what, "codec " + codec + " with no reference pages");
             }
             int listAt = refBitmapAt + bitmapLen;
-            if ((long) payload - (listAt - Layout.FRAME_HEAD) < refs * 8L) {
+            int entry = ChunkFormat.referenceBytes(ChunkFormat.anyOffset(codec));
+            if ((long) payload - (listAt - Layout.FRAME_HEAD) < (long) refs * entry) {
                 throw malformed(what, "payload of " + payload + " bytes is shorter than its " + refs + " references");
             }
             refPages = new int[refs];
             refSources = new long[refs];
+            refNext = ChunkFormat.anyOffset(codec) ? new long[refs] : null;
             int k = 0;
             for (int p = 0; p < pages; p++) {
                 if ((block.get(refBitmapAt + p / 8) & 1 << (p % 8)) != 0) {
                     refPages[k] = p;
-                    refSources[k] = block.getLong(listAt + k * 8);
+                    refSources[k] = block.getLong(listAt + k * entry);
+                    if (refNext != null) {
+                        refNext[k] = block.getLong(listAt + k * entry + 8);
+                    }
                     k++;
                 }
             }
-            dataAt = listAt + refs * 8;
+            dataAt = listAt + refs * entry;
         }
         byte[] storedBitmap = new byte[bitmapLen];
         block.get(bitmapAt, storedBitmap);
-        Decoded decoded = new Decoded(storedBitmap, stored, refPages, refSources);
+        Decoded decoded = new Decoded(storedBitmap, stored, refPages, refSources, refNext);
         int dataLen = len - 4 - dataAt;
         int raw = stored * Layout.PAGE_SIZE;
         boolean zstd = ChunkFormat.zstd(codec);

@@ -28,9 +28,10 @@ final class ChunkEncoder implements AutoCloseable {
     record Encoded(ByteBuffer block, int pages, int storedPages, int referencedPages) {}
 
     /**
-     * Each duplicate candidate of the scan is compared byte for byte with its source page (reading the
+     * Each duplicate candidate of the scan is compared byte for byte with its source bytes (reading the
      * source's window, which another thread may be reading too); equal ones become references, the rest
-     * are stored. Without references the block is a format 1.0 block (codec 0 or 1).
+     * are stored. Without references the block is a format 1.0 block (codec 0 or 1); with page-aligned
+     * references only, a format 1.1 block (codec 2 or 3).
      */
     Encoded encode(GuestRam ram, MemoryMap.Chunk chunk, PageDedup.Scan scan, ByteBuffer block) {
         int pages = chunk.pages();
@@ -55,13 +56,16 @@ final class ChunkEncoder implements AutoCloseable {
             long[] sources = scan.refSources;
             int[] refPages = new int[scan.refPages.length];
             long[] refSources = new long[refPages.length];
+            long[] refNext = new long[refPages.length];
+            boolean spliced = false;
             for (int k = 0; k < scan.refPages.length; k++) {
                 int p = scan.refPages[k];
-                ByteBuffer src = PageDedup.window(ram, sources[k], Layout.PAGE_SIZE);
-                if (w.slice(base + p * Layout.PAGE_SIZE, Layout.PAGE_SIZE).mismatch(src.slice(src.position(), Layout.PAGE_SIZE)) == -1) {
+                if (sameBytes(ram, w, base + p * Layout.PAGE_SIZE, sources[k], scan.refNext[k])) {
+                    spliced |= sources[k] % Layout.PAGE_SIZE != 0;
                     int at = bitmapAt + p / 8;
                     block.put(at, (byte) (block.get(at) & ~(1 << (p % 8))));
                     refPages[refs] = p;
+                    refNext[refs] = scan.refNext[k];
                     refSources[refs++] = sources[k];
                 }
             }
@@ -72,12 +76,16 @@ final class ChunkEncoder implements AutoCloseable {
                     block.put(refBitmapAt + i, (byte) 0);
                 }
                 int listAt = refBitmapAt + bitmapLen;
+                int entry = ChunkFormat.referenceBytes(spliced);
                 for (int k = 0; k < refs; k++) {
                     int p = refPages[k];
                     block.put(refBitmapAt + p / 8, (byte) (block.get(refBitmapAt + p / 8) | 1 << (p % 8)));
-                    block.putLong(listAt + k * 8, refSources[k]);
+                    block.putLong(listAt + k * entry, refSources[k]);
+                    if (spliced) {
+                        block.putLong(listAt + k * entry + 8, refSources[k] % Layout.PAGE_SIZE == 0 ? refSources[k] : refNext[k]);
+                    }
                 }
-                dataStart = listAt + refs * 8;
+                dataStart = listAt + refs * entry;
             }
             int raw = stored * Layout.PAGE_SIZE;
             if (stored > 0) {
@@ -108,9 +116,7 @@ final class ChunkEncoder implements AutoCloseable {
                     dataLen = raw;
                 }
             }
-            if (refs > 0) {
-                codec = codec == ChunkFormat.CODEC_ZSTD ? ChunkFormat.CODEC_ZSTD_REFS : ChunkFormat.CODEC_RAW_REFS;
-            }
+            codec = ChunkFormat.codec(codec == ChunkFormat.CODEC_ZSTD, refs > 0, spliced);
         }
         int payload = dataStart - Layout.FRAME_HEAD + dataLen;
         block.putInt(0, type.code).putInt(4, payload);
@@ -118,6 +124,25 @@ final class ChunkEncoder implements AutoCloseable {
         block.putInt(Layout.FRAME_HEAD + payload, Layout.crc(block, 0, Layout.FRAME_HEAD + payload));
         block.position(0).limit(Layout.FRAME_OVERHEAD + payload);
         return new Encoded(block, pages, stored, refs);
+    }
+
+    /**
+     * Whether the page at {@code at} in {@code w} holds the guest bytes of the page of {@code source} from its offset
+     * on, then (for a source not page aligned) the first bytes of page {@code next}: one page window at a time (a view
+     * that copies keeps one page window per thread).
+     */
+    private static boolean sameBytes(GuestRam ram, ByteBuffer w, int at, long source, long next) {
+        int off = (int) (source % Layout.PAGE_SIZE);
+        ByteBuffer a = PageDedup.window(ram, source - off, Layout.PAGE_SIZE);
+        int head = Layout.PAGE_SIZE - off;
+        if (w.slice(at, head).mismatch(a.slice(a.position() + off, head)) != -1) {
+            return false;
+        }
+        if (off == 0) {
+            return true;
+        }
+        ByteBuffer b = PageDedup.window(ram, next, Layout.PAGE_SIZE);
+        return w.slice(at + head, off).mismatch(b.slice(b.position(), off)) == -1;
     }
 
     @Override

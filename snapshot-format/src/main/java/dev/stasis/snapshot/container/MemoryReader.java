@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <ol>
  * <li>decode: every chunk checked, its stored pages (and zero pages, for a sink not zeroed) written;
  * <li>resolve (only when some chunk has references, format 1.1): every reference checked against what
- *     pass 1 found (aligned, lower than its page, inside a chunk, pointing at a stored page) and its
- *     source page copied. Sources are stored pages, which pass 2 never writes, so chunks resolve in any
+ *     pass 1 found (aligned, or a splice of two pages for codecs 4 and 5; lower than its page, inside
+ *     chunks, on stored pages) and its source bytes copied. Sources are stored pages, which pass 2 never writes, so chunks resolve in any
  *     order.
  * </ol>
  * Reading stops at the first bad chunk; checking (no sink) goes on and reports each bad chunk.
@@ -107,16 +107,24 @@ final class MemoryReader {
             int page = d.refPages()[k];
             long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
             long source = d.refSources()[k];
-            int c = PageReference.sourceChunk(what, page, gpa, source, access.chunkGpas, chunks);
-            if (decoded[c] == null) {
+            PageReference.Source at = PageReference.locate(what, page, gpa, source, d.refNext() == null ? null : d.refNext()[k], access.chunkGpas, chunks);
+            if (decoded[at.chunk()] == null || at.nextChunk() >= 0 && decoded[at.nextChunk()] == null) {
                 continue; // its chunk is bad and reported already (check only)
             }
-            if (!decoded[c].stored((int) ((source - chunks[c].gpa()) / Layout.PAGE_SIZE))) {
-                throw PageReference.notStored(what, page, gpa, source, c);
+            if (!decoded[at.chunk()].stored(at.page())) {
+                throw PageReference.notStored(what, page, gpa, source, source - at.offset(), at.chunk());
+            }
+            if (at.nextChunk() >= 0 && !decoded[at.nextChunk()].stored(at.nextPage())) {
+                throw PageReference.notStored(what, page, gpa, source, at.next(), at.nextChunk());
             }
             if (window != null) {
-                ByteBuffer from = sink.window(source, Layout.PAGE_SIZE);
-                window.put(base + page * Layout.PAGE_SIZE, from, from.position(), Layout.PAGE_SIZE);
+                int head = Layout.PAGE_SIZE - at.offset();
+                ByteBuffer from = sink.window(source - at.offset(), Layout.PAGE_SIZE);
+                window.put(base + page * Layout.PAGE_SIZE, from, from.position() + at.offset(), head);
+                if (at.offset() != 0) {
+                    ByteBuffer rest = sink.window(at.next(), Layout.PAGE_SIZE);
+                    window.put(base + page * Layout.PAGE_SIZE + head, rest, rest.position(), at.offset());
+                }
             }
         }
     }

@@ -9,12 +9,22 @@ import java.util.Arrays;
 
 /**
  * Finding duplicate pages for the writer, in two steps that make the result independent of thread count:
- * {@link #scan} (parallel, one chunk each) marks the non-zero pages and hashes each; {@link #assign}
- * (sequential, chunks in address order) maps each hash to the first page that had it and gives every
+ * {@link #scan} (parallel, one chunk each) marks the non-zero pages, hashes each and finds its anchors;
+ * {@link #assign} (sequential, chunks in address order) maps each hash to the first page that had it and gives every
  * later page with that hash a candidate source. A candidate is only a hint: the encoder compares the
  * two pages byte for byte and stores the page when they differ, so a hash collision costs a missed
  * duplicate, never a wrong page. Sources are always stored pages at lower addresses (first occurrences
  * are never references), so there are no chains and no forward references.
+ *
+ * <p>A page whose bytes appeared before at another offset (a file in the page cache and the same file inside an
+ * archive or read on past its unaligned end, a buffer copied to an unaligned address) has no aligned twin: its bytes
+ * are the end of one earlier page and the start of another (the next page of the same file, wherever it lies).
+ * Anchors find both: positions chosen by the bytes alone (each {@link #ANCHOR_BYTE}, about 16 in a page of random
+ * bytes), keyed by the 16 bytes from there. A page without an aligned twin looks its anchors up among those of earlier
+ * stored pages: an anchor found at another offset says which page its part of the page came from and where; a part
+ * that has no anchor found is taken from the neighbour of the other part's page, or from the page the previous splice
+ * ended in. That gives a candidate splice (format 1.4, codecs 4 and 5): the page's source at any byte address, and
+ * the page the rest comes from.
  */
 final class PageDedup {
     private static final long K = 0x9E3779B97F4A7C15L;
@@ -31,9 +41,17 @@ final class PageDedup {
         /** Per page; meaningful for non-zero pages only. Null when the chunk has no non-zero page. */
         final long[] hashes;
         final int nonZeroPages;
-        /** Candidates, ascending page order: page index and the gpa of the earlier page with the same hash. */
+        /** Candidates, ascending page order: page index and the gpa of the earlier bytes with the same hash or anchor. */
         int[] refPages = new int[0];
         long[] refSources = new long[0];
+        /** Per candidate: the page whose first bytes end it (a splice, when its source is not page aligned), else the source. */
+        long[] refNext = new long[0];
+        /** The anchors of the non-zero pages, in offset order: byte offset in the chunk and key. */
+        int anchors;
+        int[] anchorAt = new int[0];
+        long[] anchorKey = new long[0];
+        /** Bit i: page i has a candidate (set by assign); such a page is never a source. */
+        private long[] candidates;
 
         Scan(byte[] nonZero, long[] hashes, int nonZeroPages) {
             this.nonZero = nonZero;
@@ -43,6 +61,31 @@ final class PageDedup {
 
         boolean nonZero(int page) {
             return (nonZero[page >>> 3] & 1 << (page & 7)) != 0;
+        }
+
+        /** Non-zero and without a candidate: a page that will be stored, which a later page may refer to. */
+        boolean source(int page) {
+            return nonZero(page) && (candidates == null || (candidates[page >>> 6] & 1L << page) == 0);
+        }
+
+        private void unmarkCandidate(int page) {
+            candidates[page >>> 6] &= ~(1L << page);
+        }
+
+        private void markCandidate(int page) {
+            if (candidates == null) {
+                candidates = new long[(nonZero.length * 8 + 63) / 64];
+            }
+            candidates[page >>> 6] |= 1L << page;
+        }
+
+        private void addAnchor(int at, long key) {
+            if (anchors == anchorAt.length) {
+                anchorAt = Arrays.copyOf(anchorAt, Math.max(64, anchors * 2));
+                anchorKey = Arrays.copyOf(anchorKey, anchorAt.length);
+            }
+            anchorAt[anchors] = at;
+            anchorKey[anchors++] = key;
         }
     }
 
@@ -55,7 +98,8 @@ final class PageDedup {
         }
         ByteBuffer w = window(ram, chunk.gpa(), chunk.length());
         int base = w.position();
-        LongBuffer longs = w.slice(base, chunk.length()).order(ByteOrder.nativeOrder()).asLongBuffer();
+        ByteBuffer bytes = w.slice(base, chunk.length()).order(ByteOrder.LITTLE_ENDIAN);
+        LongBuffer longs = bytes.asLongBuffer();
         long[] hashes = null;
         int n = 0;
         for (int p = 0; p < pages; p++) {
@@ -69,7 +113,54 @@ final class PageDedup {
                 n++;
             }
         }
-        return new Scan(bitmap, hashes, n);
+        Scan scan = new Scan(bitmap, hashes, n);
+        for (int p = 0; p < pages && n > 0; p++) {
+            if (scan.nonZero(p)) {
+                findAnchors(bytes, longs, p, scan);
+            }
+        }
+        return scan;
+    }
+
+    /** The byte that starts an anchor (any value would do; this one is rare in text and in zeroed structures). */
+    static final byte ANCHOR_BYTE = (byte) 0xA5;
+    /** Bytes an anchor's key covers, from the anchor on, inside its page. */
+    static final int ANCHOR_KEY_BYTES = 16;
+    /** At most this many anchors a page: a page of repeated bytes would otherwise have hundreds (and compresses anyway). */
+    static final int MAX_ANCHORS = 32;
+    private static final long ANCHOR_LANES = 0x0101010101010101L * (ANCHOR_BYTE & 0xff);
+    private static final long LOW_BITS = 0x0101010101010101L;
+    private static final long HIGH_BITS = 0x8080808080808080L;
+
+    /**
+     * Adds the anchors of page {@code p} to {@code scan}: each {@link #ANCHOR_BYTE} whose key fits in the page. Eight bytes at a time: a word holds the byte where {@code v - 0x01..}
+     * borrows into a byte's top bit that {@code v} lacks (the test can also flag a byte above a real one, so each flag
+     * is checked).
+     */
+    private static void findAnchors(ByteBuffer bytes, LongBuffer longs, int p, Scan scan) {
+        int pageAt = p * Layout.PAGE_SIZE;
+        int found = 0;
+        for (int i = 0; i < PAGE_LONGS; i++) {
+            long v = longs.get(p * PAGE_LONGS + i) ^ ANCHOR_LANES;
+            long flags = (v - LOW_BITS) & ~v & HIGH_BITS;
+            while (flags != 0) {
+                int at = i * 8 + (Long.numberOfTrailingZeros(flags) >>> 3);
+                flags &= flags - 1;
+                if (at + ANCHOR_KEY_BYTES <= Layout.PAGE_SIZE && bytes.get(pageAt + at) == ANCHOR_BYTE) {
+                    scan.addAnchor(pageAt + at, anchorKey(bytes.getLong(pageAt + at), bytes.getLong(pageAt + at + 8)));
+                    if (++found == MAX_ANCHORS) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private static long anchorKey(long a, long b) {
+        long h = (Long.rotateLeft(a * K, 31) ^ b) * M1;
+        h ^= h >>> 33;
+        h *= M2;
+        return h ^ h >>> 33;
     }
 
     /** The guest window, checked to be as long as asked. */
@@ -111,48 +202,235 @@ final class PageDedup {
         return h ^ h >>> 33;
     }
 
-    /** Chunks in address order: the first page with each hash is its source; later ones get it as candidate. */
+    /**
+     * Chunks in address order: the first page with each hash is its source; later ones get it as candidate. A page
+     * with no such twin looks for a splice of two source pages by its anchors; a source page's anchors go in (the
+     * first page with each key keeps it).
+     */
     static void assign(MemoryMap.Chunk[] chunks, Scan[] scans) {
         long nonZero = 0;
+        long anchorCount = 0;
         for (Scan s : scans) {
             nonZero += s.nonZeroPages;
+            anchorCount += s.anchors;
         }
         if (nonZero < 2) {
             return;
         }
+        Splices splices = new Splices(chunks, scans, Math.max(1, anchorCount));
         LongMap first = new LongMap(nonZero);
-        int[] pages = new int[64];
-        long[] sources = new long[64];
+        Candidates refs = new Candidates();
+        Pending pending = null;
         for (int c = 0; c < chunks.length; c++) {
             Scan s = scans[c];
             if (s.nonZeroPages == 0) {
                 continue;
             }
             int n = 0;
+            int a = 0; // the first anchor of page p
             for (int p = 0; p < chunks[c].pages(); p++) {
+                int pageAt = p * Layout.PAGE_SIZE;
+                int anchorsEnd = a;
+                while (anchorsEnd < s.anchors && s.anchorAt[anchorsEnd] < pageAt + Layout.PAGE_SIZE) {
+                    anchorsEnd++;
+                }
                 if (s.nonZero(p)) {
-                    long gpa = chunks[c].gpa() + (long) p * Layout.PAGE_SIZE;
-                    long source = first.putIfAbsent(s.hashes[p], gpa);
-                    if (source >= 0) {
-                        if (n == pages.length) {
-                            pages = Arrays.copyOf(pages, n * 2);
-                            sources = Arrays.copyOf(sources, n * 2);
-                        }
-                        pages[n] = p;
-                        sources[n++] = source;
+                    long gpa = chunks[c].gpa() + pageAt;
+                    long source = first.get(s.hashes[p]);
+                    long next = source;
+                    int found = source >= 0 ? Splices.WHOLE : splices.find(gpa, s, a, anchorsEnd);
+                    if (found != Splices.NONE && found != Splices.WHOLE) {
+                        source = splices.head + splices.offset;
+                        next = splices.tail;
+                    }
+                    // A page waiting for the rest of its splice: the head of the next splice at its offset is its tail.
+                    if (pending != null && found != Splices.NONE && found != Splices.WHOLE && splices.offset == pending.offset
+                            && splices.head != pending.head && splices.usable(splices.head, pending.gpa)) {
+                        pending.tail = splices.head;
+                    }
+                    if (pending != null && (pending.tail >= 0 || found != Splices.NONE && found != Splices.WHOLE)) {
+                        n = pending.resolve(splices, first, s, chunks[c].gpa(), n, refs);
+                        pending = null;
+                    }
+                    if (found == Splices.HEAD) {
+                        pending = new Pending(p, gpa, a, anchorsEnd, splices.head, splices.offset); // decided at the next splice
+                        s.markCandidate(p);
+                    } else if (source >= 0) {
+                        n = refs.add(n, p, source, next);
+                        s.markCandidate(p);
+                    } else {
+                        first.putIfAbsent(s.hashes[p], gpa);
+                        splices.addAnchors(chunks[c].gpa(), s, a, anchorsEnd);
                     }
                 }
+                a = anchorsEnd;
+            }
+            if (pending != null) {
+                n = pending.resolve(splices, first, s, chunks[c].gpa(), n, refs);
+                pending = null;
             }
             if (n > 0) {
-                s.refPages = Arrays.copyOf(pages, n);
-                s.refSources = Arrays.copyOf(sources, n);
+                s.refPages = Arrays.copyOf(refs.pages, n);
+                s.refSources = Arrays.copyOf(refs.sources, n);
+                s.refNext = Arrays.copyOf(refs.nexts, n);
             }
         }
     }
 
-    /** Every candidate source of every scan, sorted, each once: the pages the encoder reads again later. */
+    /** The candidates of the chunk being assigned, page order (arrays grown as needed). */
+    private static final class Candidates {
+        int[] pages = new int[64];
+        long[] sources = new long[64];
+        long[] nexts = new long[64];
+
+        int add(int n, int page, long source, long next) {
+            if (n == pages.length) {
+                pages = Arrays.copyOf(pages, n * 2);
+                sources = Arrays.copyOf(sources, n * 2);
+                nexts = Arrays.copyOf(nexts, n * 2);
+            }
+            pages[n] = page;
+            sources[n] = source;
+            nexts[n] = next;
+            return n + 1;
+        }
+    }
+
+    /**
+     * A page whose head was found and its tail not: in a file repeated at another offset the next page's head is this
+     * page's tail, so it waits for the next splice. Marked a candidate meanwhile, so nothing refers to it.
+     */
+    private static final class Pending {
+        final int page;
+        final long gpa;
+        final int anchorsFrom;
+        final int anchorsTo;
+        final long head;
+        final int offset;
+        long tail = -1;
+
+        Pending(int page, long gpa, int anchorsFrom, int anchorsTo, long head, int offset) {
+            this.page = page;
+            this.gpa = gpa;
+            this.anchorsFrom = anchorsFrom;
+            this.anchorsTo = anchorsTo;
+            this.head = head;
+            this.offset = offset;
+        }
+
+        /** A candidate with the tail found, or the head's next page; a source page after all when neither will do. */
+        int resolve(Splices splices, LongMap first, Scan s, long chunkGpa, int n, Candidates refs) {
+            long t = tail >= 0 ? tail : head + Layout.PAGE_SIZE;
+            if (splices.usable(t, gpa)) {
+                return refs.add(n, page, head + offset, t);
+            }
+            s.unmarkCandidate(page);
+            first.putIfAbsent(s.hashes[page], gpa);
+            splices.addAnchors(chunkGpa, s, anchorsFrom, anchorsTo);
+            return n;
+        }
+    }
+
+    /** The anchors of the source pages so far, and the search for a splice of two of them (one thread, in address order). */
+    private static final class Splices {
+        private static final int PAGE = Layout.PAGE_SIZE;
+        private final MemoryMap.Chunk[] chunks;
+        private final long[] chunkGpas;
+        private final Scan[] scans;
+        private final LongMap anchors;
+        /** The last splice found: the page its end came from and its offset, which the next page of a file goes on from. */
+        private long lastNext = -1;
+        private int lastOffset = -1;
+        /** The result of {@link #find}. */
+        long head;
+        long tail;
+        int offset;
+
+        Splices(MemoryMap.Chunk[] chunks, Scan[] scans, long expectedAnchors) {
+            this.chunks = chunks;
+            this.scans = scans;
+            this.chunkGpas = Arrays.stream(chunks).mapToLong(MemoryMap.Chunk::gpa).toArray();
+            this.anchors = new LongMap(expectedAnchors);
+        }
+
+        void addAnchors(long chunkGpa, Scan s, int from, int to) {
+            for (int k = from; k < to; k++) {
+                anchors.putIfAbsent(s.anchorKey[k], chunkGpa + s.anchorAt[k]);
+            }
+        }
+
+        /** What {@link #find} found: nothing, a whole page (aligned), both parts, or the head alone (the tail to come). */
+        static final int NONE = 0, WHOLE = 1, SPLICE = 2, HEAD = 3;
+
+        /**
+         * Looks for the page at {@code gpa} (anchors {@code [from, to)} of {@code s}) as the end of one source page from
+         * some offset and the start of another: each anchor found says which page and where its part came from (a head
+         * part when the page's first byte falls inside that page, a tail part when it falls before it). A tail without a
+         * head found takes as head the page the last splice at that offset ended in, or else the page before the tail's;
+         * a head without a tail is {@link #HEAD}, for the caller to complete. Sets {@link #head}, {@link #tail},
+         * {@link #offset}.
+         */
+        int find(long gpa, Scan s, int from, int to) {
+            head = -1;
+            tail = -1;
+            offset = -1;
+            for (int k = from; k < to; k++) {
+                long seen = anchors.get(s.anchorKey[k]);
+                if (seen < 0) {
+                    continue;
+                }
+                long page = seen - seen % PAGE;
+                int shift = (int) (seen - page) - s.anchorAt[k] % PAGE; // where the page's first byte is, relative to page
+                int off = shift >= 0 ? shift : PAGE + shift;
+                if (offset >= 0 && off != offset) {
+                    continue; // another alignment: a different repeat, or a key seen by chance
+                }
+                offset = off;
+                if (shift >= 0) {
+                    head = head < 0 ? page : head;
+                } else {
+                    tail = tail < 0 ? page : tail;
+                }
+            }
+            if (offset < 0) {
+                return NONE;
+            }
+            if (offset == 0) {
+                tail = head; // the whole page, aligned: a twin the sampled hash did not see (checked byte for byte anyway)
+            } else if (head < 0) {
+                head = offset == lastOffset && usable(lastNext, gpa) ? lastNext : tail - PAGE;
+            }
+            if (!usable(head, gpa) || tail >= 0 && !usable(tail, gpa)) {
+                return NONE;
+            }
+            if (tail < 0) {
+                return HEAD;
+            }
+            ended(tail, offset);
+            return SPLICE;
+        }
+
+        /** A splice at {@code offset} ended in page {@code tail}: the next page of its file starts there. */
+        private void ended(long tail, int offset) {
+            lastNext = tail;
+            lastOffset = offset;
+        }
+
+        /** A page that will be stored, before {@code gpa}. */
+        boolean usable(long page, long gpa) {
+            if (page < 0 || page >= gpa) {
+                return false;
+            }
+            int c = ChunkAccess.chunkOf(page, chunkGpas, chunks);
+            return c >= 0 && scans[c].source((int) ((page - chunks[c].gpa()) / PAGE));
+        }
+    }
+
+    /** The pages of every candidate of every scan (two for a splice), sorted, each once: what the encoder reads again later. */
     static long[] sources(Scan[] scans) {
-        return Arrays.stream(scans).flatMapToLong(s -> Arrays.stream(s.refSources)).sorted().distinct().toArray();
+        return Arrays.stream(scans).flatMapToLong(s -> java.util.stream.LongStream.concat(
+                        Arrays.stream(s.refSources).map(g -> g - g % Layout.PAGE_SIZE), Arrays.stream(s.refNext)))
+                .sorted().distinct().toArray();
     }
 
     /** Open addressing, long keys to non-negative long values, no removal; sized once. */
@@ -169,6 +447,19 @@ final class PageDedup {
             keys = new long[cap];
             values = new long[cap];
             mask = cap - 1;
+        }
+
+        /** The value mapped to {@code key}, or -1. */
+        long get(long key) {
+            for (int i = (int) (key ^ key >>> 32) & mask; ; i = i + 1 & mask) {
+                long v = values[i];
+                if (v == 0) {
+                    return -1;
+                }
+                if (keys[i] == key) {
+                    return v - 1;
+                }
+            }
         }
 
         /**
