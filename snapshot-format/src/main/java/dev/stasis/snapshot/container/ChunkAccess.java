@@ -37,7 +37,7 @@ public final class ChunkAccess {
         this.blockIndex = blockIndex;
         this.offsets = offsets;
         this.lengths = lengths;
-        this.sources = new SourceCache((int) Math.max(4, SOURCE_CACHE_BYTES / map.chunkSize()));
+        this.sources = new SourceCache(Math.max(SOURCE_CACHE_BYTES, 4L * map.chunkSize()));
     }
 
     public int count() {
@@ -72,23 +72,33 @@ public final class ChunkAccess {
         return c < 0 || gpa - chunks[c].gpa() >= chunks[c].length() ? -1 : c;
     }
 
-    /** A chunk that references point into, decoded; read-only once made (readers copy from it with absolute gets). */
-    private record Source(ByteBuffer data, ChunkDecoder.Decoded decoded) {}
+    /**
+     * A chunk that references point into: its stored pages, packed in address order on the heap (what zstd gives, no
+     * page-by-page copy; an evicted one is left to the collector, never reused), and which page is where.
+     */
+    private record Source(byte[] stored, int[] slot, ChunkDecoder.Decoded decoded) {
+        /** Where page {@code page}'s bytes start in {@link #stored}; only for a stored page. */
+        int at(int page) {
+            return slot[page] * Layout.PAGE_SIZE;
+        }
+    }
 
     /**
      * The chunks references point into, decoded once for all readers: the repeats of a page cache point into a few
-     * chunks, from many. Least recently used out beyond {@link #SOURCE_CACHE_BYTES} (a buffer evicted while a reader
-     * copies from it is left to the collector, never reused).
+     * chunks, from many. Least recently used out beyond {@link #SOURCE_CACHE_BYTES} of stored pages. On the heap: a new
+     * direct buffer for each source cost more than its decoding (zeroing, first touch, and collections the direct-memory
+     * limit forces), and a source holds only its stored pages.
      */
     private final SourceCache sources;
     private static final long SOURCE_CACHE_BYTES = 64L << 20;
 
     private static final class SourceCache {
-        private final int capacity;
+        private final long budget;
         private final java.util.LinkedHashMap<Integer, Source> map = new java.util.LinkedHashMap<>(16, 0.75f, true);
+        private long bytes;
 
-        SourceCache(int capacity) {
-            this.capacity = capacity;
+        SourceCache(long budget) {
+            this.budget = budget;
         }
 
         synchronized Source get(int chunk) {
@@ -96,16 +106,18 @@ public final class ChunkAccess {
         }
 
         synchronized void put(int chunk, Source s) {
-            map.put(chunk, s);
-            if (map.size() > capacity) {
-                var eldest = map.keySet().iterator();
-                eldest.next();
-                eldest.remove();
+            Source old = map.put(chunk, s);
+            bytes += s.stored().length - (old == null ? 0 : old.stored().length);
+            for (var it = map.values().iterator(); bytes > budget && map.size() > 1 && it.hasNext(); ) {
+                Source eldest = it.next();
+                it.remove();
+                bytes -= eldest.stored().length;
             }
         }
 
         synchronized void clear() {
             map.clear();
+            bytes = 0;
         }
     }
 
@@ -172,13 +184,13 @@ public final class ChunkAccess {
                     throw PageReference.notStored(what, page, gpa, src, src - at.offset(), at.chunk());
                 }
                 int head = Layout.PAGE_SIZE - at.offset();
-                into.put(page * Layout.PAGE_SIZE, source.data(), at.page() * Layout.PAGE_SIZE + at.offset(), head);
+                into.put(page * Layout.PAGE_SIZE, source.stored(), source.at(at.page()) + at.offset(), head);
                 if (at.offset() != 0) {
                     Source next = source(at.nextChunk());
                     if (!next.decoded().stored(at.nextPage())) {
                         throw PageReference.notStored(what, page, gpa, src, at.next(), at.nextChunk());
                     }
-                    into.put(page * Layout.PAGE_SIZE + head, next.data(), at.nextPage() * Layout.PAGE_SIZE, at.offset());
+                    into.put(page * Layout.PAGE_SIZE + head, next.stored(), next.at(at.nextPage()), at.offset());
                 }
                 nonZero[page >>> 6] |= 1L << page;
             }
@@ -189,16 +201,30 @@ public final class ChunkAccess {
         private Source source(int c) throws IOException {
             Source s = sources.get(c);
             if (s == null) {
-                ByteBuffer data = ByteBuffer.allocateDirect(map.chunkSize());
-                s = new Source(data, decode(c, data));
+                byte[][] stored = new byte[1][];
+                ChunkDecoder.Decoded d = decode(c, null, (from, at, bytes) -> {
+                    stored[0] = new byte[bytes];
+                    from.get(at, stored[0]);
+                });
+                int[] slot = new int[chunks[c].pages()];
+                for (int p = 0, k = 0; p < slot.length; p++) {
+                    slot[p] = d.stored(p) ? k++ : -1;
+                }
+                s = new Source(stored[0] == null ? new byte[0] : stored[0], slot, d);
                 sources.put(c, s);
             }
             return s;
         }
 
         private ChunkDecoder.Decoded decode(int i, ByteBuffer into) throws IOException {
+            return decode(i, into, null);
+        }
+
+        /** Chunk {@code i} checked, its stored pages into {@code into} (when not null) and to {@code stored} (when not null). */
+        private ChunkDecoder.Decoded decode(int i, ByteBuffer into, ChunkDecoder.StoredPages stored) throws IOException {
             try {
-                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i], (gpa, length) -> into.duplicate().clear(), true); // zero pages: not written, not copied
+                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i],
+                        into == null ? null : (gpa, length) -> into.duplicate().clear(), true, stored); // zero pages: not written, not copied
                 long now = file.currentSize();
                 if (now != file.size()) {
                     throw new SnapshotFormatException(Kind.TRUNCATED, ChunkDecoder.describe(stream, chunks[i], blockIndex[i], offsets[i])

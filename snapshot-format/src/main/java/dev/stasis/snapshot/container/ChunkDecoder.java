@@ -57,6 +57,17 @@ final class ChunkDecoder implements AutoCloseable {
      * @param sink   null to check only (verify)
      */
     Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed) throws IOException {
+        return decode(chunk, blockIndex, offset, length, sink, sinkZeroed, null);
+    }
+
+    /** What {@link #decode} hands the stored pages to, contiguous in address order, before any sink gets them. */
+    @FunctionalInterface
+    interface StoredPages {
+        void accept(ByteBuffer from, int at, int bytes);
+    }
+
+    /** {@link #decode}, also handing the stored pages, contiguous, to {@code stored} (when not null). */
+    Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed, StoredPages stored0) throws IOException {
         String what = describe(stream, chunk, blockIndex, offset);
         if (length > block.capacity()) {
             throw new SnapshotFormatException(Kind.MALFORMED, what + ": length " + length + " exceeds the largest possible chunk block " + block.capacity());
@@ -177,8 +188,11 @@ final class ChunkDecoder implements AutoCloseable {
                 throw malformed(what, "zstd data decodes to " + n + " bytes, expected " + raw);
             }
             if (direct) {
-                return decoded;
+                return decoded; // never with stored0: that one is for a chunk decoded apart, without a sink
             }
+        }
+        if (stored0 != null) {
+            stored0.accept(src, srcAt, raw);
         }
         if (window != null) {
             int k = 0;
