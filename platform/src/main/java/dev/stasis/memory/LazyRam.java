@@ -23,8 +23,9 @@ import java.util.function.Consumer;
  * KVM itself writing the pvclock page, a VMM thread through a JNA accessor) arrives at the fault thread, which
  * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read),
  * copies its non-zero pages in with UFFDIO_COPY (which wakes the toucher) and maps a zero page where the file
- * holds one. Once the vCPUs run ({@link #guestStarted}), prefetch threads fill the other chunks, the order given
- * first (the chunks the guest touched first last time), then by address; a chunk all zero needs no call at all. When every chunk is in,
+ * holds one. Prefetch threads fill the other chunks, the order given first (the chunks the guest touched first last
+ * time), then by address; a chunk all zero needs no call at all: all but one CPU's worth from the start (the restore
+ * puts the state back on the other), the rest once the vCPUs run ({@link #guestStarted}). When every chunk is in,
  * RAM is unregistered (pages never filled are zero, as the file says) and the file let go.
  *
  * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), a
@@ -97,9 +98,14 @@ public final class LazyRam implements RamFill {
         this.order = prefetchOrder(first, n);
         this.faultThread = new Thread(this::serveFaults, "stasis-lazy-restore-faults");
         faultThread.setDaemon(true);
-        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        int cpus = Runtime.getRuntime().availableProcessors();
+        int threads = Math.max(1, Math.min(4, cpus));
+        // All but one CPU's worth start at once, while the restore puts the state back on the other; the rest join
+        // when the guest runs. On one CPU none starts early: the restore would wait for them.
+        int early = prefetch ? Math.min(threads, cpus - 1) : 0;
         for (int t = 0; t < threads; t++) {
-            Thread p = new Thread(this::prefetch, "stasis-lazy-restore-" + (t + 1));
+            boolean now = t < early;
+            Thread p = new Thread(() -> prefetch(now), "stasis-lazy-restore-" + (t + 1));
             p.setDaemon(true);
             prefetchers.add(p);
         }
@@ -149,8 +155,8 @@ public final class LazyRam implements RamFill {
     }
 
     /**
-     * The vCPUs run: prefetch begins (unless only faults were asked for). Not before: on a small host the fetch
-     * threads would take the CPUs the restore needs to get the guest running.
+     * The vCPUs run: every fetch thread goes (unless only faults were asked for). Not all before: on a small host the
+     * fetch threads would take the CPUs the restore needs to get the guest running.
      */
     @Override
     public void guestStarted() {
@@ -274,12 +280,13 @@ public final class LazyRam implements RamFill {
 
     // ---- prefetch ----
 
-    private void prefetch() {
+    /** A fetch thread: from the start when {@code early}, else once prefetch begins. */
+    private void prefetch(boolean early) {
         try (ChunkAccess.Reader reader = chunks.reader()) {
             ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
             for (int k = nextPrefetch.getAndIncrement(); k < order.length && stopping() == null; k = nextPrefetch.getAndIncrement()) {
                 synchronized (fillLock) {
-                    while (!prefetching && stopping() == null) {
+                    while (!prefetching && !early && stopping() == null) {
                         fillLock.wait();
                     }
                 }
