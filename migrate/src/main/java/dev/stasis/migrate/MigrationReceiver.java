@@ -211,6 +211,7 @@ public final class MigrationReceiver {
             RemoteRam ram = postcopyMayFollow ? preparePostcopy(session, connections, control) : null;
             PageReader.Written written = new PageReader.Written(machine.memory());
             control.send(MessageType.ACCEPT, new Encoder().u64(session));
+            machine.vm().prepareThreads(); // the vCPU threads made now, not in the pause
             log.accept(String.format("receiving %d vCPUs, %d MiB over %d connection(s)", config.vcpus(), config.layout().totalSize() >> 20, connections));
             Progress progress = new Progress();
             for (int i = 1; i < connections; i++) {

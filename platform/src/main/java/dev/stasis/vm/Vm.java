@@ -58,6 +58,9 @@ public final class Vm implements AutoCloseable {
     private final RunControl control;
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
+    /** Threads {@link #prepareThreads} made, until {@link #start}; {@link #go} lets them run (true) or end (false). */
+    private final List<Thread> prepared = new ArrayList<>();
+    private final java.util.concurrent.CompletableFuture<Boolean> go = new java.util.concurrent.CompletableFuture<>();
     private final int tscKhz;
     private final int xsaveSize;
     private final boolean hasXcrs;
@@ -243,16 +246,45 @@ public final class Vm implements AutoCloseable {
         return !threads.isEmpty();
     }
 
-    /** Starts one platform thread per vCPU. */
+    /** Starts one platform thread per vCPU (those {@link #prepareThreads} made, or new ones). */
     public synchronized void start() {
         if (!threads.isEmpty()) {
             throw new IllegalStateException("the VM is already running");
+        }
+        if (!prepared.isEmpty()) {
+            threads.addAll(prepared);
+            prepared.clear();
+            go.complete(true);
+            return;
         }
         ExitHandler handler = new StopOnGuestExit();
         for (Vcpu v : vcpus) {
             Thread t = new Thread(new VcpuLoop(v, control, pio, mmio, handler), "vcpu-" + v.id());
             t.setDaemon(true);
             threads.add(t);
+            t.start();
+        }
+    }
+
+    /**
+     * Makes the vCPU threads now, each waiting for {@link #start} before its first KVM_RUN: a migration's destination
+     * does it while the pre-copy runs, so a new thread (0.5-1.5 ms on a slow host) is not part of the guest's pause.
+     * The buses must be complete; a VM closed before {@link #start} lets them end without running.
+     */
+    public synchronized void prepareThreads() {
+        if (!threads.isEmpty() || !prepared.isEmpty()) {
+            return;
+        }
+        ExitHandler handler = new StopOnGuestExit();
+        for (Vcpu v : vcpus) {
+            VcpuLoop loop = new VcpuLoop(v, control, pio, mmio, handler);
+            Thread t = new Thread(() -> {
+                if (go.join()) {
+                    loop.run();
+                }
+            }, "vcpu-" + v.id());
+            t.setDaemon(true);
+            prepared.add(t);
             t.start();
         }
     }
@@ -332,6 +364,18 @@ public final class Vm implements AutoCloseable {
      * devices that vCPUs reach let go of their descriptors (a doorbell a vCPU still rings, an image it still reads).
      */
     public void stopVcpus() {
+        List<Thread> waiting;
+        synchronized (this) {
+            go.complete(false); // prepared threads that never ran end
+            waiting = List.copyOf(prepared);
+        }
+        for (Thread t : waiting) {
+            try {
+                t.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         stop(VmExit.hostStop("VM closed"));
         if (control != null) {
             try {
