@@ -1,6 +1,8 @@
 package dev.stasis.migrate;
 
 import dev.stasis.machine.Machine;
+import dev.stasis.vm.Vm;
+import dev.stasis.memory.GuestMemory;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
@@ -124,6 +126,10 @@ public final class MigrationReceiver {
     private final AtomicInteger messages = new AtomicInteger();
     private final ServerSocket server;
     private Machine machine;
+    /** The incoming guest's RAM, made at SETUP: pages go in while {@link #building} builds the VM around it. */
+    private GuestMemory memory;
+    /** The VM being built (KVM VM, memory slots, vCPUs: 7-12 ms here) while the pre-copy runs; null before SETUP. */
+    private CompletableFuture<Machine> building;
     /** The post-copy being set up, until the guest runs (then it sees itself through). */
     private PostcopyDestination postcopy;
     /** {@code --copy-disks}: the disks' copies being written, or null. */
@@ -192,12 +198,18 @@ public final class MigrationReceiver {
                 control.refuse("this destination cannot hold the guest: " + misfit);
                 throw new MigrationException(Kind.LOCAL, "cannot hold the incoming guest: " + misfit);
             }
+            // What can refuse the guest is checked now; the VM itself is built while the pages come.
+            String cpu = Vm.cpuRefusal(config);
             try {
-                machine = Machine.create(config, console);
+                if (cpu != null) {
+                    throw new IllegalArgumentException(cpu);
+                }
+                memory = new GuestMemory(config.layout());
             } catch (RuntimeException e) {
                 control.refuse("the destination cannot build the VM: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + e.getMessage(), e);
             }
+            building = build(config, memory);
             if (!copiedDisks.isEmpty()) {
                 try {
                     diskCopy = DiskCopyTarget.create(copiedDisks, options.diskPaths());
@@ -209,15 +221,14 @@ public final class MigrationReceiver {
             }
             long session = RANDOM.nextLong() | 1;
             RemoteRam ram = postcopyMayFollow ? preparePostcopy(session, connections, control) : null;
-            PageReader.Written written = new PageReader.Written(machine.memory());
+            PageReader.Written written = new PageReader.Written(memory);
             control.send(MessageType.ACCEPT, new Encoder().u64(session));
-            machine.vm().prepareThreads(); // the vCPU threads made now, not in the pause
             log.accept(String.format("receiving %d vCPUs, %d MiB over %d connection(s)", config.vcpus(), config.layout().totalSize() >> 20, connections));
             Progress progress = new Progress();
             for (int i = 1; i < connections; i++) {
                 Channel data = acceptAuthenticated(System.nanoTime() + DATA_ACCEPT_TIMEOUT_MILLIS * 1_000_000L, "data connection " + i, session, i);
                 data.send(MessageType.ACCEPT, new Encoder().u64(session));
-                PageReader pages = new PageReader(machine.memory(), written, ram);
+                PageReader pages = new PageReader(memory, written, ram);
                 DiskCopyTarget copies = diskCopy;
                 readers.add(CompletableFuture.supplyAsync(() -> readData(data, pages, progress, copies), runnable -> {
                     Thread t = new Thread(runnable, "migrate-recv");
@@ -226,7 +237,7 @@ public final class MigrationReceiver {
                 }));
             }
             gate.stopAccepting(); // every connection of the session is in: nobody else is let in from here on
-            PageReader pages = new PageReader(machine.memory(), written, ram);
+            PageReader pages = new PageReader(memory, written, ram);
             SectionRecords sections = new SectionRecords();
             int sectionCount = 0;
             long sentPages;
@@ -252,6 +263,9 @@ public final class MigrationReceiver {
                             long roundPages = d.varUnsigned("pages", Long.MAX_VALUE);
                             d.end("ROUND");
                             announced += roundPages;
+                            if (building.isCompletedExceptionally()) {
+                                built(control); // refuses now, not at the end of the pre-copy
+                            }
                             progress.await(announced, round, readers);
                             if (diskCopy != null) {
                                 diskCopy.sync(); // the disks' blocks of the round made durable now, not in the pause
@@ -296,6 +310,7 @@ public final class MigrationReceiver {
                 }
             }
             long tEnd = System.nanoTime();
+            machine = built(control);
             long received = pages.pages();
             for (CompletableFuture<Long> r : readers) {
                 received += join(r);
@@ -377,6 +392,8 @@ public final class MigrationReceiver {
             }
             Machine running = machine;
             machine = null;
+            building = null;
+            memory = null; // the running machine's
             return running;
         } catch (MigrationException e) {
             throw e;
@@ -395,13 +412,56 @@ public final class MigrationReceiver {
             if (postcopy != null) {
                 postcopy.close(); // failed before the guest started: its connections and threads go first
             }
-            if (machine != null) {
-                machine.close();
-            }
+            closeUnfinished();
             if (diskCopy != null) {
                 diskCopy.close(); // after the machine let go of them: a move that failed removes the copies
             }
             StatePathWarmup.finish(warmup); // its scratch VMs never outlive the receive
+        }
+    }
+
+    /** Builds the machine around {@code memory} on a thread of its own, its vCPU threads made too (not in the pause). */
+    private CompletableFuture<Machine> build(VmConfig config, GuestMemory memory) {
+        CompletableFuture<Machine> f = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                Machine m = Machine.create(config, console, memory);
+                m.vm().prepareThreads();
+                f.complete(m);
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        }, "migrate-build");
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    /** The machine, once built; refused to the source and thrown when it could not be. */
+    private Machine built(Channel control) {
+        try {
+            return building.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            Throwable cause = e.getCause();
+            control.refuse("the destination cannot build the VM: " + cause.getMessage());
+            throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + cause.getMessage(), cause);
+        }
+    }
+
+    /** A receive that failed: the machine closed once its build is over, or the memory alone when there is none. */
+    private void closeUnfinished() {
+        Machine m = machine;
+        if (m == null && building != null) {
+            try {
+                m = building.join();
+            } catch (RuntimeException e) {
+                m = null; // not built: the memory is still ours
+            }
+        }
+        if (m != null) {
+            m.close();
+        } else if (memory != null) {
+            memory.close();
         }
     }
 
@@ -411,15 +471,20 @@ public final class MigrationReceiver {
      * userfaultfd is unavailable.
      */
     private RemoteRam preparePostcopy(long session, int connections, Channel control) {
-        PostcopyDestination dest = new PostcopyDestination(machine.memory(), options.recoverWindow(),
+        PostcopyDestination dest = new PostcopyDestination(memory, options.recoverWindow(),
                 deadline -> acceptRecovery(session, connections, deadline), log, options.linkDone());
-        Machine m = machine;
-        long[][] none = new long[machine.memory().layout().ranges().size()][];
+        CompletableFuture<Machine> machine = building; // a guest that lost memory runs only once it is built
+        long[][] none = new long[memory.layout().ranges().size()][];
         for (int i = 0; i < none.length; i++) {
-            none[i] = new long[(int) ((machine.memory().layout().ranges().get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
+            none[i] = new long[(int) ((memory.layout().ranges().get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
         }
         try {
-            RemoteRam ram = RemoteRam.start(machine.memory(), none, dest::request, cause -> stopForLostMemory(m, cause), true);
+            RemoteRam ram = RemoteRam.start(memory, none, dest::request, cause -> {
+                Machine m = machine.getNow(null);
+                if (m != null) {
+                    stopForLostMemory(m, cause);
+                }
+            }, true);
             postcopy = dest;
             return ram;
         } catch (UffdUnavailableException e) {

@@ -2,6 +2,7 @@ package dev.stasis.migrate;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.kvm.testing.RequiresKvm;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
@@ -24,7 +25,8 @@ import org.junit.jupiter.api.Test;
 /**
  * An authenticated source that asks for too much, or breaks the framing after SETUP: a SETUP beyond this host's
  * memory is refused before ACCEPT (nothing built), and an END with bytes after its fields is refused,
- * not taken as READY. Each end frees the destination's VM (no KVM VM descriptor left open).
+ * not taken as READY; a VM that passes the checks at SETUP but cannot be built is refused at the next ROUND. Each end
+ * frees the destination's VM (no KVM VM descriptor left open).
  */
 @RequiresKvm
 class SetupCheckTest {
@@ -66,6 +68,30 @@ class SetupCheckTest {
             assertTrue(e.getCause().getMessage().contains("40 unexpected bytes after END"), e.getCause().getMessage());
         }
         assertEquals(vmsBefore, Loopback.openVms(), "the destination freed its VM");
+    }
+
+    @Test
+    void aVmThatCannotBeBuiltIsRefusedAtTheNextRoundAndFreed() throws Exception {
+        // The destination builds its VM while the pages come: one whose vCPUs KVM will not take (an MSR it does not
+        // know, set as the model's preset) passes the checks at SETUP and fails in the build.
+        long vmsBefore = Loopback.openVms();
+        VmConfig base = VmConfig.of(16 << 20, 1);
+        GuestCpu cpu = base.cpu();
+        VmConfig broken = base.withCpu(new GuestCpu(cpu.model(), cpu.portable(), cpu.features(), java.util.Map.of(0x7fff_0000, 1L), cpu.pmu(), cpu.masked()));
+        try (Loopback dest = new Loopback()) {
+            CompletableFuture<?> incoming = dest.receive(OutputStream.nullOutputStream(), MigrationReceiver.Options.of(KEY));
+            try (Channel ch = source(dest)) {
+                ch.send(MessageType.SETUP, setup(broken));
+                ch.expect(MessageType.ACCEPT, d -> d.u64("session"));
+                Thread.sleep(500); // the build has failed by now
+                ch.send(MessageType.ROUND, new Encoder().varUnsigned(1).varUnsigned(0));
+                var refused = assertThrows(MigrationException.class, () -> ch.expect(MessageType.ROUND));
+                assertTrue(refused.getMessage().contains("the destination cannot build the VM") && refused.getMessage().contains("KVM refused"), refused.getMessage());
+            }
+            var e = assertThrows(ExecutionException.class, () -> incoming.get(10, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().startsWith("cannot build the incoming VM: "), e.getCause().getMessage());
+        }
+        assertEquals(vmsBefore, Loopback.openVms(), "nothing of the VM is left open");
     }
 
     /** The destination's REFUSE reason for a SETUP announcing {@code config}; the receiver ends with it. */

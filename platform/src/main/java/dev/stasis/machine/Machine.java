@@ -166,6 +166,23 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
+     * {@link #create(VmConfig, OutputStream)} over {@code memory} (of the config's layout), which the machine owns once
+     * made; when this throws it stays the caller's, open (a migration's destination writes pages into it meanwhile).
+     */
+    public static Machine create(VmConfig config, OutputStream console, dev.stasis.memory.GuestMemory memory) {
+        Vm vm = Vm.create(config, memory);
+        try {
+            return new Machine(vm, console, List.of());
+        } catch (IOException e) {
+            vm.closeKeepingMemory();
+            throw new UncheckedIOException(e); // no disk, nothing to open
+        } catch (RuntimeException e) {
+            vm.closeKeepingMemory();
+            throw e;
+        }
+    }
+
+    /**
      * A machine that never runs (2 MiB of RAM, one vCPU of {@code cpu}), for running a code path once before it
      * counts: the first save, capture or restore in a process is class loading and interpreted code, and where a
      * guest stands still (a live snapshot's pause, a migration's stop-and-copy) that must be done already.

@@ -85,10 +85,7 @@ public final class Vm implements AutoCloseable {
                 vmFd.setUserMemoryRegion(slot, 0, r.gpa(), r.size(), memory.mapping(slot).address()); // no dirty log: see setDirtyLogging
             }
             this.hostCpu = HostCpu.of(kvm);
-            List<List<CpuidEntry>> cpuid = new ArrayList<>();
-            for (int id = 0; id < config.vcpus(); id++) {
-                cpuid.add(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
-            }
+            List<List<CpuidEntry>> cpuid = plannedCpuid(config, hostCpu);
             // Refused before any vCPU exists: a model this host cannot present would fail later, far from the cause.
             CpuCompatibility.check(cpuid.get(0), hostCpu, "the CPU model " + config.cpu().model());
             List<MsrEntry> presetMsrs = config.cpu().msrs().entrySet().stream().map(e -> new MsrEntry(e.getKey(), e.getValue())).toList();
@@ -105,7 +102,7 @@ public final class Vm implements AutoCloseable {
             this.stateMsrs = MsrPolicy.forCpu(config.cpu());
             checkReadable(vcpus.get(0).fd(), stateMsrs);
         } catch (RuntimeException e) {
-            close();
+            vcpus.forEach(Vcpu::close); // what it made; the VM descriptor, KVM and the memory are create's to close
             throw e;
         }
         this.control = new RunControl(vcpus);
@@ -118,9 +115,25 @@ public final class Vm implements AutoCloseable {
 
     /** {@link #create(VmConfig)}, its RAM's pages coming from {@code backing} until the guest writes them. */
     public static Vm create(VmConfig config, RamBacking backing) {
+        GuestMemory memory = new GuestMemory(config.layout(), backing);
+        try {
+            return create(config, memory);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    /**
+     * {@link #create(VmConfig)} over {@code memory} (of {@code config}'s layout), which the VM owns once made; when this
+     * throws it stays the caller's, open. A migration's destination fills it while the VM is built.
+     */
+    public static Vm create(VmConfig config, GuestMemory memory) {
+        if (!memory.layout().equals(config.layout())) {
+            throw new IllegalArgumentException("guest memory " + memory.layout().ranges() + " is not the VM's " + config.layout().ranges());
+        }
         Kvm kvm = Kvm.open();
         VmFd vmFd = null;
-        GuestMemory memory = null;
         try {
             kvm.require(Capability.IRQCHIP, Capability.PIT2, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
                     Capability.EXT_CPUID, Capability.MP_STATE, Capability.VCPU_EVENTS);
@@ -129,18 +142,35 @@ public final class Vm implements AutoCloseable {
                 throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs, asked for " + config.vcpus());
             }
             vmFd = kvm.createVm();
-            memory = new GuestMemory(config.layout(), backing);
             return new Vm(config, kvm, vmFd, memory);
         } catch (RuntimeException e) {
-            if (memory != null) {
-                memory.close();
-            }
             if (vmFd != null) {
                 vmFd.close();
             }
             kvm.close();
             throw e;
         }
+    }
+
+    /**
+     * Why this host cannot present {@code config}'s CPU model to its vCPUs, as {@link #create} would find it, or null:
+     * checked without building a VM (a migration's destination answers its source at once and builds meanwhile).
+     */
+    public static String cpuRefusal(VmConfig config) {
+        try (Kvm kvm = Kvm.open()) {
+            CpuCompatibility.check(plannedCpuid(config, HostCpu.of(kvm)).get(0), HostCpu.of(kvm), "the CPU model " + config.cpu().model());
+            return null;
+        } catch (RuntimeException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static List<List<CpuidEntry>> plannedCpuid(VmConfig config, HostCpu hostCpu) {
+        List<List<CpuidEntry>> cpuid = new ArrayList<>();
+        for (int id = 0; id < config.vcpus(); id++) {
+            cpuid.add(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
+        }
+        return cpuid;
     }
 
     public VmConfig config() { return config; }
@@ -338,8 +368,17 @@ public final class Vm implements AutoCloseable {
         }
     }
 
+    /** {@link #close} but for the guest memory, which stays open: a VM whose maker gave it memory and could not finish it. */
+    public void closeKeepingMemory() {
+        close(false);
+    }
+
     @Override
     public void close() {
+        close(true);
+    }
+
+    private void close(boolean withMemory) {
         stopVcpus();
         boolean threadLeft = false;
         for (int i = 0; i < vcpus.size(); i++) {
@@ -355,7 +394,9 @@ public final class Vm implements AutoCloseable {
             return;
         }
         vmFd.close();
-        memory.close();
+        if (withMemory) {
+            memory.close();
+        }
         kvm.close();
     }
 
