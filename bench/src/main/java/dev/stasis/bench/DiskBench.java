@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  *   <li>The pause of a snapshot of a guest with a 1 GiB disk whose first 256 MiB are SnapshotBench's pattern: stasis
  *       flushes the image in the pause (its fingerprint the writes keep); QEMU's migration stream carries no disk, its
  *       downtime is beside it. Then {@code --with-disks} and its two restores.</li>
+ *   <li>A migration of that guest with its disk copied ({@code migrate send --copy-disks}), beside QEMU's block
+ *       migration of the same guest ({@code migrate} with {@code blk: true}) to an empty image of the same size.</li>
  * </ul>
  * QEMU runs {@code -machine microvm} (the same virtio-mmio windows) with {@code -global virtio-mmio.force-legacy=false}
  * and {@code -device virtio-blk-device}, {@code -accel kvm}; its rows are left out, saying so, where it is not installed.
@@ -38,11 +40,13 @@ public final class DiskBench {
     public static void main(String[] args) throws Exception {
         int samples = 10;
         int rounds = 3;
+        boolean migrationsOnly = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--samples" -> samples = Integer.parseInt(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--samples N, --rounds N)");
+                case "--migrations-only" -> migrationsOnly = true;
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--samples N, --rounds N, --migrations-only)");
             }
         }
         if (!Files.isExecutable(STASIS)) {
@@ -54,6 +58,10 @@ public final class DiskBench {
         sparse(image, 16 << 20);
         boolean qemu = Qemu.installed();
         String qemuName = qemu ? "QEMU " + Qemu.version() : "QEMU (not installed: apt-get install qemu-system-x86)";
+        if (migrationsOnly) {
+            diskMigrations(dir, kernel, bigImage(dir), rounds, qemu);
+            return;
+        }
 
         System.out.printf("blkcheck on a 16 MiB raw image, 1 vCPU, %d samples after 2 (median [min-max]); physical reference: host pwrite+pread of"
                 + " the same requests, %s%n", samples, hostReference(dir));
@@ -69,7 +77,9 @@ public final class DiskBench {
                     Stats.summary(ours), Stats.summary(exits), theirs.isEmpty() ? "-" : Stats.summary(theirs) + " (" + rate(theirs, bytes, requests) + ")",
                     theirs.isEmpty() ? "-" : String.format("%.2f", Stats.median(ours) / Stats.median(theirs)));
         }
-        snapshots(dir, kernel, rounds, qemu);
+        Path big = bigImage(dir);
+        snapshots(dir, kernel, big, rounds, qemu);
+        diskMigrations(dir, kernel, big, rounds, qemu);
     }
 
     private static String rate(List<Double> ms, long bytes, int requests) {
@@ -89,7 +99,7 @@ public final class DiskBench {
     private static String[] qemuArgs(Path kernel, Path image, String mode) {
         return new String[] {Qemu.BINARY, "-accel", "kvm", "-cpu", "host", "-machine", "microvm,x-option-roms=on,ioapic2=off",
                 "-global", "virtio-mmio.force-legacy=false", "-m", "64", "-smp", "1", "-display", "none", "-nodefaults", "-serial", "stdio",
-                "-monitor", "none", "-no-reboot", "-kernel", kernel.toString(), "-append", "bench=" + mode,
+                "-monitor", "none", "-no-reboot", "-kernel", kernel.toString(), "-append", mode == null ? "" : mode.contains("=") ? mode : "bench=" + mode,
                 "-drive", "id=d0,file=" + image + ",format=raw,if=none,cache=writeback,aio=threads", "-device", "virtio-blk-device,drive=d0"};
     }
 
@@ -144,12 +154,8 @@ public final class DiskBench {
      * then {@code --with-disks} (the pause, the whole save, the file) and its restores, on a copy-on-write disk over the
      * file and written out to a new image, beside the host copying the image ({@code cp --sparse=always}).
      */
-    private static void snapshots(Path dir, Path kernel, int rounds, boolean qemu) throws Exception {
-        Path image = dir.resolve("disk1g.img");
-        long data = SnapshotBench.writeRegion(image, false); // SnapshotBench's 256 MiB of kernel text, prose and zeros
-        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(1L << 30);
-        }
+    private static void snapshots(Path dir, Path kernel, Path image, int rounds, boolean qemu) throws Exception {
+        long data = SnapshotBench.REGION_BYTES / 2;
         List<Double> ours = new ArrayList<>(), theirs = new ArrayList<>();
         for (int r = 0; r < rounds; r++) {
             Path socket = dir.resolve("vm.sock");
@@ -202,6 +208,124 @@ public final class DiskBench {
             System.out.printf("| %s | %s | | |%n", what[i], Stats.summary(withDisks.stream().map(w -> w[k]).toList()));
         }
         System.out.printf("(physical reference: the host copies the image, cp --sparse=always, in %.0f ms; QEMU's migration stream has no disk, so no QEMU figure)%n", cpMs);
+    }
+
+    /** A 1 GiB image whose first 256 MiB are SnapshotBench's pattern (kernel text, prose and zeros; 128 MiB not zero). */
+    private static Path bigImage(Path dir) throws Exception {
+        Path image = dir.resolve("disk1g.img");
+        SnapshotBench.writeRegion(image, false);
+        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(1L << 30);
+        }
+        return image;
+    }
+
+    /** A guest for a migration with its disk: its kernel, command line (or null) and the console line it repeats. */
+    private record Mover(String name, Path kernel, String cmdline, String line) {}
+
+    /**
+     * Live migrations of a guest on {@code image} with the disk copied, fresh processes over loopback: stasis
+     * {@code migrate send --copy-disks} to {@code migrate receive --disk data=NEW}, and QEMU's block migration
+     * ({@code blk: true}, its 32 MiB/s default limit lifted) to a destination on an empty image of the same size; each
+     * destination's guest must go on. Two
+     * guests: the Multiboot counting kernel, which leaves the disk alone (the copy is the bulk of the image), and
+     * blkcheck writing 4 KiB blocks at random all through (the copy must catch up with the writes).
+     */
+    private static void diskMigrations(Path dir, Path kernel, Path image, int rounds, boolean qemu) throws Exception {
+        Path counting = Files.write(dir.resolve("mb.elf"), Guests.multibootKernel(1));
+        List<Mover> movers = List.of(new Mover("counting kernel, disk untouched", counting, null, "mb n="),
+                new Mover("blkcheck bench=rand4k writing all through", kernel, "bench=rand4k", "blkcheck bench rand4k"));
+        System.out.printf("%nlive migration with the 1 GiB disk copied (256 MiB of data), fresh processes over loopback, %d rounds (median [min-max]);"
+                + " QEMU gets %d s to converge%n", rounds, QEMU_CONVERGE_SECONDS);
+        System.out.printf("| guest | stasis --copy-disks: total, ms | downtime, ms | QEMU block migration (blk): total, ms | downtime, ms | total stasis / QEMU |%n|---|---:|---:|---:|---:|---:|%n");
+        for (Mover g : movers) {
+            List<Double> total = new ArrayList<>(), downtime = new ArrayList<>(), qTotal = new ArrayList<>(), qDowntime = new ArrayList<>();
+            int stuck = 0;
+            for (int r = 0; r < rounds; r++) {
+                double[] ours = stasisCopyDisks(dir, g, image);
+                total.add(ours[0]);
+                downtime.add(ours[1]);
+                if (qemu) {
+                    double[] theirs = qemuBlockMigration(dir, g, image);
+                    if (theirs == null) {
+                        stuck++;
+                    } else {
+                        qTotal.add(theirs[0]);
+                        qDowntime.add(theirs[1]);
+                    }
+                }
+            }
+            String qt = !qemu ? "- (not installed)" : qTotal.isEmpty() ? "did not converge (" + stuck + " of " + rounds + ")"
+                    : Stats.summary(qTotal) + (stuck > 0 ? " (" + stuck + " did not converge)" : "");
+            System.out.printf("| %s | %s | %s | %s | %s | %s |%n", g.name(), Stats.summary(total), Stats.summary(downtime), qt,
+                    qDowntime.isEmpty() ? "-" : Stats.summary(qDowntime), qTotal.isEmpty() ? "-" : String.format("%.2f", Stats.median(total) / Stats.median(qTotal)));
+        }
+    }
+
+    private static final int QEMU_CONVERGE_SECONDS = 60;
+
+    /** One stasis move of {@code g} with its disk copied: total and downtime, ms. */
+    private static double[] stasisCopyDisks(Path dir, Mover g, Path image) throws Exception {
+        Path socket = dir.resolve("vm.sock");
+        Path copy = dir.resolve("migrated.img");
+        Files.deleteIfExists(socket);
+        Files.deleteIfExists(copy);
+        int port = MigrationCliBench.freePort();
+        List<String> run = new ArrayList<>(List.of(STASIS.toString(), "run", g.kernel().toString(), "--disk", image + ",id=data", "--api-socket", socket.toString()));
+        if (g.cmdline() != null) {
+            run.addAll(List.of("--cmdline", g.cmdline()));
+        }
+        try (Proc vm = Proc.start(run.toArray(String[]::new));
+                Proc dest = Proc.start(STASIS.toString(), "migrate", "receive", "--listen", "127.0.0.1:" + port, "--insecure", "--disk", "data=" + copy)) {
+            vm.await(g.line(), 120);
+            dest.await("waiting for a migration", 30);
+            Thread.sleep(1500); // past the VM process's warm-up (MigrationCliBench waits as long)
+            try (Proc send = Proc.start(STASIS.toString(), "migrate", "send", "--api-socket", socket.toString(), "--to", "127.0.0.1:" + port, "--insecure", "--copy-disks")) {
+                Matcher m = MigrationCliBench.RESULT.matcher(send.await("downtime", 300));
+                if (!m.matches()) {
+                    throw new IllegalStateException("stasis migrate send said: " + m);
+                }
+                dest.await(g.line(), 120); // the guest goes on at the destination, on the copy
+                return new double[] {Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2))};
+            }
+        } finally {
+            Files.deleteIfExists(copy);
+        }
+    }
+
+    /** One QEMU block migration of {@code g}: total and downtime, ms; null when it did not converge in time. */
+    private static double[] qemuBlockMigration(Path dir, Mover g, Path image) throws Exception {
+        Path srcQmp = dir.resolve("src.qmp"), dstQmp = dir.resolve("dst.qmp");
+        Path empty = dir.resolve("qemu-dest.img");
+        Files.deleteIfExists(srcQmp);
+        Files.deleteIfExists(dstQmp);
+        Files.deleteIfExists(empty);
+        sparse(empty, Files.size(image));
+        int port = MigrationCliBench.freePort();
+        List<String> src = new ArrayList<>(List.of(qemuArgs(g.kernel(), image, g.cmdline())));
+        src.addAll(List.of("-qmp", "unix:" + srcQmp + ",server=on,wait=off"));
+        List<String> dst = new ArrayList<>(List.of(qemuArgs(g.kernel(), empty, g.cmdline())));
+        dst.addAll(List.of("-qmp", "unix:" + dstQmp + ",server=on,wait=off", "-incoming", "tcp:127.0.0.1:" + port));
+        try (Proc a = Proc.start(src.toArray(String[]::new)); Proc b = Proc.start(dst.toArray(String[]::new))) {
+            a.await(g.line(), 120);
+            Thread.sleep(1500);
+            try (Qmp qmp = Qmp.connect(srcQmp)) {
+                // QEMU's default bandwidth limit (32 MiB/s) lifted: stasis has none unless --max-bandwidth asks for one.
+                qmp.execute("{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"max-bandwidth\":" + (64L << 30) + "}}");
+                qmp.execute("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:" + port + "\",\"blk\":true}}");
+                JsonNode done;
+                try {
+                    done = qmp.awaitMigration(QEMU_CONVERGE_SECONDS);
+                } catch (IllegalStateException e) {
+                    qmp.execute("{\"execute\":\"migrate_cancel\"}");
+                    return null;
+                }
+                b.await(g.line(), 120);
+                return new double[] {done.path("total-time").asDouble(), done.path("downtime").asDouble()};
+            }
+        } finally {
+            Files.deleteIfExists(empty);
+        }
     }
 
     /** One {@code snapshot --with-disks} of blkcheck on {@code image} and its two restores: pause, save, MiB, overlay restore, written-out restore. */

@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  */
 public final class MigrationCliBench {
     private static final Path STASIS = Path.of("bin/stasis");
-    private static final Pattern RESULT = Pattern.compile(".*total ([0-9.]+) ms, downtime ([0-9.]+) ms.*");
+    /** What {@code migrate send} prints last (DiskBench reads it too). */
+    static final Pattern RESULT = Pattern.compile(".*total ([0-9.]+) ms, downtime ([0-9.]+) ms.*");
     private static final Pattern POSTCOPY_DONE = Pattern.compile(".*post-copy done: \\d+ pages arrived, (\\d+) requested by faults \\(round trip median (-?[0-9.]+) ms, 99% (-?[0-9.]+) ms.*");
 
     /** One migration: total and downtime; for a post-copy the page requests and their round trip (median, 99th percentile; -1: none). */
@@ -309,7 +310,7 @@ public final class MigrationCliBench {
         }
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }

@@ -128,13 +128,13 @@ final class ChunkDecoder implements AutoCloseable {
                 throw malformed(what, "codec " + codec + " with no reference pages");
             }
             int listAt = refBitmapAt + bitmapLen;
-            int entry = ChunkFormat.referenceBytes(ChunkFormat.anyOffset(codec));
+            int entry = ChunkFormat.referenceBytes(ChunkFormat.splices(codec));
             if ((long) payload - (listAt - Layout.FRAME_HEAD) < (long) refs * entry) {
                 throw malformed(what, "payload of " + payload + " bytes is shorter than its " + refs + " references");
             }
             refPages = new int[refs];
             refSources = new long[refs];
-            refNext = ChunkFormat.anyOffset(codec) ? new long[refs] : null;
+            refNext = ChunkFormat.splices(codec) ? new long[refs] : null;
             int k = 0;
             for (int p = 0; p < pages; p++) {
                 if ((block.get(refBitmapAt + p / 8) & 1 << (p % 8)) != 0) {

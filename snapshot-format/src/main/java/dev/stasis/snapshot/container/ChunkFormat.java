@@ -20,10 +20,10 @@ final class ChunkFormat {
     /** Format 1.1: zstd data, with references to earlier pages. */
     static final int CODEC_ZSTD_REFS = 3;
     /** Format 1.4: raw data, with references that may splice two earlier pages. */
-    static final int CODEC_RAW_SHIFTED = 4;
+    static final int CODEC_RAW_SPLICES = 4;
     /** Format 1.4: zstd data, with references that may splice two earlier pages. */
-    static final int CODEC_ZSTD_SHIFTED = 5;
-    static final int LAST_CODEC = CODEC_ZSTD_SHIFTED;
+    static final int CODEC_ZSTD_SPLICES = 5;
+    static final int LAST_CODEC = CODEC_ZSTD_SPLICES;
 
     private ChunkFormat() {}
 
@@ -36,23 +36,23 @@ final class ChunkFormat {
     }
 
     static boolean zstd(int codec) {
-        return codec == CODEC_ZSTD || codec == CODEC_ZSTD_REFS || codec == CODEC_ZSTD_SHIFTED;
+        return codec == CODEC_ZSTD || codec == CODEC_ZSTD_REFS || codec == CODEC_ZSTD_SPLICES;
     }
 
     /** Whether the codec's references are splices: a source at any byte address and a page to go on in (else a page-aligned source). */
-    static boolean anyOffset(int codec) {
-        return codec == CODEC_RAW_SHIFTED || codec == CODEC_ZSTD_SHIFTED;
+    static boolean splices(int codec) {
+        return codec == CODEC_RAW_SPLICES || codec == CODEC_ZSTD_SPLICES;
     }
 
     /** Bytes of one entry of the reference list: a source gpa, and for codecs 4 and 5 the page the splice goes on in. */
-    static int referenceBytes(boolean anyOffset) {
-        return anyOffset ? 16 : 8;
+    static int referenceBytes(boolean splices) {
+        return splices ? 16 : 8;
     }
 
-    /** The codec for stored data {@code zstd} or raw, with references ({@code shifted}: some not page aligned) or none. */
-    static int codec(boolean zstd, boolean refs, boolean shifted) {
+    /** The codec for stored data {@code zstd} or raw, with references ({@code splices}: some of them splices) or none. */
+    static int codec(boolean zstd, boolean refs, boolean splices) {
         int plain = zstd ? CODEC_ZSTD : CODEC_RAW;
-        return !refs ? plain : plain + (shifted ? CODEC_RAW_SHIFTED : CODEC_RAW_REFS);
+        return !refs ? plain : plain + (splices ? CODEC_RAW_SPLICES : CODEC_RAW_REFS);
     }
 
     /**

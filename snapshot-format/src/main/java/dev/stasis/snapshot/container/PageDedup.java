@@ -22,9 +22,9 @@ import java.util.Arrays;
  * Anchors find both: positions chosen by the bytes alone (each {@link #ANCHOR_BYTE}, about 16 in a page of random
  * bytes), keyed by the 16 bytes from there. A page without an aligned twin looks its anchors up among those of earlier
  * stored pages: an anchor found at another offset says which page its part of the page came from and where; a part
- * that has no anchor found is taken from the neighbour of the other part's page, or from the page the previous splice
- * ended in. That gives a candidate splice (format 1.4, codecs 4 and 5): the page's source at any byte address, and
- * the page the rest comes from.
+ * that has no anchor found is taken from the page the previous splice at that offset ended in, from the head of the
+ * next one (a file's pages follow each other), or from the neighbour of the other part's page. That gives a candidate
+ * splice (format 1.4, codecs 4 and 5): the page's source at any byte address, and the page the rest comes from.
  */
 final class PageDedup {
     private static final long K = 0x9E3779B97F4A7C15L;
@@ -133,9 +133,9 @@ final class PageDedup {
     private static final long HIGH_BITS = 0x8080808080808080L;
 
     /**
-     * Adds the anchors of page {@code p} to {@code scan}: each {@link #ANCHOR_BYTE} whose key fits in the page. Eight bytes at a time: a word holds the byte where {@code v - 0x01..}
-     * borrows into a byte's top bit that {@code v} lacks (the test can also flag a byte above a real one, so each flag
-     * is checked).
+     * Adds the anchors of page {@code p} to {@code scan}: each {@link #ANCHOR_BYTE} whose key fits in the page. Eight
+     * bytes at a time: a word holds the byte where {@code v - 0x01..} borrows into a byte's top bit that {@code v} lacks
+     * (the test can also flag a byte above a real one, so each flag is checked).
      */
     private static void findAnchors(ByteBuffer bytes, LongBuffer longs, int p, Scan scan) {
         int pageAt = p * Layout.PAGE_SIZE;

@@ -74,13 +74,14 @@ class DedupTest {
     }
 
     @Test
-    void anyThreadCountWritesTheSameBytesWithReferences() throws Exception {
-        FakeRam ram = duplicates(true, 9);
-        Path one = dir.resolve("one.snap");
-        Path four = dir.resolve("four.snap");
-        assertTrue(TestFiles.write(one, ram, TestFiles.options().withThreads(1)).memory().referencedPages() > 0);
-        TestFiles.write(four, ram, TestFiles.options().withThreads(4));
-        assertEquals(-1, Files.mismatch(one, four));
+    void anyThreadCountWritesTheSameBytesWithReferencesAndSplices() throws Exception {
+        for (FakeRam ram : List.of(duplicates(true, 9), SpliceReferenceTest.splicedCopies(true))) {
+            Path one = dir.resolve("one.snap");
+            Path four = dir.resolve("four.snap");
+            assertTrue(TestFiles.write(one, ram, TestFiles.options().withThreads(1)).memory().referencedPages() > 0);
+            TestFiles.write(four, ram, TestFiles.options().withThreads(4));
+            assertEquals(-1, Files.mismatch(one, four));
+        }
     }
 
     @Test
@@ -145,17 +146,9 @@ class DedupTest {
     /** Offset of the first source gpa in the reference list of the chunk block at {@code gpa}. */
     private static int referenceList(byte[] file, long gpa) {
         ByteBuffer b = MutationTest.le(file);
-        long index = b.getLong(file.length - 32);
-        int count = b.getInt((int) index + 8);
-        for (int i = 0; i < count; i++) {
-            int at = (int) index + 12 + i * 16;
-            int off = (int) b.getLong(at + 8);
-            if (b.getInt(at) == BlockType.CHUNK.code && b.getLong(off + 8) == gpa) {
-                assertEquals(ChunkFormat.CODEC_ZSTD_REFS == b.get(off + 20) || ChunkFormat.CODEC_RAW_REFS == b.get(off + 20), true);
-                return off + 8 + ChunkFormat.HEAD + 2 * ChunkFormat.bitmapBytes(b.getInt(off + 16));
-            }
-        }
-        throw new AssertionError("no chunk at " + gpa);
+        int off = TestFiles.chunkBlock(file, gpa);
+        assertEquals(ChunkFormat.CODEC_ZSTD_REFS == b.get(off + 20) || ChunkFormat.CODEC_RAW_REFS == b.get(off + 20), true);
+        return off + 8 + ChunkFormat.HEAD + 2 * ChunkFormat.bitmapBytes(b.getInt(off + 16));
     }
 
     private void assertForgedRefused(byte[] original, long chunkGpa, int ref, long source, String expected) throws Exception {

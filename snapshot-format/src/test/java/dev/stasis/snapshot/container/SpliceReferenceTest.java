@@ -33,7 +33,7 @@ class SpliceReferenceTest {
      * RAM [0, 896 KiB) and [1 MiB, +256 KiB), 64 KiB chunks: a random block of 100 KiB and three copies of it, a
      * scattered file and its bytes wrapped (the benchmark's pattern in small).
      */
-    static FakeRam shiftedCopies(boolean direct) {
+    static FakeRam splicedCopies(boolean direct) {
         FakeRam ram = new FakeRam(List.of(new RamRange(0, 896 << 10), new RamRange(1 << 20, 256 << 10)), direct);
         byte[] block = new byte[BLOCK];
         new Random(11).nextBytes(block);
@@ -70,7 +70,7 @@ class SpliceReferenceTest {
     void bytesRepeatedAtAnotherOffsetAreStoredOnceAndComeBackEagerlyAndLazily() throws Exception {
         for (boolean direct : new boolean[] {true, false}) {
             for (int level : new int[] {0, 1}) {
-                FakeRam ram = shiftedCopies(direct);
+                FakeRam ram = splicedCopies(direct);
                 Path f = dir.resolve("shifted-" + direct + "-" + level + ".snap");
                 MemoryStats m = TestFiles.write(f, ram, TestFiles.options().withLevel(level)).memory();
                 // A page is missed when no anchor of it is found (rarely, for random bytes): nearly every whole page of the copies.
@@ -79,7 +79,7 @@ class SpliceReferenceTest {
                 assertTrue(m.storedPages() <= 25 + 4 + 11 + 11 + 3 - (m.referencedPages() - expected),
                         "the block and the file once, the pages the copies share with zero: " + m);
                 byte[] bytes = Files.readAllBytes(f);
-                assertTrue(codecs(bytes).contains(level == 0 ? ChunkFormat.CODEC_RAW_SHIFTED : ChunkFormat.CODEC_ZSTD_SHIFTED), codecs(bytes).toString());
+                assertTrue(codecs(bytes).contains(level == 0 ? ChunkFormat.CODEC_RAW_SPLICES : ChunkFormat.CODEC_ZSTD_SPLICES), codecs(bytes).toString());
                 try (SnapshotReader r = SnapshotReader.open(f)) {
                     assertEquals(new FormatVersion(1, 4), r.formatVersion());
                     FakeRam zeroed = new FakeRam(ram.ranges(), true);
@@ -116,17 +116,7 @@ class SpliceReferenceTest {
     }
 
     @Test
-    void anyThreadCountWritesTheSameBytes() throws Exception {
-        FakeRam ram = shiftedCopies(true);
-        Path one = dir.resolve("one.snap");
-        Path four = dir.resolve("four.snap");
-        assertTrue(TestFiles.write(one, ram, TestFiles.options().withThreads(1)).memory().referencedPages() > 0);
-        TestFiles.write(four, ram, TestFiles.options().withThreads(4));
-        assertEquals(-1, Files.mismatch(one, four));
-    }
-
-    @Test
-    void withoutShiftedRepeatsNoChunkNeedsTheNewCodecs() throws Exception {
+    void withoutSplicesNoChunkNeedsTheNewCodecs() throws Exception {
         FakeRam ram = DedupTest.duplicates(true, 7);
         Path f = dir.resolve("aligned.snap");
         assertTrue(TestFiles.write(f, ram, TestFiles.options()).memory().referencedPages() > 0);
@@ -135,18 +125,7 @@ class SpliceReferenceTest {
 
     /** The codec of every CHUNK block, in file order. */
     static List<Integer> codecs(byte[] file) {
-        ByteBuffer b = MutationTest.le(file);
-        long index = b.getLong(file.length - 32);
-        int count = b.getInt((int) index + 8);
-        List<Integer> out = new java.util.ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            int at = (int) index + 12 + i * 16;
-            int off = (int) b.getLong(at + 8);
-            if (b.getInt(at) == BlockType.CHUNK.code) {
-                out.add((int) b.get(off + 20));
-            }
-        }
-        return out;
+        return TestFiles.chunkBlocks(file).stream().map(off -> (int) file[off + 20]).toList();
     }
 
     // ---- forged references ----
@@ -156,24 +135,15 @@ class SpliceReferenceTest {
 
     private static RefBlock refBlock(byte[] file, long gpa) {
         ByteBuffer b = MutationTest.le(file);
-        long index = b.getLong(file.length - 32);
-        int count = b.getInt((int) index + 8);
-        for (int i = 0; i < count; i++) {
-            int at = (int) index + 12 + i * 16;
-            int off = (int) b.getLong(at + 8);
-            if (b.getInt(at) == BlockType.CHUNK.code && b.getLong(off + 8) == gpa) {
-                int pages = b.getInt(off + 16);
-                int bitmap = ChunkFormat.bitmapBytes(pages);
-                assertTrue(ChunkFormat.anyOffset(b.get(off + 20)), "codec " + b.get(off + 20));
-                int refBitmap = off + 8 + ChunkFormat.HEAD + bitmap;
-                int first = 0;
-                while ((file[refBitmap + first / 8] & 1 << (first % 8)) == 0) {
-                    first++;
-                }
-                return new RefBlock(off, first, refBitmap + bitmap);
-            }
+        int off = TestFiles.chunkBlock(file, gpa);
+        int bitmap = ChunkFormat.bitmapBytes(b.getInt(off + 16));
+        assertTrue(ChunkFormat.splices(b.get(off + 20)), "codec " + b.get(off + 20));
+        int refBitmap = off + 8 + ChunkFormat.HEAD + bitmap;
+        int first = 0;
+        while ((file[refBitmap + first / 8] & 1 << (first % 8)) == 0) {
+            first++;
         }
-        throw new AssertionError("no chunk at " + gpa);
+        return new RefBlock(off, first, refBitmap + bitmap);
     }
 
     private void assertForgedRefused(byte[] original, long chunkGpa, long source, long next, String expected) throws Exception {
@@ -202,7 +172,7 @@ class SpliceReferenceTest {
 
     @Test
     void forgedSplicesAreRefused() throws Exception {
-        FakeRam ram = shiftedCopies(true);
+        FakeRam ram = splicedCopies(true);
         Path f = dir.resolve("good.snap");
         TestFiles.write(f, ram, TestFiles.options());
         byte[] file = Files.readAllBytes(f);

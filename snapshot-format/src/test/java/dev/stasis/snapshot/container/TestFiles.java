@@ -37,4 +37,26 @@ final class TestFiles {
             return w.commit();
         }
     }
+
+    /** The file offset of every CHUNK block of {@code file}, in index order. */
+    static java.util.List<Integer> chunkBlocks(byte[] file) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(file).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long index = b.getLong(file.length - 32);
+        int count = b.getInt((int) index + 8);
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            int at = (int) index + 12 + i * 16;
+            if (b.getInt(at) == BlockType.CHUNK.code) {
+                out.add((int) b.getLong(at + 8));
+            }
+        }
+        return out;
+    }
+
+    /** The file offset of the CHUNK block of the chunk at {@code gpa}. */
+    static int chunkBlock(byte[] file, long gpa) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(file).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return chunkBlocks(file).stream().filter(off -> b.getLong(off + 8) == gpa).findFirst()
+                .orElseThrow(() -> new AssertionError("no chunk at " + Long.toHexString(gpa)));
+    }
 }
