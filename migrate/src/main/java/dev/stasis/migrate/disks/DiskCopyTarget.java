@@ -139,6 +139,10 @@ public final class DiskCopyTarget implements AutoCloseable {
         byte[] zeros = null;
         int from = 0;
         long blocks = 0;
+        // Blocks with data that follow each other go in one write (their bytes follow each other in raw too).
+        long runAt = -1;
+        int runFrom = 0;
+        int runLength = 0;
         try {
             for (int w = 0; w < s.sent().length; w++) {
                 for (long v = s.sent()[w]; v != 0; v &= v - 1) {
@@ -153,12 +157,23 @@ public final class DiskCopyTarget implements AutoCloseable {
                             write(disk, ByteBuffer.wrap(zeros, 0, len), offset);
                         }
                     } else {
-                        write(disk, ByteBuffer.wrap(raw, from, len), offset);
+                        if (runLength > 0 && runAt + runLength != offset) {
+                            write(disk, ByteBuffer.wrap(raw, runFrom, runLength), runAt);
+                            runLength = 0;
+                        }
+                        if (runLength == 0) {
+                            runAt = offset;
+                            runFrom = from;
+                        }
+                        runLength += len;
                         from += Protocol.PAGE_SIZE;
                         disk.written()[(int) (block >>> 6)] |= 1L << block;
                     }
                     blocks++;
                 }
+            }
+            if (runLength > 0) {
+                write(disk, ByteBuffer.wrap(raw, runFrom, runLength), runAt);
             }
         } catch (IOException e) {
             throw new MigrationException(Kind.LOCAL, "disk " + disk.id() + ": writing its copy " + disk.path() + " failed: " + e.getMessage(), e);
