@@ -473,6 +473,7 @@ public final class MigrationReceiver {
     private RemoteRam preparePostcopy(long session, int connections, Channel control) {
         PostcopyDestination dest = new PostcopyDestination(memory, options.recoverWindow(),
                 deadline -> acceptRecovery(session, connections, deadline), log, options.linkDone());
+        dest.prepareThreads(connections);
         CompletableFuture<Machine> machine = building; // a guest that lost memory runs only once it is built
         long[][] none = new long[memory.layout().ranges().size()][];
         for (int i = 0; i < none.length; i++) {

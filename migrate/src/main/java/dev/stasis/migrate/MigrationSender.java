@@ -9,6 +9,7 @@ import dev.stasis.migrate.disks.DiskCopySource;
 import dev.stasis.migrate.disks.SharedDisks;
 import dev.stasis.migrate.postcopy.PageSet;
 import dev.stasis.migrate.postcopy.PostcopySource;
+import dev.stasis.migrate.postcopy.SpareThreads;
 import dev.stasis.migrate.precopy.Convergence;
 import dev.stasis.migrate.precopy.DirtyLog;
 import dev.stasis.migrate.precopy.PageWriter;
@@ -143,6 +144,8 @@ public final class MigrationSender {
     private final List<PageWriter> writers = new ArrayList<>();
     private final AtomicInteger messages = new AtomicInteger();
     private final RateLimit rate;
+    /** A post-copy's first threads, made at the set-up (a switch starts them in the guest's pause). */
+    private final SpareThreads postcopyThreads = new SpareThreads();
     private ExecutorService pool;
     private long deadline;
 
@@ -320,6 +323,7 @@ public final class MigrationSender {
             if (pool != null) {
                 pool.shutdownNow();
             }
+            postcopyThreads.close(); // those a post-copy did not take (a pre-copy to the end takes none)
             channels.forEach(Channel::close);
             if (diskCopy != null) {
                 diskCopy.close();
@@ -375,7 +379,7 @@ public final class MigrationSender {
         control.send(MessageType.POSTCOPY, end);
         long toBring = DirtyLog.count(stale);
         long preCopyBytes = channels.stream().mapToLong(Channel::bytesSent).sum();
-        PostcopySource source = new PostcopySource(vm.memory(), stale, rate, options.recoverWindow(), () -> reconnect(to, session), log);
+        PostcopySource source = new PostcopySource(vm.memory(), stale, rate, options.recoverWindow(), () -> reconnect(to, session), log, postcopyThreads);
         try {
             source.start(List.copyOf(channels));
             source.await(MessageType.READY, Channel.READ_TIMEOUT_MILLIS);
@@ -488,6 +492,9 @@ public final class MigrationSender {
             diskCopy.describe(setup);
         }
         control.send(MessageType.SETUP, setup);
+        if (options.postcopy()) {
+            postcopyThreads.prepare(1); // the urgent-page server a switch starts in the pause; its push threads start after it
+        }
         long session = control.expect(MessageType.ACCEPT, d -> d.u64("session"));
         for (int i = 1; i < options.effectiveConnections(); i++) {
             join(open(to), session, i);

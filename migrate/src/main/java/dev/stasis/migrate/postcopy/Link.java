@@ -26,8 +26,16 @@ class Link {
     private final List<Thread> threads = new ArrayList<>();
     private final BlockingQueue<Object> events;
 
+    private final SpareThreads spares;
+
     /** @param events where this link queues itself when it breaks */
     Link(List<Channel> channels, BlockingQueue<Object> events) {
+        this(channels, events, new SpareThreads());
+    }
+
+    /** {@link #Link(List, BlockingQueue)} whose threads come from {@code spares} while it has some. */
+    Link(List<Channel> channels, BlockingQueue<Object> events, SpareThreads spares) {
+        this.spares = spares;
         this.control = channels.get(0);
         this.data = List.copyOf(channels.subList(1, channels.size()));
         this.events = events;
@@ -53,12 +61,9 @@ class Link {
 
     /** Starts {@code body} on a daemon thread of this link. */
     void spawn(Runnable body, String name) {
-        Thread t = new Thread(body, name);
-        t.setDaemon(true);
         synchronized (threads) {
-            threads.add(t);
+            threads.add(spares.start(body, name));
         }
-        t.start();
     }
 
     /**

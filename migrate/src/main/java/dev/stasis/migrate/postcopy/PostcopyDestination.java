@@ -59,8 +59,16 @@ public final class PostcopyDestination implements AutoCloseable {
     /** A stretch of the link. */
     private final class Epoch extends Link {
         Epoch(List<Channel> channels) {
-            super(channels, events);
+            super(channels, events, spares);
         }
+    }
+
+    /** The first link's threads, made at the session's set-up ({@link #prepareThreads}), not in the guest's pause. */
+    private final SpareThreads spares = new SpareThreads();
+
+    /** Makes the threads of a link over {@code connections} connections now: its control and data readers and its pings. */
+    public void prepareThreads(int connections) {
+        spares.prepare(connections + 1);
     }
 
     /**
@@ -342,6 +350,7 @@ public final class PostcopyDestination implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        spares.close();
         Epoch ep = epoch;
         if (ep != null) {
             ep.breakWith(new MigrationException(Kind.LINK, "closed"));

@@ -74,6 +74,7 @@ public final class PostcopySource {
     private volatile boolean finished;
     private int recoveries;
     private Epoch epoch;
+    private final SpareThreads spares;
 
     /** A stretch of the link, with what the source keeps per stretch. */
     private final class Epoch extends Link {
@@ -87,7 +88,7 @@ public final class PostcopySource {
         volatile long pushEnded;
 
         Epoch(List<Channel> channels) {
-            super(channels, events);
+            super(channels, events, spares);
             urgentSent = new long[ranges.size()][];
             for (int i = 0; i < urgentSent.length; i++) {
                 urgentSent[i] = new long[need[i].length];
@@ -116,6 +117,12 @@ public final class PostcopySource {
      *             pages dirtied since they were sent); this object owns it from here on
      */
     public PostcopySource(GuestMemory memory, long[][] need, RateLimit rate, Duration window, Reconnect reconnect, Consumer<String> log) {
+        this(memory, need, rate, window, reconnect, log, new SpareThreads());
+    }
+
+    /** {@link #PostcopySource(GuestMemory, long[][], RateLimit, Duration, Reconnect, Consumer)}, its first threads from {@code spares}. */
+    public PostcopySource(GuestMemory memory, long[][] need, RateLimit rate, Duration window, Reconnect reconnect, Consumer<String> log, SpareThreads spares) {
+        this.spares = spares;
         if (need.length == 0 || memory.layout().ranges().size() != need.length) {
             throw new IllegalArgumentException("a need set of " + need.length + " ranges");
         }
