@@ -1,9 +1,8 @@
 package dev.stasis.migrate;
 
 import dev.stasis.machine.Machine;
-import dev.stasis.vm.Vm;
-import dev.stasis.memory.GuestMemory;
 import dev.stasis.machine.SectionRecords;
+import dev.stasis.memory.GuestMemory;
 import dev.stasis.migrate.MigrationException.Kind;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
@@ -22,6 +21,7 @@ import dev.stasis.migrate.protocol.SectionMessages;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
+import dev.stasis.vm.Vm;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmConfigSection;
 import java.io.OutputStream;
@@ -474,14 +474,14 @@ public final class MigrationReceiver {
         PostcopyDestination dest = new PostcopyDestination(memory, options.recoverWindow(),
                 deadline -> acceptRecovery(session, connections, deadline), log, options.linkDone());
         dest.prepareThreads(connections);
-        CompletableFuture<Machine> machine = building; // a guest that lost memory runs only once it is built
+        CompletableFuture<Machine> built = building; // a guest that lost memory runs only once it is built
         long[][] none = new long[memory.layout().ranges().size()][];
         for (int i = 0; i < none.length; i++) {
             none[i] = new long[(int) ((memory.layout().ranges().get(i).size() / Protocol.PAGE_SIZE + 63) / 64)];
         }
         try {
             RemoteRam ram = RemoteRam.start(memory, none, dest::request, cause -> {
-                Machine m = machine.getNow(null);
+                Machine m = built.getNow(null);
                 if (m != null) {
                     stopForLostMemory(m, cause);
                 }

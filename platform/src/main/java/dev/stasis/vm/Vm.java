@@ -60,7 +60,7 @@ public final class Vm implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     /** Threads {@link #prepareThreads} made, until {@link #start}; {@link #go} lets them run (true) or end (false). */
     private final List<Thread> prepared = new ArrayList<>();
-    private final java.util.concurrent.CompletableFuture<Boolean> go = new java.util.concurrent.CompletableFuture<>();
+    private final CompletableFuture<Boolean> go = new CompletableFuture<>();
     private final int tscKhz;
     private final int xsaveSize;
     private final boolean hasXcrs;

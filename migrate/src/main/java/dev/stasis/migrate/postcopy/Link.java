@@ -26,14 +26,10 @@ class Link {
     private final List<Thread> threads = new ArrayList<>();
     private final BlockingQueue<Object> events;
 
+    /** Where its threads come from: those started ahead while there are, else new ones. */
     private final SpareThreads spares;
 
     /** @param events where this link queues itself when it breaks */
-    Link(List<Channel> channels, BlockingQueue<Object> events) {
-        this(channels, events, new SpareThreads());
-    }
-
-    /** {@link #Link(List, BlockingQueue)} whose threads come from {@code spares} while it has some. */
     Link(List<Channel> channels, BlockingQueue<Object> events, SpareThreads spares) {
         this.spares = spares;
         this.control = channels.get(0);

@@ -163,15 +163,21 @@ class DedupTest {
         MutationTest.fixFrame(m, block, b.getInt(block + 4) + 12);
         Path f = dir.resolve("forged.snap");
         Files.write(f, m);
+        String message = assertMalformed(f, expected);
+        assertTrue(message.contains("chunk " + (chunkGpa == 0x10000 ? 1 : 2) + " (gpa " + Layout.hex(chunkGpa)), message);
+        assertFalse(message.contains("\n"));
+    }
+
+    /** Reading {@code f}'s memory is refused as MALFORMED saying {@code expected}, and verify finds that one problem; the message. */
+    static String assertMalformed(Path f, String expected) throws Exception {
         try (SnapshotReader r = SnapshotReader.open(f)) {
             SnapshotFormatException e = assertThrows(SnapshotFormatException.class, () -> r.readMemory(new FakeRam(r.memoryMap().ranges(), true), true));
             assertEquals(SnapshotFormatException.Kind.MALFORMED, e.kind());
             assertTrue(e.getMessage().contains(expected), e.getMessage());
-            assertTrue(e.getMessage().contains("chunk " + (chunkGpa == 0x10000 ? 1 : 2) + " (gpa " + Layout.hex(chunkGpa)), e.getMessage());
-            assertFalse(e.getMessage().contains("\n"));
             List<Problem> problems = r.verify();
             assertEquals(1, problems.size(), problems.toString());
             assertTrue(problems.get(0).message().contains(expected), problems.toString());
+            return e.getMessage();
         }
     }
 

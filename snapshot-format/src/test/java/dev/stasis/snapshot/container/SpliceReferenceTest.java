@@ -154,13 +154,8 @@ class SpliceReferenceTest {
         MutationTest.fixFrame(m, rb.block(), b.getInt(rb.block() + 4) + 12);
         Path f = dir.resolve("forged.snap");
         Files.write(f, m);
+        DedupTest.assertMalformed(f, expected);
         try (SnapshotReader r = SnapshotReader.open(f)) {
-            SnapshotFormatException e = assertThrows(SnapshotFormatException.class, () -> r.readMemory(new FakeRam(r.memoryMap().ranges(), true), true));
-            assertEquals(SnapshotFormatException.Kind.MALFORMED, e.kind());
-            assertTrue(e.getMessage().contains(expected), e.getMessage());
-            List<Problem> problems = r.verify();
-            assertEquals(1, problems.size(), problems.toString());
-            assertTrue(problems.get(0).message().contains(expected), problems.toString());
             // The lazy path refuses it too.
             try (ChunkAccess.Reader reader = r.chunkAccess().reader()) {
                 int c = r.chunkAccess().chunkOf(chunkGpa);
