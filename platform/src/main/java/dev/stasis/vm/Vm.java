@@ -20,6 +20,7 @@ import dev.stasis.loader.EntryPoint;
 import dev.stasis.memory.GuestMemory;
 import dev.stasis.memory.RamBacking;
 import dev.stasis.memory.MemoryRange;
+import dev.stasis.os.SpareThreads;
 import dev.stasis.vcpu.ExitHandler;
 import dev.stasis.vcpu.GuestStop;
 import dev.stasis.vcpu.RunControl;
@@ -58,9 +59,8 @@ public final class Vm implements AutoCloseable {
     private final RunControl control;
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
-    /** Threads {@link #prepareThreads} made, until {@link #start}; {@link #go} lets them run (true) or end (false). */
-    private final List<Thread> prepared = new ArrayList<>();
-    private final CompletableFuture<Boolean> go = new CompletableFuture<>();
+    /** vCPU threads {@link #prepareThreads} made, which {@link #start} takes. */
+    private final SpareThreads prepared = new SpareThreads();
     private final int tscKhz;
     private final int xsaveSize;
     private final boolean hasXcrs;
@@ -281,41 +281,20 @@ public final class Vm implements AutoCloseable {
         if (!threads.isEmpty()) {
             throw new IllegalStateException("the VM is already running");
         }
-        if (!prepared.isEmpty()) {
-            threads.addAll(prepared);
-            prepared.clear();
-            go.complete(true);
-            return;
-        }
         ExitHandler handler = new StopOnGuestExit();
         for (Vcpu v : vcpus) {
-            Thread t = new Thread(new VcpuLoop(v, control, pio, mmio, handler), "vcpu-" + v.id());
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
+            threads.add(prepared.start(new VcpuLoop(v, control, pio, mmio, handler), "vcpu-" + v.id()));
         }
     }
 
     /**
      * Makes the vCPU threads now, each waiting for {@link #start} before its first KVM_RUN: a migration's destination
-     * does it while the pre-copy runs, so a new thread (0.5-1.5 ms on a slow host) is not part of the guest's pause.
-     * The buses must be complete; a VM closed before {@link #start} lets them end without running.
+     * does it while the pre-copy runs, so a new thread (0.5-1.5 ms on a slow host) is not part of the guest's pause. A VM
+     * closed before {@link #start} lets them end without running.
      */
     public synchronized void prepareThreads() {
-        if (!threads.isEmpty() || !prepared.isEmpty()) {
-            return;
-        }
-        ExitHandler handler = new StopOnGuestExit();
-        for (Vcpu v : vcpus) {
-            VcpuLoop loop = new VcpuLoop(v, control, pio, mmio, handler);
-            Thread t = new Thread(() -> {
-                if (go.join()) {
-                    loop.run();
-                }
-            }, "vcpu-" + v.id());
-            t.setDaemon(true);
-            prepared.add(t);
-            t.start();
+        if (threads.isEmpty()) {
+            prepared.prepare(vcpus.size());
         }
     }
 
@@ -405,18 +384,7 @@ public final class Vm implements AutoCloseable {
      * devices that vCPUs reach let go of their descriptors (a doorbell a vCPU still rings, an image it still reads).
      */
     public void stopVcpus() {
-        List<Thread> waiting;
-        synchronized (this) {
-            go.complete(false); // prepared threads that never ran end
-            waiting = List.copyOf(prepared);
-        }
-        for (Thread t : waiting) {
-            try {
-                t.join(1000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        prepared.close(); // threads made for a start that did not come end
         stop(VmExit.hostStop("VM closed"));
         if (control != null) {
             try {

@@ -3,6 +3,7 @@ package dev.stasis.migrate.postcopy;
 import dev.stasis.migrate.MigrationException;
 import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.os.SpareThreads;
 import dev.stasis.snapshot.codec.Encoder;
 import java.util.ArrayList;
 import java.util.List;

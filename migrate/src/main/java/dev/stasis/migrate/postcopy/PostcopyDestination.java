@@ -8,6 +8,7 @@ import dev.stasis.migrate.precopy.PageReader;
 import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.Frame;
 import dev.stasis.migrate.protocol.MessageType;
+import dev.stasis.os.SpareThreads;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.codec.Encoder;
 import java.time.Duration;

@@ -12,6 +12,7 @@ import dev.stasis.migrate.protocol.Frame;
 import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.migrate.protocol.Spans;
+import dev.stasis.os.SpareThreads;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.codec.Encoder;
 import java.time.Duration;

@@ -1,12 +1,13 @@
-package dev.stasis.migrate.postcopy;
+package dev.stasis.os;
 
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 
 /**
- * Threads started ahead, each waiting to run one body and end, as a new thread would: both ends of a post-copy start
- * their link's threads inside the guest's pause, where a new thread cost 0.5-6 ms on a slow host.
+ * Threads started ahead, each waiting to run one body and end, as a new thread would (so joining it waits for that
+ * body): for threads a guest would wait on while they are made (a post-copy's link and a migrated guest's vCPUs, inside
+ * its pause), where a new thread cost 0.5-6 ms on a slow host.
  */
 public final class SpareThreads {
     private record Spare(Thread thread, CompletableFuture<Runnable> body) {}
@@ -22,7 +23,7 @@ public final class SpareThreads {
                 if (r != null) {
                     r.run();
                 }
-            }, "postcopy-spare");
+            }, "spare");
             t.setDaemon(true);
             t.start();
             ready.add(new Spare(t, body));
@@ -30,7 +31,7 @@ public final class SpareThreads {
     }
 
     /** {@code body} running on a thread named {@code name}: a spare while one is left, else a new thread. */
-    Thread start(Runnable body, String name) {
+    public Thread start(Runnable body, String name) {
         Spare s = ready.poll();
         if (s == null) {
             Thread t = new Thread(body, name);
