@@ -200,14 +200,13 @@ public final class MigrationReceiver {
             }
             // What can refuse the guest is checked now; the VM itself is built while the pages come.
             String cpu = Vm.cpuRefusal(config);
+            if (cpu != null) {
+                throw cannotBuild(control, cpu, null);
+            }
             try {
-                if (cpu != null) {
-                    throw new IllegalArgumentException(cpu);
-                }
                 memory = new GuestMemory(config.layout());
             } catch (RuntimeException e) {
-                control.refuse("the destination cannot build the VM: " + e.getMessage());
-                throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + e.getMessage(), e);
+                throw cannotBuild(control, e.getMessage(), e);
             }
             building = build(config, memory);
             if (!copiedDisks.isEmpty()) {
@@ -442,10 +441,14 @@ public final class MigrationReceiver {
         try {
             return building.join();
         } catch (java.util.concurrent.CompletionException e) {
-            Throwable cause = e.getCause();
-            control.refuse("the destination cannot build the VM: " + cause.getMessage());
-            throw new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + cause.getMessage(), cause);
+            throw cannotBuild(control, e.getCause().getMessage(), e.getCause());
         }
+    }
+
+    /** The refusal of a guest this end cannot build a VM for: told to the source, and the exception to throw. */
+    private static MigrationException cannotBuild(Channel control, String why, Throwable cause) {
+        control.refuse("the destination cannot build the VM: " + why);
+        return new MigrationException(Kind.LOCAL, "cannot build the incoming VM: " + why, cause);
     }
 
     /** A receive that failed: the machine closed once its build is over, or the memory alone when there is none. */

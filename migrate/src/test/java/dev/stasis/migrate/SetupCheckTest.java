@@ -83,9 +83,18 @@ class SetupCheckTest {
             try (Channel ch = source(dest)) {
                 ch.send(MessageType.SETUP, setup(broken));
                 ch.expect(MessageType.ACCEPT, d -> d.u64("session"));
-                Thread.sleep(500); // the build has failed by now
-                ch.send(MessageType.ROUND, new Encoder().varUnsigned(1).varUnsigned(0));
-                var refused = assertThrows(MigrationException.class, () -> ch.expect(MessageType.ROUND));
+                // Empty rounds, answered while the build goes on, until the one after it failed is refused.
+                MigrationException refused = null;
+                for (int round = 1; refused == null && round <= 200; round++) {
+                    ch.send(MessageType.ROUND, new Encoder().varUnsigned(round).varUnsigned(0));
+                    try {
+                        ch.expect(MessageType.ROUND, d -> d.varUnsigned("round", Long.MAX_VALUE));
+                        Thread.sleep(50);
+                    } catch (MigrationException e) {
+                        refused = e;
+                    }
+                }
+                assertNotNull(refused, "no ROUND was refused in 10 s");
                 assertTrue(refused.getMessage().contains("the destination cannot build the VM") && refused.getMessage().contains("KVM refused"), refused.getMessage());
             }
             var e = assertThrows(ExecutionException.class, () -> incoming.get(10, TimeUnit.SECONDS));

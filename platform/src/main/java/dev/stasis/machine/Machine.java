@@ -156,11 +156,11 @@ public final class Machine implements AutoCloseable {
      * 1, ... (see {@link VirtioSlots}); a disk that cannot be opened is an {@link IOException} saying why.
      */
     public static Machine create(VmConfig config, OutputStream console, RamBacking backing, List<DiskSpec> disks) throws IOException {
-        Vm vm = Vm.create(config, backing);
+        dev.stasis.memory.GuestMemory memory = new dev.stasis.memory.GuestMemory(config.layout(), backing);
         try {
-            return new Machine(vm, console, disks);
+            return create(config, console, memory, disks);
         } catch (IOException | RuntimeException e) {
-            vm.close();
+            memory.close();
             throw e;
         }
     }
@@ -170,13 +170,18 @@ public final class Machine implements AutoCloseable {
      * made; when this throws it stays the caller's, open (a migration's destination writes pages into it meanwhile).
      */
     public static Machine create(VmConfig config, OutputStream console, dev.stasis.memory.GuestMemory memory) {
+        try {
+            return create(config, console, memory, List.of());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // no disk, nothing to open
+        }
+    }
+
+    private static Machine create(VmConfig config, OutputStream console, dev.stasis.memory.GuestMemory memory, List<DiskSpec> disks) throws IOException {
         Vm vm = Vm.create(config, memory);
         try {
-            return new Machine(vm, console, List.of());
-        } catch (IOException e) {
-            vm.closeKeepingMemory();
-            throw new UncheckedIOException(e); // no disk, nothing to open
-        } catch (RuntimeException e) {
+            return new Machine(vm, console, disks);
+        } catch (IOException | RuntimeException e) {
             vm.closeKeepingMemory();
             throw e;
         }

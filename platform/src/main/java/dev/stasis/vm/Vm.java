@@ -85,9 +85,12 @@ public final class Vm implements AutoCloseable {
                 vmFd.setUserMemoryRegion(slot, 0, r.gpa(), r.size(), memory.mapping(slot).address()); // no dirty log: see setDirtyLogging
             }
             this.hostCpu = HostCpu.of(kvm);
-            List<List<CpuidEntry>> cpuid = plannedCpuid(config, hostCpu);
+            List<List<CpuidEntry>> cpuid = new ArrayList<>();
+            for (int id = 0; id < config.vcpus(); id++) {
+                cpuid.add(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
+            }
             // Refused before any vCPU exists: a model this host cannot present would fail later, far from the cause.
-            CpuCompatibility.check(cpuid.get(0), hostCpu, "the CPU model " + config.cpu().model());
+            checkModel(config, hostCpu, cpuid.get(0));
             List<MsrEntry> presetMsrs = config.cpu().msrs().entrySet().stream().map(e -> new MsrEntry(e.getKey(), e.getValue())).toList();
             for (int id = 0; id < config.vcpus(); id++) {
                 VcpuFd fd = vmFd.createVcpu(id);
@@ -158,19 +161,17 @@ public final class Vm implements AutoCloseable {
      */
     public static String cpuRefusal(VmConfig config) {
         try (Kvm kvm = Kvm.open()) {
-            CpuCompatibility.check(plannedCpuid(config, HostCpu.of(kvm)).get(0), HostCpu.of(kvm), "the CPU model " + config.cpu().model());
+            HostCpu host = HostCpu.of(kvm);
+            checkModel(config, host, CpuidBuilder.build(config.cpu(), host, 0, config.vcpus()));
             return null;
         } catch (RuntimeException e) {
             return e.getMessage();
         }
     }
 
-    private static List<List<CpuidEntry>> plannedCpuid(VmConfig config, HostCpu hostCpu) {
-        List<List<CpuidEntry>> cpuid = new ArrayList<>();
-        for (int id = 0; id < config.vcpus(); id++) {
-            cpuid.add(CpuidBuilder.build(config.cpu(), hostCpu, id, config.vcpus()));
-        }
-        return cpuid;
+    /** Refuses, naming each feature, a CPU model whose vCPU 0 ({@code cpuid}) this host cannot present. */
+    private static void checkModel(VmConfig config, HostCpu host, List<CpuidEntry> cpuid) {
+        CpuCompatibility.check(cpuid, host, "the CPU model " + config.cpu().model());
     }
 
     public VmConfig config() { return config; }

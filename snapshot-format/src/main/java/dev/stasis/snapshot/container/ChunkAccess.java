@@ -210,7 +210,7 @@ public final class ChunkAccess {
                 for (int p = 0, k = 0; p < slot.length; p++) {
                     slot[p] = d.stored(p) ? k++ : -1;
                 }
-                s = new Source(stored[0] == null ? new byte[0] : stored[0], slot, d);
+                s = new Source(stored[0], slot, d); // the decoder hands over the stored pages of every chunk, none or many
                 sources.put(c, s);
             }
             return s;

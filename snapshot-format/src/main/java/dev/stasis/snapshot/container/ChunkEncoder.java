@@ -82,7 +82,7 @@ final class ChunkEncoder implements AutoCloseable {
                     block.put(refBitmapAt + p / 8, (byte) (block.get(refBitmapAt + p / 8) | 1 << (p % 8)));
                     block.putLong(listAt + k * entry, refSources[k]);
                     if (spliced) {
-                        block.putLong(listAt + k * entry + 8, refSources[k] % Layout.PAGE_SIZE == 0 ? refSources[k] : refNext[k]);
+                        block.putLong(listAt + k * entry + 8, refNext[k]); // an aligned source's next is itself (PageDedup)
                     }
                 }
                 dataStart = listAt + refs * entry;

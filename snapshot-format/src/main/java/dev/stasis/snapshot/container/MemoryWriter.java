@@ -123,13 +123,14 @@ final class MemoryWriter {
     /** Pass 1: every chunk scanned on the pool, each thread taking the next chunk. */
     private static PageDedup.Scan[] scan(GuestRam ram, MemoryMap.Chunk[] chunks, ExecutorService pool, int threads) throws IOException {
         PageDedup.Scan[] scans = new PageDedup.Scan[chunks.length];
+        long anchorMask = PageDedup.anchorMask(java.util.Arrays.stream(chunks).mapToLong(MemoryMap.Chunk::pages).sum());
         AtomicInteger next = new AtomicInteger();
         int workers = Math.max(1, Math.min(chunks.length, threads));
         java.util.List<Future<?>> futures = new java.util.ArrayList<>();
         for (int w = 0; w < workers; w++) {
             futures.add(pool.submit(() -> {
                 for (int i = next.getAndIncrement(); i < chunks.length; i = next.getAndIncrement()) {
-                    scans[i] = PageDedup.scan(ram, chunks[i]);
+                    scans[i] = PageDedup.scan(ram, chunks[i], anchorMask);
                 }
                 return null;
             }));

@@ -19,8 +19,8 @@ import java.util.Arrays;
  * <p>A page whose bytes appeared before at another offset (a file in the page cache and the same file inside an
  * archive or read on past its unaligned end, a buffer copied to an unaligned address) has no aligned twin: its bytes
  * are the end of one earlier page and the start of another (the next page of the same file, wherever it lies).
- * Anchors find both: positions chosen by the bytes alone (each {@link #ANCHOR_BYTE}, about 16 in a page of random
- * bytes), keyed by the 16 bytes from there. A page without an aligned twin looks its anchors up among those of earlier
+ * Anchors find both: positions chosen by the bytes alone ({@link #ANCHOR_BYTE} and the byte after it, about 4 in a
+ * page of random bytes), keyed by the 16 bytes from there. A page without an aligned twin looks its anchors up among those of earlier
  * stored pages: an anchor found at another offset says which page its part of the page came from and where; a part
  * that has no anchor found is taken from the page the previous splice at that offset ended in, from the head of the
  * next one (a file's pages follow each other), or from the neighbour of the other part's page. That gives a candidate
@@ -91,6 +91,11 @@ final class PageDedup {
 
     /** Marks and hashes the non-zero pages of one chunk; a chunk the RAM knows to be zero is not read. */
     static Scan scan(GuestRam ram, MemoryMap.Chunk chunk) {
+        return scan(ram, chunk, 0);
+    }
+
+    /** {@link #scan(GuestRam, MemoryMap.Chunk)}, keeping only the anchors whose key has no bit of {@code anchorMask} set. */
+    static Scan scan(GuestRam ram, MemoryMap.Chunk chunk, long anchorMask) {
         int pages = chunk.pages();
         byte[] bitmap = new byte[ChunkFormat.bitmapBytes(pages)];
         if (ram.knownZero(chunk.gpa(), chunk.length())) {
@@ -116,7 +121,7 @@ final class PageDedup {
         Scan scan = new Scan(bitmap, hashes, n);
         for (int p = 0; p < pages && n > 0; p++) {
             if (scan.nonZero(p)) {
-                findAnchors(bytes, longs, p, scan);
+                findAnchors(bytes, longs, p, scan, anchorMask);
             }
         }
         return scan;
@@ -127,17 +132,35 @@ final class PageDedup {
     /** Bytes an anchor's key covers, from the anchor on, inside its page. */
     static final int ANCHOR_KEY_BYTES = 16;
     /** At most this many anchors a page: a page of repeated bytes would otherwise have hundreds (and compresses anyway). */
-    static final int MAX_ANCHORS = 32;
+    static final int MAX_ANCHORS = 16;
+    /**
+     * Anchors a write keeps at most, about: each costs ~44 bytes while the file is written (12 in its scan, 32 in the
+     * table), ~4 a page of random bytes. A larger guest keeps a content-chosen part of them ({@link #anchorMask}), the
+     * same part on every page, so splices are found less often but memory stays bounded (~180 MiB).
+     */
+    static final long MAX_TOTAL_ANCHORS = 1L << 22;
     private static final long ANCHOR_LANES = 0x0101010101010101L * (ANCHOR_BYTE & 0xff);
     private static final long LOW_BITS = 0x0101010101010101L;
     private static final long HIGH_BITS = 0x8080808080808080L;
 
+    /** The key bits an anchor must have clear, for a write of {@code pages} pages: none up to {@link #MAX_TOTAL_ANCHORS}. */
+    static long anchorMask(long pages) {
+        long expected = pages * 4;
+        long mask = 0;
+        while (expected > MAX_TOTAL_ANCHORS) {
+            expected >>= 1;
+            mask = mask << 1 | 1;
+        }
+        return mask;
+    }
+
     /**
-     * Adds the anchors of page {@code p} to {@code scan}: each {@link #ANCHOR_BYTE} whose key fits in the page. Eight
-     * bytes at a time: a word holds the byte where {@code v - 0x01..} borrows into a byte's top bit that {@code v} lacks
-     * (the test can also flag a byte above a real one, so each flag is checked).
+     * Adds the anchors of page {@code p} to {@code scan}: each {@link #ANCHOR_BYTE} followed by a byte with its two top
+     * bits clear (about one position in 1024 of random bytes), whose key fits in the page and has no bit of {@code mask}.
+     * Eight bytes at a time: a word holds the byte where {@code v - 0x01..} borrows into a byte's top bit that {@code v}
+     * lacks (the test can also flag a byte above a real one, so each flag is checked).
      */
-    private static void findAnchors(ByteBuffer bytes, LongBuffer longs, int p, Scan scan) {
+    private static void findAnchors(ByteBuffer bytes, LongBuffer longs, int p, Scan scan, long mask) {
         int pageAt = p * Layout.PAGE_SIZE;
         int found = 0;
         for (int i = 0; i < PAGE_LONGS; i++) {
@@ -146,8 +169,12 @@ final class PageDedup {
             while (flags != 0) {
                 int at = i * 8 + (Long.numberOfTrailingZeros(flags) >>> 3);
                 flags &= flags - 1;
-                if (at + ANCHOR_KEY_BYTES <= Layout.PAGE_SIZE && bytes.get(pageAt + at) == ANCHOR_BYTE) {
-                    scan.addAnchor(pageAt + at, anchorKey(bytes.getLong(pageAt + at), bytes.getLong(pageAt + at + 8)));
+                if (at + ANCHOR_KEY_BYTES <= Layout.PAGE_SIZE && bytes.get(pageAt + at) == ANCHOR_BYTE && (bytes.get(pageAt + at + 1) & 0xc0) == 0) {
+                    long key = anchorKey(bytes.getLong(pageAt + at), bytes.getLong(pageAt + at + 8));
+                    if ((key & mask) != 0) {
+                        continue;
+                    }
+                    scan.addAnchor(pageAt + at, key);
                     if (++found == MAX_ANCHORS) {
                         return;
                     }
@@ -236,19 +263,18 @@ final class PageDedup {
                 }
                 if (s.nonZero(p)) {
                     long gpa = chunks[c].gpa() + pageAt;
-                    long source = first.get(s.hashes[p]);
+                    long source = first.get(s.hashes[p]); // an aligned twin
                     long next = source;
-                    int found = source >= 0 ? Splices.WHOLE : splices.find(gpa, s, a, anchorsEnd);
-                    if (found != Splices.NONE && found != Splices.WHOLE) {
+                    int found = source >= 0 ? Splices.NONE : splices.find(gpa, s, a, anchorsEnd);
+                    if (found == Splices.SPLICE) {
                         source = splices.head + splices.offset;
                         next = splices.tail;
                     }
-                    // A page waiting for the rest of its splice: the head of the next splice at its offset is its tail.
-                    if (pending != null && found != Splices.NONE && found != Splices.WHOLE && splices.offset == pending.offset
-                            && splices.head != pending.head && splices.usable(splices.head, pending.gpa)) {
-                        pending.tail = splices.head;
-                    }
-                    if (pending != null && (pending.tail >= 0 || found != Splices.NONE && found != Splices.WHOLE)) {
+                    if (pending != null && found != Splices.NONE) {
+                        // The head of the next splice at a waiting page's offset is that page's tail.
+                        if (splices.offset == pending.offset && splices.head != pending.head && splices.usable(splices.head, pending.gpa)) {
+                            pending.tail = splices.head;
+                        }
                         n = pending.resolve(splices, first, s, chunks[c].gpa(), n, refs);
                         pending = null;
                     }
@@ -359,8 +385,8 @@ final class PageDedup {
             }
         }
 
-        /** What {@link #find} found: nothing, a whole page (aligned), both parts, or the head alone (the tail to come). */
-        static final int NONE = 0, WHOLE = 1, SPLICE = 2, HEAD = 3;
+        /** What {@link #find} found: nothing, both parts (or a whole page at offset 0), or the head alone (the tail to come). */
+        static final int NONE = 0, SPLICE = 1, HEAD = 2;
 
         /**
          * Looks for the page at {@code gpa} (anchors {@code [from, to)} of {@code s}) as the end of one source page from

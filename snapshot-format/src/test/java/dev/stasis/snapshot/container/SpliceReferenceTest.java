@@ -116,6 +116,23 @@ class SpliceReferenceTest {
     }
 
     @Test
+    void aLargeGuestKeepsAContentChosenPartOfItsAnchors() {
+        assertEquals(0, PageDedup.anchorMask(1L << 20), "a 4 GiB guest keeps every anchor");
+        assertEquals(3, PageDedup.anchorMask(1L << 22), "a 16 GiB guest one in four");
+        FakeRam ram = splicedCopies(true);
+        MemoryMap.Chunk chunk = new MemoryMap.Chunk(0, 0, 64 << 10);
+        PageDedup.Scan all = PageDedup.scan(ram, chunk, 0);
+        PageDedup.Scan part = PageDedup.scan(ram, chunk, 3);
+        assertTrue(all.anchors > 40, all.anchors + " anchors in 15 pages of random bytes");
+        assertTrue(part.anchors > 0 && part.anchors < all.anchors / 2, part.anchors + " of " + all.anchors);
+        for (int k = 0; k < part.anchors; k++) {
+            assertEquals(0, part.anchorKey[k] & 3);
+            int at = part.anchorAt[k];
+            assertTrue(java.util.stream.IntStream.range(0, all.anchors).anyMatch(i -> all.anchorAt[i] == at), "a kept anchor is one of all");
+        }
+    }
+
+    @Test
     void withoutSplicesNoChunkNeedsTheNewCodecs() throws Exception {
         FakeRam ram = DedupTest.duplicates(true, 7);
         Path f = dir.resolve("aligned.snap");
