@@ -226,7 +226,7 @@ public final class MigrationSender {
                 return log;
             }, MigrationSender::daemon);
             if (options.copyDisks() && !machine.disks().isEmpty()) {
-                diskCopy = new DiskCopySource(machine); // its changes tracked from here, before round 1 reads them
+                diskCopy = new DiskCopySource(machine, options.maxBandwidth()); // its changes tracked from here, before round 1 reads them
             }
             long session = connect(to);
             DirtyLog dirty = joinLogging();
@@ -500,7 +500,7 @@ public final class MigrationSender {
             join(open(to), session, i);
         }
         for (int i = 0; i < options.effectiveConnections(); i++) {
-            writers.add(new PageWriter());
+            writers.add(new PageWriter(options.maxBandwidth()));
         }
         if (options.effectiveConnections() > 1) {
             pool = Executors.newFixedThreadPool(options.effectiveConnections() - 1, r -> {

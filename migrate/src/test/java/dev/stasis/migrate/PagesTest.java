@@ -111,6 +111,60 @@ class PagesTest {
         }
     }
 
+    /**
+     * Both codecs on one link: a writer held to 1 MiB/s compresses every span of compressible pages (their saving is
+     * worth more than zstd's time there), an unlimited one on loopback chooses for itself, and every page arrives.
+     */
+    @Test
+    void aRateLimitedWriterCompressesAndEitherCodecArrivesIntact() throws Exception {
+        int spans = 6, span = 1024; // 4 MiB each: large enough to be sampled
+        MemoryLayout layout = new MemoryLayout(List.of(new MemoryRange(0, (long) spans * span * 4096)));
+        try (GuestMemory from = new GuestMemory(layout); GuestMemory to = new GuestMemory(layout);
+             ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             Channel out = new Channel(new Socket(ss.getInetAddress(), ss.getLocalPort()), FaultHook.NONE, new AtomicInteger());
+             Channel in = new Channel(ss.accept(), FaultHook.NONE, new AtomicInteger())) {
+            Random r = new Random(5);
+            byte[] page = new byte[4096];
+            for (long p = 0; p < (long) spans * span; p++) {
+                for (int i = 0; i < page.length; i++) {
+                    page[i] = (byte) ('a' + r.nextInt(8)); // text-like: zstd takes it to about half
+                }
+                from.write(p * 4096, page);
+            }
+            PageReader reader = new PageReader(to, new PageReader.Written(to));
+            List<Integer> codecs = new java.util.concurrent.CopyOnWriteArrayList<>();
+            var applied = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                for (int i = 0; i < spans; i++) {
+                    Frame f = in.expect(MessageType.PAGES);
+                    codecs.add(codecOf(f, span));
+                    reader.apply(f);
+                }
+            });
+            long[] all = new long[spans * span / 64];
+            java.util.Arrays.fill(all, -1L);
+            PageWriter limited = new PageWriter(1 << 20), unlimited = new PageWriter();
+            for (int i = 0; i < spans; i++) {
+                (i < spans / 2 ? limited : unlimited).send(out, from, (long) i * span * 4096, span, all, i * span / 64);
+            }
+            applied.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(List.of(PageWriter.CODEC_ZSTD, PageWriter.CODEC_ZSTD, PageWriter.CODEC_ZSTD), codecs.subList(0, spans / 2), "codecs " + codecs);
+            assertEquals((long) spans * span, reader.pages());
+            long bytes = (long) spans * span * 4096;
+            assertEquals(-1, from.buffer(0, (int) bytes).mismatch(to.buffer(0, (int) bytes)), "memory differs; codecs " + codecs);
+        }
+    }
+
+    /** The codec byte of a PAGES message of a span of {@code span} pages. */
+    private static int codecOf(Frame f, int span) {
+        var d = f.decoder();
+        d.u64("base");
+        d.varUnsigned("span", Long.MAX_VALUE);
+        for (int w = 0; w < 2 * ((span + 63) / 64); w++) {
+            d.u64("bitmap");
+        }
+        return d.u8("codec");
+    }
+
     private static Frame sendOne(PageWriter w, Channel out, Channel in, GuestMemory from, long[] bits) {
         w.send(out, from, 0, 64, bits, 0);
         return in.expect(MessageType.PAGES);

@@ -22,6 +22,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,7 +56,22 @@ class PostcopyMigrationTest {
                 RemoteRam ram = (RemoteRam) b.memory().fill();
                 assertNotNull(ram, "the destination's memory arrives while it runs");
                 int last = BALLAST_PAGES - 1;
-                assertArrayEquals(Ballast.page(last), b.memory().read(BALLAST + last * 4096L, 4096), "a page read before it was pushed");
+                // Safepoints (a collection a millisecond) while the read waits for the page: a copy faulting inside the
+                // JVM held them up, and the threads serving the fault waited at them (the whole process hung).
+                var collecting = new AtomicBoolean(true);
+                Thread collector = new Thread(() -> {
+                    while (collecting.get()) {
+                        System.gc();
+                        LockSupport.parkNanos(100_000);
+                    }
+                }, "collector");
+                collector.setDaemon(true);
+                collector.start();
+                try {
+                    assertArrayEquals(Ballast.page(last), b.memory().read(BALLAST + last * 4096L, 4096), "a page read before it was pushed");
+                } finally {
+                    collecting.set(false);
+                }
                 var result = sending.get(60, TimeUnit.SECONDS);
                 assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());
                 assertEquals(1, result.rounds(), "no pre-copy round: " + result);

@@ -1,5 +1,6 @@
 package dev.stasis.memory;
 
+import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.stasis.devices.DmaMemory;
 import com.sun.jna.Native;
@@ -182,19 +183,45 @@ public final class GuestMemory implements DmaMemory, AutoCloseable {
 
     @Override
     public void write(long gpa, byte[] data, int offset, int length) {
-        pointer(gpa, length).write(0, data, offset, length);
+        copy(pointer(gpa, length), data, offset, length, true);
         written.mark(gpa, length);
     }
 
     @Override
     public void read(long gpa, byte[] into, int offset, int length) {
-        pointer(gpa, length).read(0, into, offset, length);
+        copy(pointer(gpa, length), into, offset, length, false);
     }
 
     public byte[] read(long gpa, int length) {
         byte[] out = new byte[length];
-        pointer(gpa, length).read(0, out, 0, length);
+        read(gpa, out, 0, length);
         return out;
+    }
+
+    /** Each thread's buffer for {@link #copy}. */
+    private static final ThreadLocal<Memory> BOUNCE = ThreadLocal.withInitial(() -> new Memory(64 << 10));
+
+    /**
+     * Copies between guest RAM and a Java array by a native memcpy through a buffer of the thread's own. A page of
+     * RAM may fault into userfaultfd (missing while a lazy restore or a post-copy fills RAM, write-protected while a
+     * live snapshot runs), and the copy must wait for it in native code: JNA copies arrays inside the JVM (JNI's
+     * array-region calls), and a thread blocked there holds up every safepoint while the threads that would serve
+     * the fault stop at it. The whole process hung so (PostcopyMigrationTest, a read with collections running). The
+     * small accessors below copy in native code already.
+     */
+    private static void copy(Pointer host, byte[] array, int offset, int length, boolean toGuest) {
+        Memory bounce = BOUNCE.get();
+        for (int done = 0; done < length; ) {
+            int n = (int) Math.min(bounce.size(), length - done);
+            if (toGuest) {
+                bounce.write(0, array, offset + done, n);
+                LibC.memcpy(host.share(done), bounce, n);
+            } else {
+                LibC.memcpy(bounce, host.share(done), n);
+                bounce.read(0, array, offset + done, n);
+            }
+            done += n;
+        }
     }
 
     /**

@@ -80,6 +80,8 @@ public final class LibC {
 
     public static native Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
     public static native int munmap(Pointer addr, long length);
+    /** A copy in native code: a fault on either side waits with the thread in native, not holding up the JVM's safepoints. */
+    public static native Pointer memcpy(Pointer dest, Pointer src, long n);
     public static native int madvise(Pointer addr, long length, int advice);
     public static native int ftruncate(int fd, long length);
     public static native long lseek(int fd, long offset, int whence);
@@ -92,6 +94,9 @@ public final class LibC {
     public static native long pwrite(int fd, Pointer buf, long count, long offset);
     public static native int fallocate(int fd, int mode, long offset, long length);
     public static native int fdatasync(int fd);
+    /** With SYNC_FILE_RANGE_WRITE: starts writing a range back without waiting, so a later fdatasync has less left. */
+    public static native int sync_file_range(int fd, long offset, long nbytes, int flags);
+    public static final int SYNC_FILE_RANGE_WRITE = 0x2;
     public static final int FALLOC_FL_KEEP_SIZE = 0x1;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x2;
     public static final int FALLOC_FL_ZERO_RANGE = 0x10;

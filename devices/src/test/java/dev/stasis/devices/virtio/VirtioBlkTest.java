@@ -186,6 +186,49 @@ class VirtioBlkTest {
         assertEquals(0, status(), "what is still there reads");
     }
 
+    /**
+     * A disk failing as a dying one does: the kernel answers EIO (a FUSE file system of the test's, {@link FaultyFile}).
+     * Each read, write or flush that meets the error is answered IOERR with a line naming the disk, the offset and
+     * the error; the device and the blocks that are still good go on, and a flush works again once the disk does.
+     */
+    @Test
+    void eioFromTheDiskIsAnIoErrorForThatRequestAndTheRestGoesOn() throws Exception {
+        try (FaultyFile disk = FaultyFile.mount(Files.createDirectories(dir.resolve("fuse")), 1 << 20)) {
+            try {
+                QueueDriver d = open(disk.path(), false);
+                blk.image().fingerprint(); // the scan of what it held at open is done before it starts failing
+                disk.failing(at -> at >= 8 * 4096 && at < 9 * 4096); // block 8: sectors 64-71
+                request(d, 0, 64, 4096, true);
+                assertEquals(1, status(), "a read of the failing block");
+                assertTrue(log.stream().anyMatch(l -> l.contains("test-disk") && l.contains("at 32768") && l.contains("Input/output error")), log.toString());
+                request(d, 1, 70, 1024, false);
+                assertEquals(1, status(), "a write that ends in the failing block");
+
+                byte[] block = new byte[4096];
+                java.util.Arrays.fill(block, (byte) 0x5a);
+                ram.ram.write(DATA, block, 0, block.length);
+                request(d, 1, 16, 4096, false);
+                assertEquals(0, status(), "a write elsewhere");
+                ram.ram.setMemory(DATA, 4096, (byte) 0);
+                request(d, 0, 16, 4096, true);
+                assertEquals(0, status());
+                assertArrayEquals(block, ram.ram.getByteArray(DATA, 4096), "read back");
+
+                disk.failSyncs.set(true);
+                int before = log.size();
+                request(d, 4, 0, 0, false);
+                assertEquals(1, status(), "a flush the disk fails");
+                assertTrue(log.subList(before, log.size()).stream().anyMatch(l -> l.contains("Input/output error")), log.toString());
+                disk.failSyncs.set(false);
+                request(d, 4, 0, 0, false);
+                assertEquals(0, status(), "a flush once the disk syncs again");
+            } finally {
+                close(); // the device lets go of the file before its file system goes
+                blk = null;
+            }
+        }
+    }
+
     @Test
     void aLoopingChainBreaksTheDeviceUntilReset() throws Exception {
         QueueDriver d = open(image(1 << 20), false);

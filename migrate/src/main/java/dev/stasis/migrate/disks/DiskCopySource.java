@@ -30,13 +30,14 @@ public final class DiskCopySource implements AutoCloseable {
     private final List<VirtioBlk> disks;
     /** Per disk, the blocks changed and not yet sent again (bit n of word n/64). */
     private final long[][] pending;
-    private final PageWriter writer = new PageWriter();
+    private final PageWriter writer;
     private final ByteBuffer span = ByteBuffer.allocateDirect(Protocol.MAX_SPAN * Protocol.PAGE_SIZE);
     private final Pointer spanPointer = Native.getDirectBufferPointer(span);
 
     /** Starts tracking every disk's changes: from here on, what the guest writes is sent again. */
-    public DiskCopySource(Machine machine) {
+    public DiskCopySource(Machine machine, long maxBandwidth) {
         this.disks = machine.disks();
+        this.writer = new PageWriter(maxBandwidth);
         this.pending = new long[disks.size()][];
         for (int i = 0; i < disks.size(); i++) {
             DiskImage image = disks.get(i).image();
@@ -115,26 +116,38 @@ public final class DiskCopySource implements AutoCloseable {
                     zero[w] = marked[w]; // a hole: zeros, not read
                     continue;
                 }
-                // Each run of marked blocks in one read (round 1 reads 256 KiB at a time, not 4 KiB).
-                for (long v = marked[w]; v != 0; ) {
+                // Each run of marked blocks in one read (round 1 reads 256 KiB at a time, not 4 KiB); where at least a
+                // quarter of the blocks from the first marked to the last are, that whole range in one (a syscall a
+                // run cost ~150 ms of a 128 MiB round of short runs here; the blocks read and not marked go nowhere).
+                long v = marked[w];
+                int lowest = Long.numberOfTrailingZeros(v), highest = 63 - Long.numberOfLeadingZeros(v);
+                if (Long.bitCount(v) * 4 >= highest - lowest + 1) {
+                    readBlocks(image, base, w * 64 + lowest, highest - lowest + 1);
+                    continue;
+                }
+                while (v != 0) {
                     int from = Long.numberOfTrailingZeros(v);
                     int to = from + Long.numberOfTrailingZeros(~(v >>> from));
                     v = to == 64 ? 0 : v & (-1L << to);
-                    int block = w * 64 + from;
-                    long offset = base + (long) block * Protocol.PAGE_SIZE;
-                    int wanted = (to - from) * Protocol.PAGE_SIZE;
-                    int len = (int) Math.min(wanted, image.size() - offset);
-                    Pointer into = spanPointer.share((long) block * Protocol.PAGE_SIZE);
-                    if (len < wanted) {
-                        into.setMemory(len, wanted - len, (byte) 0); // the disk's short last block, padded
-                    }
-                    image.read(offset, into, len);
+                    readBlocks(image, base, w * 64 + from, to - from);
                 }
             }
         } catch (IOException e) {
             throw new MigrationException(Kind.LOCAL, "disk " + disks.get(slot).id() + " could not be read for the copy: " + e.getMessage(), e);
         }
         return writer.sendSpan(ch, MessageType.DISK_PAGES, new Encoder().varUnsigned(slot), span.duplicate().clear(), base, n, marked, zero);
+    }
+
+    /** Reads {@code count} blocks from block {@code block} of the span at byte {@code base} into the span's buffer. */
+    private void readBlocks(DiskImage image, long base, int block, int count) throws IOException {
+        long offset = base + (long) block * Protocol.PAGE_SIZE;
+        int wanted = count * Protocol.PAGE_SIZE;
+        int len = (int) Math.min(wanted, image.size() - offset);
+        Pointer into = spanPointer.share((long) block * Protocol.PAGE_SIZE);
+        if (len < wanted) {
+            into.setMemory(len, wanted - len, (byte) 0); // the disk's short last block, padded
+        }
+        image.read(offset, into, len);
     }
 
     /** Stops tracking the disks' changes (the migration is over, either way). */

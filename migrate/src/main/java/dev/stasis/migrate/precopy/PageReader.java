@@ -213,7 +213,7 @@ public final class PageReader {
             }
             default -> throw d.malformed("unknown page codec " + codec);
         }
-        d.raw(length, "page data");
+        d.skip(length, "page data"); // read in place above: a copy of it was a fresh span-sized array a message
         return new Expanded(new Span(gpa, span, sent, zero, dataPages), raw);
     }
 }

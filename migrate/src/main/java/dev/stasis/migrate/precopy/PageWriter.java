@@ -13,8 +13,8 @@ import java.util.Arrays;
 /**
  * Encodes PAGES messages for one connection (and DISK_PAGES, the same after a disk's slot: a disk's 4 KiB blocks are
  * its pages, its byte offsets their addresses): a span of up to {@link Protocol#MAX_SPAN} pages from one base address, a bitmap of the pages carried and a bitmap of those that are all zero (they travel as that
- * bit alone), then the other pages back to back, zstd-compressed as one frame (or raw when that is smaller).
- * Owns its buffers; one per sending thread.
+ * bit alone), then the other pages back to back, zstd-compressed as one frame (or raw when that is smaller, or when
+ * {@link CompressionChoice} finds the link faster than compressing). Owns its buffers; one per sending thread.
  */
 public final class PageWriter {
     public static final int CODEC_RAW = 0;
@@ -29,6 +29,17 @@ public final class PageWriter {
     private byte[] packed = new byte[0];
     private long pages;
     private long zeroPages;
+    private final CompressionChoice choice;
+
+    /** A writer for a link without a bandwidth limit. */
+    public PageWriter() {
+        this(0);
+    }
+
+    /** @param maxBandwidth the link's limit in bytes per second (--max-bandwidth), 0 = none: compressing pays more under one */
+    public PageWriter(long maxBandwidth) {
+        this.choice = new CompressionChoice(maxBandwidth);
+    }
 
     public long pages() {
         return pages;
@@ -124,17 +135,33 @@ public final class PageWriter {
             if (packed.length < Zstd.compressBound(rawLength)) {
                 packed = new byte[(int) Zstd.compressBound(raw.length)];
             }
-            long n = Zstd.compressByteArray(packed, 0, packed.length, raw, 0, rawLength, LEVEL);
-            if (!Zstd.isError(n) && n < rawLength) {
-                body = packed;
-                bodyLength = (int) n;
-                codec = CODEC_ZSTD;
+            if (rawLength >= 16 * CompressionChoice.SAMPLE_BYTES) {
+                compress(CompressionChoice.SAMPLE_BYTES); // how this span compresses, at a sixteenth of its cost or less
+            }
+            if (choice.compress()) {
+                long n = compress(rawLength);
+                if (!Zstd.isError(n) && n < rawLength) {
+                    body = packed;
+                    bodyLength = (int) n;
+                    codec = CODEC_ZSTD;
+                }
             }
         }
         head.u8(codec).varUnsigned(bodyLength);
-        ch.send(type, head.toBytes(), body, bodyLength);
+        byte[] header = head.toBytes();
+        long t = System.nanoTime();
+        ch.send(type, header, body, bodyLength);
+        choice.sent(header.length + bodyLength, System.nanoTime() - t);
         pages += count;
         zeroPages += count - rawLength / Protocol.PAGE_SIZE;
         return count;
+    }
+
+    /** Compresses the first {@code length} bytes of {@code raw} into {@code packed}; zstd's result, and the choice taught. */
+    private long compress(int length) {
+        long t = System.nanoTime();
+        long n = Zstd.compressByteArray(packed, 0, packed.length, raw, 0, length, LEVEL);
+        choice.compressed(length, Zstd.isError(n) ? length : n, System.nanoTime() - t);
+        return n;
     }
 }

@@ -103,6 +103,12 @@ public final class Decoder {
         return in.readBytes(n);
     }
 
+    /** Passes over {@code n} bytes the caller reads in place (at {@link #position}), once they are known to be there. */
+    public void skip(int n, Object what) {
+        need(n, what);
+        in.setPosition(in.position() + n);
+    }
+
     public byte[] bytes(Object what) {
         return raw(count(Where.suffix(what, " length"), 1, Integer.MAX_VALUE - 16), what);
     }
