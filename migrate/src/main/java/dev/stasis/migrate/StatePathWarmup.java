@@ -150,6 +150,11 @@ final class StatePathWarmup {
             told = true;
             ready.run();
             repeatJavaPart(scratch, side.budget, yield);
+            if (side == Side.DESTINATION && !yield.getAsBoolean()) {
+                // The warm-up's garbage (~100 MB of sections encoded and decoded) collected while no source is here: the
+                // collection it left due fell in a later pause (a 15 ms young collection of a copied disk's move here).
+                System.gc();
+            }
         } finally {
             if (!told) {
                 ready.run(); // failed: the socket takes a source all the same
