@@ -315,7 +315,10 @@ public final class DiskImage implements AutoCloseable {
             long at = offset + done;
             Pointer piece = from.share(done);
             synchronized (hash) {
-                bounce.clear().put(piece.getByteBuffer(0, n)).flip();
+                // Copied in native code: the guest's buffer may be a page a post-copy or a lazy restore has not brought
+                // yet, and a Java thread faulting outside native code holds up the JVM's safepoints (GuestMemory.copy).
+                LibC.memcpy(bouncePointer, piece, n);
+                bounce.clear().limit(n);
                 changing(at, n, bounce, () -> onOwnBlocks(at, n, () -> pwrite(at, bouncePointer, n)));
             }
             done += n;
