@@ -418,6 +418,11 @@ public final class MigrationSender {
         }
     }
 
+    /** A connection's part of a --max-bandwidth all connections share (0: none). */
+    private static long share(long maxBandwidth, int connections) {
+        return maxBandwidth <= 0 ? 0 : Math.max(1, maxBandwidth / connections);
+    }
+
     private static void daemon(Runnable r) {
         Thread t = new Thread(r, "migrate-dirty-log");
         t.setDaemon(true);
@@ -500,7 +505,7 @@ public final class MigrationSender {
             join(open(to), session, i);
         }
         for (int i = 0; i < options.effectiveConnections(); i++) {
-            writers.add(new PageWriter(options.maxBandwidth()));
+            writers.add(new PageWriter(share(options.maxBandwidth(), options.effectiveConnections())));
         }
         if (options.effectiveConnections() > 1) {
             pool = Executors.newFixedThreadPool(options.effectiveConnections() - 1, r -> {

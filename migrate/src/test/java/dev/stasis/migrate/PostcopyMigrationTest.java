@@ -68,9 +68,12 @@ class PostcopyMigrationTest {
                 collector.setDaemon(true);
                 collector.start();
                 try {
-                    assertArrayEquals(Ballast.page(last), b.memory().read(BALLAST + last * 4096L, 4096), "a page read before it was pushed");
+                    // Bounded: the read waits in native code now, so a page that never comes fails the test, not the run.
+                    byte[] read = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> b.memory().read(BALLAST + last * 4096L, 4096));
+                    assertArrayEquals(Ballast.page(last), read, "a page read before it was pushed");
                 } finally {
                     collecting.set(false);
+                    collector.join();
                 }
                 var result = sending.get(60, TimeUnit.SECONDS);
                 assertEquals(VmExit.Kind.MIGRATED, a.machine().vm().awaitExit(5000).kind());

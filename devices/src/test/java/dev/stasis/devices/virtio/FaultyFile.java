@@ -99,77 +99,89 @@ final class FaultyFile implements AutoCloseable {
             int opcode = in.getInt(4);
             long unique = in.getLong(8);
             long node = in.getLong(16);
-            switch (opcode) {
-                case INIT -> {
-                    Memory out = new Memory(64);
-                    out.clear();
-                    out.setInt(0, 7); // protocol 7.31: the fields below, no optional feature asked for
-                    out.setInt(4, 31);
-                    out.setInt(8, in.getInt(IN_HEADER + 8)); // max_readahead as offered
-                    out.setInt(20, MAX_WRITE);
-                    out.setShort(28, (short) (MAX_WRITE / 4096));
-                    reply(unique, 0, out, 64);
-                }
-                case LOOKUP -> {
-                    if (node == ROOT && NAME.equals(in.getString(IN_HEADER))) {
-                        Memory out = new Memory(40 + ATTR);
-                        out.clear();
-                        out.setLong(0, FILE);
-                        attr(out, 40, FILE);
-                        reply(unique, 0, out, 40 + ATTR);
-                    } else {
-                        reply(unique, -ENOENT, null, 0);
-                    }
-                }
-                case GETATTR, SETATTR -> {
-                    Memory out = new Memory(16 + ATTR);
-                    out.clear();
-                    attr(out, 16, node);
-                    reply(unique, 0, out, 16 + ATTR);
-                }
-                case OPEN -> {
-                    Memory out = new Memory(16);
-                    out.clear();
-                    out.setInt(8, 1); // FOPEN_DIRECT_IO: every read and write comes here
-                    reply(unique, 0, out, 16);
-                }
-                case READ -> {
-                    long offset = in.getLong(IN_HEADER + 8);
-                    int size = in.getInt(IN_HEADER + 16);
-                    int length = (int) Math.max(0, Math.min(size, content.length - offset));
-                    if (touchesFailing(offset, length)) {
-                        reply(unique, -EIO, null, 0);
-                    } else {
-                        Memory out = new Memory(Math.max(1, length));
-                        if (length > 0) {
-                            out.write(0, content, (int) offset, length);
-                        }
-                        reply(unique, 0, out, length);
-                    }
-                }
-                case WRITE -> {
-                    long offset = in.getLong(IN_HEADER + 8);
-                    int size = in.getInt(IN_HEADER + 16);
-                    if (touchesFailing(offset, size) || offset + size > content.length) {
-                        reply(unique, -EIO, null, 0);
-                    } else {
-                        in.read(IN_HEADER + 40, content, (int) offset, size);
-                        Memory out = new Memory(8);
-                        out.clear();
-                        out.setInt(0, size);
-                        reply(unique, 0, out, 8);
-                    }
-                }
-                case FSYNC -> reply(unique, failSyncs.get() ? -EIO : 0, null, 0);
-                case FLUSH, RELEASE, ACCESS -> reply(unique, 0, null, 0);
-                case FORGET, BATCH_FORGET, INTERRUPT -> { } // answered by no reply
-                case DESTROY -> {
-                    reply(unique, 0, null, 0);
+            try {
+                if (!answer(in, opcode, unique, node)) {
                     return;
                 }
-                default -> reply(unique, -ENOSYS, null, 0);
+            } catch (RuntimeException e) {
+                reply(unique, -EIO, null, 0); // a request this server could not answer fails, rather than waits for ever
             }
         }
+    }
+
+    /** Answers one request; false after DESTROY. */
+    private boolean answer(Memory in, int opcode, long unique, long node) {
+        switch (opcode) {
+            case INIT -> {
+                Memory out = new Memory(64);
+                out.clear();
+                out.setInt(0, 7); // protocol 7.31: the fields below, no optional feature asked for
+                out.setInt(4, 31);
+                out.setInt(8, in.getInt(IN_HEADER + 8)); // max_readahead as offered
+                out.setInt(20, MAX_WRITE);
+                out.setShort(28, (short) (MAX_WRITE / 4096));
+                reply(unique, 0, out, 64);
+            }
+            case LOOKUP -> {
+                if (node == ROOT && NAME.equals(in.getString(IN_HEADER))) {
+                    Memory out = new Memory(40 + ATTR);
+                    out.clear();
+                    out.setLong(0, FILE);
+                    attr(out, 40, FILE);
+                    reply(unique, 0, out, 40 + ATTR);
+                } else {
+                    reply(unique, -ENOENT, null, 0);
+                }
+            }
+            case GETATTR, SETATTR -> {
+                Memory out = new Memory(16 + ATTR);
+                out.clear();
+                attr(out, 16, node);
+                reply(unique, 0, out, 16 + ATTR);
+            }
+            case OPEN -> {
+                Memory out = new Memory(16);
+                out.clear();
+                out.setInt(8, 1); // FOPEN_DIRECT_IO: every read and write comes here
+                reply(unique, 0, out, 16);
+            }
+            case READ -> {
+                long offset = in.getLong(IN_HEADER + 8);
+                int size = in.getInt(IN_HEADER + 16);
+                int length = (int) Math.max(0, Math.min(size, content.length - offset));
+                if (touchesFailing(offset, length)) {
+                    reply(unique, -EIO, null, 0);
+                } else {
+                    Memory out = new Memory(Math.max(1, length));
+                    if (length > 0) {
+                        out.write(0, content, (int) offset, length);
+                    }
+                    reply(unique, 0, out, length);
+                }
+            }
+            case WRITE -> {
+                long offset = in.getLong(IN_HEADER + 8);
+                int size = in.getInt(IN_HEADER + 16);
+                if (touchesFailing(offset, size) || offset + size > content.length) {
+                    reply(unique, -EIO, null, 0);
+                } else {
+                    in.read(IN_HEADER + 40, content, (int) offset, size);
+                    Memory out = new Memory(8);
+                    out.clear();
+                    out.setInt(0, size);
+                    reply(unique, 0, out, 8);
+                }
+            }
+            case FSYNC -> reply(unique, failSyncs.get() ? -EIO : 0, null, 0);
+            case FLUSH, RELEASE, ACCESS -> reply(unique, 0, null, 0);
+            case FORGET, BATCH_FORGET, INTERRUPT -> { } // answered by no reply
+            case DESTROY -> {
+                reply(unique, 0, null, 0);
+                return false;
+            }
+            default -> reply(unique, -ENOSYS, null, 0);
+        }
+        return true;
     }
 
     private boolean touchesFailing(long offset, long length) {
@@ -208,6 +220,8 @@ final class FaultyFile implements AutoCloseable {
         closed = true;
         Mounts.umount2(dir.toString(), 2 /* MNT_DETACH */);
         server.join(5000);
-        LibC.close(fd);
+        if (!server.isAlive()) {
+            LibC.close(fd); // never under a server that could still read a reused descriptor number
+        }
     }
 }

@@ -24,6 +24,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code --copy-disks}, the destination: makes a new, sparse file for each disk the SETUP announces (at the path
@@ -33,8 +34,11 @@ import java.util.concurrent.TimeUnit;
  * are removed.
  */
 public final class DiskCopyTarget implements AutoCloseable {
-    /** {@code writeback}: a descriptor of the same file whose page-cache writeback each span starts, -1 if none could be had. */
-    private record Disk(String id, Path path, long size, boolean readOnly, FileChannel file, int writeback, long[] written) {}
+    /**
+     * {@code writeback}: a descriptor of the same file whose page-cache writeback each span starts, -1 if none could be
+     * had or once it is closed.
+     */
+    private record Disk(String id, Path path, long size, boolean readOnly, FileChannel file, AtomicInteger writeback, long[] written) {}
 
     /** The largest disk copied: its bitmaps (here and at the source) are 32 MiB. */
     public static final long MAX_SIZE = 1L << 40;
@@ -103,7 +107,7 @@ public final class DiskCopyTarget implements AutoCloseable {
                 }
                 long words = (a.size() / Protocol.PAGE_SIZE + 64) / 64; // bounded by MAX_SIZE: at most 4 Mi words
                 int writeback = LibC.open(to.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC); // a hint's: without it, the syncs wait longer
-                t.disks.add(new Disk(a.id(), to, a.size(), a.readOnly(), f, writeback, new long[(int) words])); // registered at once: removed on failure
+                t.disks.add(new Disk(a.id(), to, a.size(), a.readOnly(), f, new AtomicInteger(writeback), new long[(int) words])); // registered at once: removed on failure
                 try {
                     f.write(ByteBuffer.wrap(new byte[1]), a.size() - 1); // its size, sparse
                 } catch (IOException e) {
@@ -192,12 +196,13 @@ public final class DiskCopyTarget implements AutoCloseable {
             if (runLength > 0) {
                 write(disk, ByteBuffer.wrap(raw, runFrom, runLength), runAt);
             }
-            if (disk.writeback() >= 0) {
+            int hinted = disk.writeback().get();
+            if (hinted >= 0) {
                 // The span on its way to the disk now: the round's sync then waits for little (it was ~180 ms of a
                 // 128 MiB round here). A hint: a failure shows in the sync.
                 long at = s.gpa(), length = (long) s.span() * Protocol.PAGE_SIZE;
                 try {
-                    writeback.execute(() -> LibC.sync_file_range(disk.writeback(), at, length, LibC.SYNC_FILE_RANGE_WRITE));
+                    writeback.execute(() -> LibC.sync_file_range(hinted, at, length, LibC.SYNC_FILE_RANGE_WRITE));
                 } catch (RejectedExecutionException e) {
                     // finished or closed: the file's own sync covers it, or it is removed
                 }
@@ -216,13 +221,13 @@ public final class DiskCopyTarget implements AutoCloseable {
 
     /** Every block is in: makes the copies durable and closes them, to be opened (and locked) as the guest's disks. */
     public void finish() {
-        if (!stopWriteback()) {
-            throw new MigrationException(Kind.LOCAL, "the disks' copies were still being written back after " + Channel.READ_TIMEOUT_MILLIS + " ms");
-        }
+        boolean stopped = stopWriteback(); // the hints still queued are dropped: the sync below covers them
         for (Disk d : disks) {
             try {
                 d.file().force(true);
-                closeWriteback(d);
+                if (stopped) {
+                    closeWriteback(d);
+                }
                 d.file().close();
             } catch (IOException e) {
                 throw new MigrationException(Kind.LOCAL, "disk " + d.id() + ": " + d.path() + " could not be made durable: " + e.getMessage(), e);
@@ -230,21 +235,33 @@ public final class DiskCopyTarget implements AutoCloseable {
         }
     }
 
-    /** Waits for the hints under way; true when none runs any more (their descriptors may be closed). */
+    /**
+     * Drops the hints not started and waits for the one under way (it may block while the device's queue is full);
+     * true when none runs any more, so their descriptors may be closed. A hint never fails a move.
+     */
     private boolean stopWriteback() {
-        writeback.shutdown();
+        writeback.shutdownNow();
+        boolean interrupted = false;
         try {
-            return writeback.awaitTermination(Channel.READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+            while (true) {
+                try {
+                    return writeback.awaitTermination(Channel.READ_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true; // the descriptors must not close under a running hint: wait on
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
-    /** Once: while the file is open (finish closes both, close only what finish did not). */
+    /** Once, by whichever of finish and close comes first. */
     private static void closeWriteback(Disk d) {
-        if (d.writeback() >= 0 && d.file().isOpen()) {
-            LibC.close(d.writeback());
+        int fd = d.writeback().getAndSet(-1);
+        if (fd >= 0) {
+            LibC.close(fd);
         }
     }
 

@@ -5,8 +5,10 @@ package dev.stasis.migrate.precopy;
  * per byte than zstd is per byte saved: on loopback and fast networks it does not (zstd level 1 at ~260 MB/s was 60% of
  * a 1 GiB disk's copy over loopback, for 40% fewer bytes), on a slow or rate-limited link it does. Learnt as the
  * migration goes, per connection: zstd's speed and ratio from every compression (a sample of each large span included),
- * the link's from every send, never counted faster than {@code --max-bandwidth} lets it be. Compresses while it knows
- * nothing yet, as the codec always did.
+ * the link's from every send, never counted faster than its part of {@code --max-bandwidth} lets it be. Compresses while
+ * it knows nothing yet, as the codec always did. The time of a send is the link's only once the socket's buffer is full:
+ * while compressing, the buffer drains meanwhile and the link looks faster than it is, so on a link where compressing
+ * only just pays the choice may go back and forth (the loopback and the rate-limited links measured are far from it).
  */
 public final class CompressionChoice {
     /** A large span's leading bytes compressed to learn how this data compresses, whatever is chosen for the rest. */

@@ -30,13 +30,15 @@ public final class PageWriter {
     private long pages;
     private long zeroPages;
     private final CompressionChoice choice;
+    /** Page bytes sent since zstd last sampled them. */
+    private long sinceSample;
 
     /** A writer for a link without a bandwidth limit. */
     public PageWriter() {
         this(0);
     }
 
-    /** @param maxBandwidth the link's limit in bytes per second (--max-bandwidth), 0 = none: compressing pays more under one */
+    /** @param maxBandwidth this connection's part of the link's limit in bytes per second (--max-bandwidth), 0 = none: compressing pays more under one */
     public PageWriter(long maxBandwidth) {
         this.choice = new CompressionChoice(maxBandwidth);
     }
@@ -135,8 +137,12 @@ public final class PageWriter {
             if (packed.length < Zstd.compressBound(rawLength)) {
                 packed = new byte[(int) Zstd.compressBound(raw.length)];
             }
-            if (rawLength >= 16 * CompressionChoice.SAMPLE_BYTES) {
-                compress(CompressionChoice.SAMPLE_BYTES); // how this span compresses, at a sixteenth of its cost or less
+            sinceSample += rawLength;
+            if (sinceSample >= 16 * CompressionChoice.SAMPLE_BYTES) {
+                // How this data compresses, whatever is chosen: a sample a sixteenth of the bytes at most, small spans too
+                // (else a ratio once learnt on random data would hold for good once only small spans came).
+                compress(Math.min(rawLength, CompressionChoice.SAMPLE_BYTES));
+                sinceSample = 0;
             }
             if (choice.compress()) {
                 long n = compress(rawLength);
