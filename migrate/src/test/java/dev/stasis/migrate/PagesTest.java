@@ -119,10 +119,7 @@ class PagesTest {
     void aRateLimitedWriterCompressesAndEitherCodecArrivesIntact() throws Exception {
         int spans = 6, span = 1024; // 4 MiB each: large enough to be sampled
         MemoryLayout layout = new MemoryLayout(List.of(new MemoryRange(0, (long) spans * span * 4096)));
-        try (GuestMemory from = new GuestMemory(layout); GuestMemory to = new GuestMemory(layout);
-             ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             Channel out = new Channel(new Socket(ss.getInetAddress(), ss.getLocalPort()), FaultHook.NONE, new AtomicInteger());
-             Channel in = new Channel(ss.accept(), FaultHook.NONE, new AtomicInteger())) {
+        try (GuestMemory from = new GuestMemory(layout); GuestMemory to = new GuestMemory(layout)) {
             Random r = new Random(5);
             byte[] page = new byte[4096];
             for (long p = 0; p < (long) spans * span; p++) {
@@ -132,21 +129,26 @@ class PagesTest {
                 from.write(p * 4096, page);
             }
             PageReader reader = new PageReader(to, new PageReader.Written(to));
-            List<Integer> codecs = new java.util.concurrent.CopyOnWriteArrayList<>();
-            var applied = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            long[] all = new long[spans * span / 64];
+            java.util.Arrays.fill(all, -1L);
+            var outcome = ChannelPair.run(in -> {
+                List<Integer> codecs = new java.util.ArrayList<>();
                 for (int i = 0; i < spans; i++) {
                     Frame f = in.expect(MessageType.PAGES);
                     codecs.add(codecOf(f, span));
                     reader.apply(f);
                 }
+                return codecs;
+            }, out -> {
+                PageWriter limited = new PageWriter(1 << 20), unlimited = new PageWriter();
+                for (int i = 0; i < spans; i++) {
+                    (i < spans / 2 ? limited : unlimited).send(out, from, (long) i * span * 4096, span, all, i * span / 64);
+                }
+                return null;
             });
-            long[] all = new long[spans * span / 64];
-            java.util.Arrays.fill(all, -1L);
-            PageWriter limited = new PageWriter(1 << 20), unlimited = new PageWriter();
-            for (int i = 0; i < spans; i++) {
-                (i < spans / 2 ? limited : unlimited).send(out, from, (long) i * span * 4096, span, all, i * span / 64);
-            }
-            applied.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertNull(outcome.server(), String.valueOf(outcome.server()));
+            assertNull(outcome.client(), String.valueOf(outcome.client()));
+            List<Integer> codecs = outcome.value();
             assertEquals(List.of(PageWriter.CODEC_ZSTD, PageWriter.CODEC_ZSTD, PageWriter.CODEC_ZSTD), codecs.subList(0, spans / 2), "codecs " + codecs);
             assertEquals((long) spans * span, reader.pages());
             long bytes = (long) spans * span * 4096;

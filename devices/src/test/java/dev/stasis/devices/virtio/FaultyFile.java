@@ -3,6 +3,7 @@ package dev.stasis.devices.virtio;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
+import dev.stasis.os.Errno;
 import dev.stasis.os.LibC;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +21,7 @@ import org.opentest4j.TestAbortedException;
  */
 final class FaultyFile implements AutoCloseable {
     static final String NAME = "disk.img";
-    private static final int EIO = 5, ENOENT = 2, ENOSYS = 38;
+    private static final int ENOSYS = 38; // not among Errno's: only a FUSE server answers it
     private static final int LOOKUP = 1, FORGET = 2, GETATTR = 3, SETATTR = 4, OPEN = 14, READ = 15, WRITE = 16, RELEASE = 18,
             FSYNC = 20, FLUSH = 25, INIT = 26, ACCESS = 34, INTERRUPT = 36, DESTROY = 38, BATCH_FORGET = 42;
     private static final long ROOT = 1, FILE = 2;
@@ -51,7 +52,7 @@ final class FaultyFile implements AutoCloseable {
         if (!Files.exists(Path.of("/dev/fuse"))) {
             throw new TestAbortedException("no /dev/fuse on this host: a disk returning EIO is made with FUSE");
         }
-        int fd = LibC.open("/dev/fuse", 2 /* O_RDWR */ | LibC.O_CLOEXEC);
+        int fd = LibC.open("/dev/fuse", LibC.O_RDWR | LibC.O_CLOEXEC);
         if (fd < 0) {
             throw new TestAbortedException("cannot open /dev/fuse: " + LibC.strerror(Native.getLastError()));
         }
@@ -59,7 +60,7 @@ final class FaultyFile implements AutoCloseable {
         if (Mounts.mount("stasis-faulty", dir.toString(), "fuse", 0x2 | 0x4 /* MS_NOSUID | MS_NODEV */, options) != 0) {
             int errno = Native.getLastError();
             LibC.close(fd);
-            if (errno == 1 /* EPERM */) {
+            if (errno == Errno.EPERM) {
                 throw new TestAbortedException("mounting a FUSE file system needs root: " + LibC.strerror(errno));
             }
             throw new IOException("mount of a FUSE file system at " + dir + " failed: " + LibC.strerror(errno));
@@ -91,7 +92,7 @@ final class FaultyFile implements AutoCloseable {
             long n = LibC.read(fd, in, in.size());
             if (n < 0) {
                 int errno = Native.getLastError();
-                if (errno == 4 /* EINTR */ || errno == ENOENT /* a request the kernel took back */) {
+                if (errno == Errno.EINTR || errno == Errno.ENOENT /* a request the kernel took back */) {
                     continue;
                 }
                 return; // ENODEV: unmounted
@@ -104,7 +105,7 @@ final class FaultyFile implements AutoCloseable {
                     return;
                 }
             } catch (RuntimeException e) {
-                reply(unique, -EIO, null, 0); // a request this server could not answer fails, rather than waits for ever
+                reply(unique, -Errno.EIO, null, 0); // a request this server could not answer fails, rather than waits for ever
             }
         }
     }
@@ -130,7 +131,7 @@ final class FaultyFile implements AutoCloseable {
                     attr(out, 40, FILE);
                     reply(unique, 0, out, 40 + ATTR);
                 } else {
-                    reply(unique, -ENOENT, null, 0);
+                    reply(unique, -Errno.ENOENT, null, 0);
                 }
             }
             case GETATTR, SETATTR -> {
@@ -150,7 +151,7 @@ final class FaultyFile implements AutoCloseable {
                 int size = in.getInt(IN_HEADER + 16);
                 int length = (int) Math.max(0, Math.min(size, content.length - offset));
                 if (touchesFailing(offset, length)) {
-                    reply(unique, -EIO, null, 0);
+                    reply(unique, -Errno.EIO, null, 0);
                 } else {
                     Memory out = new Memory(Math.max(1, length));
                     if (length > 0) {
@@ -163,7 +164,7 @@ final class FaultyFile implements AutoCloseable {
                 long offset = in.getLong(IN_HEADER + 8);
                 int size = in.getInt(IN_HEADER + 16);
                 if (touchesFailing(offset, size) || offset + size > content.length) {
-                    reply(unique, -EIO, null, 0);
+                    reply(unique, -Errno.EIO, null, 0);
                 } else {
                     in.read(IN_HEADER + 40, content, (int) offset, size);
                     Memory out = new Memory(8);
@@ -172,7 +173,7 @@ final class FaultyFile implements AutoCloseable {
                     reply(unique, 0, out, 8);
                 }
             }
-            case FSYNC -> reply(unique, failSyncs.get() ? -EIO : 0, null, 0);
+            case FSYNC -> reply(unique, failSyncs.get() ? -Errno.EIO : 0, null, 0);
             case FLUSH, RELEASE, ACCESS -> reply(unique, 0, null, 0);
             case FORGET, BATCH_FORGET, INTERRUPT -> { } // answered by no reply
             case DESTROY -> {

@@ -2,8 +2,9 @@ package dev.stasis.migrate.precopy;
 
 /**
  * Whether a span's pages go zstd-compressed or raw on one connection. Compressing pays only where the link is slower
- * per byte than zstd is per byte saved: on loopback and fast networks it does not (zstd level 1 at ~260 MB/s was 60% of
- * a 1 GiB disk's copy over loopback, for 40% fewer bytes), on a slow or rate-limited link it does. Learnt as the
+ * per byte than zstd is per byte saved: on loopback and fast networks it does not (zstd level 1, ~270 MB/s here, took
+ * 493 ms of the 1044 ms round that copied a disk's 128 MiB of data over loopback, for 40% fewer bytes), on a slow or
+ * rate-limited link it does. Learnt as the
  * migration goes, per connection: zstd's speed and ratio from every compression (a sample of each large span included),
  * the link's from every send, never counted faster than its part of {@code --max-bandwidth} lets it be. Compresses while
  * it knows nothing yet, as the codec always did. The time of a send is the link's only once the socket's buffer is full:
