@@ -97,7 +97,7 @@ public final class DiskBench {
     }
 
     private static String[] qemuArgs(Path kernel, Path image, String mode) {
-        return new String[] {Qemu.BINARY, "-accel", "kvm", "-cpu", "host", "-machine", "microvm,x-option-roms=on,ioapic2=off",
+        return new String[] {Qemu.BINARY, "-accel", "kvm", "-cpu", Qemu.CPU, "-machine", "microvm,x-option-roms=on,ioapic2=off",
                 "-global", "virtio-mmio.force-legacy=false", "-m", "64", "-smp", "1", "-display", "none", "-nodefaults", "-serial", "stdio",
                 "-monitor", "none", "-no-reboot", "-kernel", kernel.toString(), "-append", mode == null ? "" : mode.contains("=") ? mode : "bench=" + mode,
                 "-drive", "id=d0,file=" + image + ",format=raw,if=none,cache=writeback,aio=threads", "-device", "virtio-blk-device,drive=d0"};

@@ -13,6 +13,13 @@ import java.util.regex.Pattern;
 final class Qemu {
     static final String BINARY = "/usr/bin/qemu-system-x86_64";
 
+    /**
+     * The CPU every bench's QEMU runs with. -arch-capabilities: on an AMD EPYC host this KVM offers IA32_ARCH_CAPABILITIES
+     * in CPUID but refuses the value QEMU writes to it ("failed to set MSR 0x10a to 0x69", then an assertion); the
+     * guests here never read it.
+     */
+    static final String CPU = "host,-arch-capabilities";
+
     private Qemu() {}
 
     static boolean installed() {
@@ -25,9 +32,7 @@ final class Qemu {
      * {@code -incoming} URI.
      */
     static String[] args(Path kernel, String mem, Path load, String loadGpa, Path qmp, String incoming) {
-        // -arch-capabilities: on an AMD EPYC host this KVM offers IA32_ARCH_CAPABILITIES in CPUID but refuses the value
-        // QEMU writes to it ("failed to set MSR 0x10a to 0x69", then an assertion); the guests here never read it.
-        List<String> a = new ArrayList<>(List.of(BINARY, "-accel", "kvm", "-cpu", "host,-arch-capabilities", "-machine", "q35", "-m", mem,
+        List<String> a = new ArrayList<>(List.of(BINARY, "-accel", "kvm", "-cpu", CPU, "-machine", "q35", "-m", mem,
                 "-smp", "1", "-display", "none", "-nodefaults", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                 "-kernel", kernel.toString(), "-qmp", "unix:" + qmp + ",server=on,wait=off"));
         if (load != null) {
