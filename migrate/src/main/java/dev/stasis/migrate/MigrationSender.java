@@ -203,7 +203,7 @@ public final class MigrationSender {
      * spends some 100-200 ms of its rounds and set-up beside that warm-up. For a VM that serves a control socket.
      */
     public static void warmUp(GuestCpu cpu) {
-        StatePathWarmup.source(cpu);
+        StatePathWarmup.source(cpu, true);
     }
 
     public static VmExit migrated(Result r) {
@@ -216,7 +216,7 @@ public final class MigrationSender {
         pausedBefore = vm.runControl().isPauseRequested(); // a VM someone else holds paused stays paused on give-up
         boolean paused = false;
         boolean committed = false;
-        warmup = StatePathWarmup.source(vm.config().cpu()); // done ahead, or while pre-copy runs: not in the pause
+        warmup = StatePathWarmup.source(vm.config().cpu(), false); // done ahead, or while pre-copy runs: not in the pause
         try {
             // KVM's dirty log is turned on (re-registering every slot) while the destination sets up; off again below.
             logging = CompletableFuture.supplyAsync(() -> {
