@@ -200,6 +200,9 @@ public final class PostcopySource {
             try {
                 e = events.poll(1, TimeUnit.SECONDS);
                 Epoch now = epoch;
+                if (e == null && !now.pushStarted) {
+                    startPush(now); // no STARTED within a second: the push goes all the same, so the pages get there
+                }
                 if (e == null && now.pushStarted && now.pushing.get() == 0 && System.nanoTime() - now.pushEnded > TimeUnit.SECONDS.toNanos(DONE_TIMEOUT_SECONDS)) {
                     throw new MigrationException(Kind.PROTOCOL, "every page was sent " + DONE_TIMEOUT_SECONDS
                             + " s ago and the destination has not said it has them all");
