@@ -194,8 +194,10 @@ final class StatePathWarmup {
      * cold, 0.6 ms compiled). Repeating only the Java part (encode, decode, load) left the code around KVM's calls
      * interpreted (the vCPU's register and MSR codecs, each part's apply). With those repeated too, and the source's
      * warm-up ahead given 500 ms, 9 moves of ticker alternated with the old build (medians): the source's save in the
-     * pause 1.9 -> 1.0 ms, the destination's restore 3.7 -> 1.8 ms, the whole pause 11.0 -> 7.2 ms. A repeat saves
-     * and restores the destination's warm-up disk too (a flush of a two-block file); the budget bounds it.
+     * pause 1.9 -> 1.0 ms, the destination's restore 3.7 -> 1.8 ms, the whole pause 11.0 -> 7.2 ms. A repeat costs
+     * ~1.2 ms here (the destination's, with its warm-up disk flushed each time, 500 in 631 ms; the source's, beside its
+     * guest, 403 in its 500 ms), and while the source's run, 0.75-1.25 s after the VM starts, ticker saw steps of
+     * 10-14 ms on this 2-core host (none with the Java part alone; sleeping 2 ms between repeats did not help).
      */
     private static void repeat(Machine scratch, Duration budget, BooleanSupplier yield) {
         long until = System.nanoTime() + budget.toNanos();
