@@ -344,13 +344,17 @@ public final class MigrationReceiver {
                 }
                 // Shared: only now, the source has let go of them. Either way at the paths this host's operator gave.
                 SharedDisks.attach(machine, sections, disks, diskCopy == null ? options.diskPaths() : diskCopy.paths(), diskCopy != null);
-                machine.disks().forEach(d -> log.accept("disk " + d.id() + ": " + d.image().path() + (diskCopy == null ? " handed over by the source" : " copied")));
+                for (var d : machine.disks()) { // loops, not lambdas: a lambda's first link would be in the pause
+                    log.accept("disk " + d.id() + ": " + d.image().path() + (diskCopy == null ? " handed over by the source" : " copied"));
+                }
             } catch (MigrationException e) {
                 control.refuse(e.getMessage());
                 throw e;
             }
             try {
-                machine.restoreState(sections).forEach(note -> log.accept("warning: " + note));
+                for (String note : machine.restoreState(sections)) {
+                    log.accept("warning: " + note);
+                }
             } catch (RuntimeException e) {
                 control.refuse("the destination cannot restore the guest: " + e.getMessage());
                 throw new MigrationException(Kind.LOCAL, "cannot restore the incoming guest: " + e.getMessage(), e);

@@ -240,7 +240,7 @@ public final class MigrationSender {
                 progress.checkCancelled();
                 rounds++;
                 long t = System.nanoTime();
-                long bytesBefore = channels.stream().mapToLong(Channel::bytesSent).sum();
+                long bytesBefore = bytesSent();
                 long[] sent = sendRound(pages, false);
                 long blocks = diskCopy == null ? 0 : diskCopy.send(channels, this::afterDiskSpan);
                 channels.get(0).send(MessageType.ROUND, new Encoder().varUnsigned(rounds).varUnsigned(sent[0]));
@@ -255,8 +255,8 @@ public final class MigrationSender {
                 long n = DirtyLog.count(pages) + dirtyBlocks;
                 log.accept(String.format("round %d: %d pages (%d zero)%s in %.1f ms; %d dirty now, pause would be ~%.1f ms",
                         rounds, sent[0], sent[1], diskCopy == null ? "" : ", " + blocks + " disk blocks", took / 1e6, n, convergence.expectedDowntime(n) / 1e6));
-                long bytesNow = channels.stream().mapToLong(Channel::bytesSent).sum();
-                progress.round(rounds, writers.stream().mapToLong(PageWriter::pages).sum(), bytesNow, took, n,
+                long bytesNow = bytesSent();
+                progress.round(rounds, pagesSent(), bytesNow, took, n,
                         convergence.expectedDowntime(n), bytesNow - bytesBefore);
                 if (convergence.shouldStop(n)) {
                     break;
@@ -299,7 +299,7 @@ public final class MigrationSender {
             for (byte[] s : sections.payloads()) {
                 control.send(MessageType.SECTION, s, null, 0);
             }
-            long totalPages = writers.stream().mapToLong(PageWriter::pages).sum();
+            long totalPages = pagesSent();
             control.send(MessageType.END, new Encoder().varUnsigned(sections.payloads().size()).u64(totalPages));
             control.expectEmpty(MessageType.READY);
             long tReady = System.nanoTime();
@@ -309,8 +309,8 @@ public final class MigrationSender {
             control.expectEmpty(MessageType.STARTED);
             long end = System.nanoTime();
             vm.runControl().setThrottle(0);
-            long bytes = channels.stream().mapToLong(Channel::bytesSent).sum();
-            long zero = writers.stream().mapToLong(PageWriter::zeroPages).sum();
+            long bytes = bytesSent();
+            long zero = zeroPagesSent();
             log.accept(String.format("stop-and-copy: %d pages, %d sections; paused %.1f ms (pause %.1f, pages %.1f, save %.1f, restore at the destination %.1f, commit %.1f)",
                     sent[0], sections.payloads().size(), (end - pauseStart) / 1e6, (tPaused - pauseStart) / 1e6, (tPages - tPaused) / 1e6,
                     (tSaved - tPages) / 1e6, (tReady - tSaved) / 1e6, (end - tReady) / 1e6));
@@ -373,12 +373,12 @@ public final class MigrationSender {
         for (byte[] section : sections.payloads()) {
             control.send(MessageType.SECTION, section, null, 0);
         }
-        long preCopied = writers.stream().mapToLong(PageWriter::pages).sum();
+        long preCopied = pagesSent();
         Encoder end = new Encoder().varUnsigned(sections.payloads().size()).u64(preCopied);
         PageSet.encode(end, stale);
         control.send(MessageType.POSTCOPY, end);
         long toBring = DirtyLog.count(stale);
-        long preCopyBytes = channels.stream().mapToLong(Channel::bytesSent).sum();
+        long preCopyBytes = bytesSent();
         PostcopySource source = new PostcopySource(vm.memory(), stale, rate, options.recoverWindow(), () -> reconnect(to, session), log, postcopyThreads);
         try {
             source.start(List.copyOf(channels));
@@ -397,7 +397,7 @@ public final class MigrationSender {
             log.accept(String.format("post-copy done %.1f ms after the switch: %d pages pushed, %d sent on request (%d repeated requests ignored), %d recoveries",
                     (end2 - pauseStart) / 1e6, st.pushed(), st.requests(), st.repeats(), st.recoveries()));
             vm.runControl().setThrottle(0);
-            long zero = writers.stream().mapToLong(PageWriter::zeroPages).sum() + st.zeroPages();
+            long zero = zeroPagesSent() + st.zeroPages();
             return new Result(control.peer(), rounds + 1, preCopied + st.pushed() + st.requests(), zero, preCopyBytes + st.bytes(), Duration.ofNanos(end2 - start),
                     Duration.ofNanos(started - pauseStart), maxThrottle, st.pushed() + st.requests(), st.requests(), st.recoveries());
         } catch (RuntimeException e) {
@@ -563,6 +563,32 @@ public final class MigrationSender {
         }
     }
 
+    // The totals as loops, not streams: some are taken inside the pause, where a lambda's call site linked for the first
+    // time in the process is a cost the guest waits for.
+    private long pagesSent() {
+        long n = 0;
+        for (PageWriter w : writers) {
+            n += w.pages();
+        }
+        return n;
+    }
+
+    private long zeroPagesSent() {
+        long n = 0;
+        for (PageWriter w : writers) {
+            n += w.zeroPages();
+        }
+        return n;
+    }
+
+    private long bytesSent() {
+        long n = 0;
+        for (Channel c : channels) {
+            n += c.bytesSent();
+        }
+        return n;
+    }
+
     /**
      * Sends the marked pages; span k of the guest always goes over connection k mod N, so a page re-sent in a
      * later round follows its older copy on the same connection and cannot overtake it. Returns {pages, zero pages}.
@@ -570,8 +596,8 @@ public final class MigrationSender {
      */
     private long[] sendRound(long[][] maps, boolean last) {
         int n = channels.size();
-        long pagesBefore = writers.stream().mapToLong(PageWriter::pages).sum();
-        long zeroBefore = writers.stream().mapToLong(PageWriter::zeroPages).sum();
+        long pagesBefore = pagesSent();
+        long zeroBefore = zeroPagesSent();
         List<Future<?>> work = new ArrayList<>();
         for (int c = 1; c < n; c++) {
             int conn = c;
@@ -594,8 +620,7 @@ public final class MigrationSender {
                 throw new MigrationException(Kind.LOCAL, "interrupted");
             }
         }
-        return new long[] {writers.stream().mapToLong(PageWriter::pages).sum() - pagesBefore,
-                writers.stream().mapToLong(PageWriter::zeroPages).sum() - zeroBefore};
+        return new long[] {pagesSent() - pagesBefore, zeroPagesSent() - zeroBefore};
     }
 
     private void sendShare(long[][] maps, int conn, int n, boolean last) {

@@ -188,7 +188,8 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * A machine that never runs (2 MiB of RAM, one vCPU of {@code cpu}), for running a code path once before it
+     * A machine of the VMM's own (2 MiB of RAM, one vCPU of {@code cpu}; it runs no guest, at most a
+     * {@link dev.stasis.loader.ScratchProgram}), for running a code path once before it
      * counts: the first save, capture or restore in a process is class loading and interpreted code, and where a
      * guest stands still (a live snapshot's pause, a migration's stop-and-copy) that must be done already.
      */
@@ -321,15 +322,21 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    // Loops, not method references: these run in pauses, where linking a lambda's call site for the first time in a
+    // process is a cost the guest waits for.
     private void hold() {
         if (ioHolds++ == 0) {
-            parts.forEach(MachinePart::quiesce);
+            for (MachinePart p : parts) {
+                p.quiesce();
+            }
         }
     }
 
     private void release() {
         if (--ioHolds == 0) {
-            parts.forEach(MachinePart::resume);
+            for (MachinePart p : parts) {
+                p.resume();
+            }
         }
     }
 
