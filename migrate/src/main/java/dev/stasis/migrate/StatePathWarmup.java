@@ -34,8 +34,8 @@ import java.util.function.Consumer;
  * encode them as SECTION payloads, decode them and restore them into it. In a fresh
  * process the first save and restore are dominated by class loading and interpreted code (about 50 ms each here);
  * done while pre-copy runs, that cost leaves the pause. The scratch machine has the guest's CPU model, so the
- * CPUID, MSR and XSAVE paths are the ones the real guest takes; it is {@link Machine#scratch}: tiny, and run only by the
- * destination, on a program of the VMM's own ({@link #warmStart}).
+ * CPUID, MSR and XSAVE paths are the ones the real guest takes; it is {@link Machine#scratch}: tiny and never run (the
+ * destination warms its start path on a second one, {@link #warmStart}).
  */
 final class StatePathWarmup {
     private StatePathWarmup() {}
@@ -136,7 +136,7 @@ final class StatePathWarmup {
 
     static void run(GuestCpu cpu, Side side, BooleanSupplier yield, Runnable ready) {
         boolean told = false;
-        // One machine, saved and restored into itself (never running while it is, so KVM takes its state again): the same code
+        // One machine, saved and restored into itself (it never runs, so KVM takes its state again): the same code
         // as two, at the cost of one VM.
         try (Machine scratch = Machine.scratch(cpu)) {
             if (side == Side.DESTINATION) {
