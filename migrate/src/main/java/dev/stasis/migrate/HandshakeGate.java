@@ -79,6 +79,8 @@ public final class HandshakeGate implements AutoCloseable {
     private final ScheduledExecutorService timers;
     private final Thread acceptor;
     private volatile boolean closed;
+    /** Set at the first connection accepted, before its handshake: someone (most likely the source) is here. */
+    private volatile boolean knocked;
     /** What the receiver waits for now, for the log line of a refused stranger. */
     private volatile String awaited = "the source";
 
@@ -137,6 +139,7 @@ public final class HandshakeGate implements AutoCloseable {
             } catch (IOException e) {
                 return; // the listening socket was closed: next() reports it
             }
+            knocked = true;
             Channel ch;
             try {
                 ch = new Channel(s, hook, messages);
@@ -189,6 +192,11 @@ public final class HandshakeGate implements AutoCloseable {
             String why = cut ? p.reason : failure != null ? failure : "the gate closed";
             log.accept("refused " + p.channel.peer() + " (" + why + "); still waiting for " + awaited);
         }
+    }
+
+    /** Whether a connection was accepted yet, authenticated or not: work that only warms up yields the CPU from then on. */
+    boolean knocked() {
+        return knocked;
     }
 
     /**

@@ -7,6 +7,8 @@ import dev.stasis.loader.ScratchProgram;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
 import dev.stasis.memory.RemoteRam;
+import dev.stasis.migrate.auth.Auth;
+import dev.stasis.migrate.auth.Handshake;
 import dev.stasis.migrate.precopy.PageReader;
 import dev.stasis.migrate.precopy.PageWriter;
 import dev.stasis.migrate.protocol.Channel;
@@ -44,7 +46,10 @@ final class StatePathWarmup {
     private static final int PASSES = 2;
     /** At most this many repeats of the whole path, within the time given. */
     private static final int MAX_REPEATS = 500;
-    /** Repeats done even when told to yield: enough for the hottest loops to be compiled. */
+    /**
+     * Repeats done before the warm-up says it is ready, whatever comes: enough for the hottest loops to be compiled. Done
+     * after it said so, they ran beside the source's handshake, which a destination answered at once.
+     */
     private static final int MIN_REPEATS = 20;
     private static final long WAIT_MILLIS = 2000;
     /**
@@ -90,9 +95,10 @@ final class StatePathWarmup {
     private static volatile boolean migrationAsked;
 
     /**
-     * Starts the warm-up on a daemon thread. {@code ready} runs once every path has run once (or the warm-up failed),
-     * before the repeats that get the hottest loops compiled; once {@code yield} says so, those are cut short (after
-     * {@link #MIN_REPEATS}): the destination's, when the source has come, so the rounds get the CPU.
+     * Starts the warm-up on a daemon thread. {@code ready} runs once every path has run and been repeated
+     * {@link #MIN_REPEATS} times (or the warm-up failed); the repeats after it, for as long as the side's budget, are
+     * cut short once {@code yield} says so: the destination's at the first connection, so the source's handshake and
+     * rounds get the CPU.
      */
     static CompletableFuture<Void> start(GuestCpu cpu, Side side, BooleanSupplier yield, Runnable ready) {
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -153,6 +159,9 @@ final class StatePathWarmup {
             if (side == Side.DESTINATION) {
                 warmStart(cpu);
             }
+            for (int n = 0; n < MIN_REPEATS; n++) {
+                saveAndRestore(scratch);
+            }
             told = true;
             ready.run();
             repeat(scratch, side.budget, yield);
@@ -206,7 +215,7 @@ final class StatePathWarmup {
      */
     private static void repeat(Machine scratch, Duration budget, BooleanSupplier yield) {
         long until = System.nanoTime() + budget.toNanos();
-        for (int n = 0; n < MAX_REPEATS && System.nanoTime() < until && (n < MIN_REPEATS || !yield.getAsBoolean()); n++) {
+        for (int n = MIN_REPEATS; n < MAX_REPEATS && System.nanoTime() < until && !yield.getAsBoolean(); n++) {
             saveAndRestore(scratch);
         }
     }
@@ -272,18 +281,35 @@ final class StatePathWarmup {
     }
 
     /**
-     * The page path end to end, a few times, over a loopback connection of this process: PAGES written from the scratch
-     * machine's RAM (one page, as a post-copy's answer to a request, and a whole span, as a round) and read back into it,
-     * through {@link Channel}'s framing. Run cold, the first post-copy request took 10.8 ms from fault to page here.
-     * Skipped where no loopback connection can be made (a jail's empty network namespace).
+     * The link end to end over a loopback connection of this process: the handshake (HELLO both ways, without
+     * authentication), then PAGES written from the scratch machine's RAM (one page, as a post-copy's answer to a
+     * request, and a whole span, as a round) and read back into it, through {@link Channel}'s framing. Run cold, the
+     * first post-copy request took 10.8 ms from fault to page here, and the source's handshake 7 ms (the JDK's
+     * SecureRandom and its providers). A second pass with a pre-shared key made moves slower, not faster (16
+     * alternated moves, medians: total 47.6 against 37.3 ms; not understood), and TLS needs a peer that trusts this
+     * side's certificate: neither is warmed. Skipped where no loopback connection can be made (a jail's empty network
+     * namespace).
      */
     private static void warmLink(Machine scratch) {
+        Auth auth = new Auth.Insecure();
         var memory = scratch.memory();
         long base = memory.layout().ranges().get(0).gpa();
         int span = (int) Math.min(Protocol.MAX_SPAN, memory.layout().ranges().get(0).size() / Protocol.PAGE_SIZE);
         try (java.net.ServerSocket server = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
              Channel out = new Channel(new java.net.Socket(server.getInetAddress(), server.getLocalPort()), FaultHook.NONE, new AtomicInteger());
              Channel in = new Channel(server.accept(), FaultHook.NONE, new AtomicInteger())) {
+            CompletableFuture<Handshake.Hello> accepted = new CompletableFuture<>();
+            Thread destination = new Thread(() -> {
+                try {
+                    accepted.complete(Handshake.server(in, auth));
+                } catch (RuntimeException e) {
+                    accepted.completeExceptionally(e);
+                }
+            }, "migrate-warmup-handshake");
+            destination.setDaemon(true);
+            destination.start();
+            Handshake.client(out, auth, 0, 0);
+            accepted.get(10, TimeUnit.SECONDS);
             byte[] data = new byte[Protocol.PAGE_SIZE];
             java.util.Arrays.fill(data, (byte) 0x5a);
             memory.write(base, data); // a page with data (compressed), the rest zero
@@ -297,7 +323,9 @@ final class StatePathWarmup {
                 writer.send(out, memory, base, span, all, 0);
                 reader.apply(in.expect(MessageType.PAGES));
             }
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.io.IOException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
             // only ever made things faster
         }
     }
