@@ -6,16 +6,15 @@ import dev.stasis.devices.virtio.blk.DiskSpec;
 import dev.stasis.loader.ScratchProgram;
 import dev.stasis.machine.Machine;
 import dev.stasis.machine.SectionRecords;
-import dev.stasis.memory.RemoteRam;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
+import dev.stasis.migrate.postcopy.PostcopyRehearsal;
 import dev.stasis.migrate.precopy.PageReader;
 import dev.stasis.migrate.precopy.PageWriter;
 import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.migrate.protocol.Protocol;
-import dev.stasis.uffd.UffdUnavailableException;
 import dev.stasis.migrate.protocol.SectionMessages;
 import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.container.ZeroPage;
@@ -55,11 +54,11 @@ final class StatePathWarmup {
     /**
      * Which end warms up. The source waits for its warm-up before it pauses (a post-copy at once has no round to hide
      * it behind), so one started with the migration is short; one started ahead, while the VM runs and no migration
-     * waits, repeats for longer (and cuts short once a migration asks); neither has the destination's userfaultfd
-     * engine. The destination's runs while it waits for the source.
+     * waits, repeats for longer (and cuts short once a migration asks). The destination's runs while it waits for the
+     * source. Those two rehearse a post-copy as well ({@link PostcopyRehearsal}); the short one has no time for it.
      */
     enum Side {
-        SOURCE(Duration.ofMillis(20), false), SOURCE_AHEAD(Duration.ofMillis(500), false), DESTINATION(Duration.ofSeconds(1), true);
+        SOURCE(Duration.ofMillis(20), false), SOURCE_AHEAD(Duration.ofMillis(500), true), DESTINATION(Duration.ofSeconds(1), true);
 
         final Duration budget;
         final boolean postcopy;
@@ -153,7 +152,7 @@ final class StatePathWarmup {
             }
             warmPageCodec();
             if (side.postcopy) {
-                warmPostcopy(scratch); // on RAM never written: before warmLink writes a page
+                PostcopyRehearsal.run();
             }
             warmLink(scratch);
             if (side == Side.DESTINATION) {
@@ -327,28 +326,6 @@ final class StatePathWarmup {
             Thread.currentThread().interrupt();
         } catch (java.io.IOException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
             // only ever made things faster
-        }
-    }
-
-    /**
-     * A post-copy's destination builds its userfaultfd engine inside the pause: do it once here, on the scratch
-     * machine's memory, every page arriving as zero (opening, registering, installing, finishing). Skipped where
-     * userfaultfd is unavailable: a post-copy is then refused anyway.
-     */
-    private static void warmPostcopy(Machine scratch) {
-        var memory = scratch.memory();
-        long pages = memory.size() / Protocol.PAGE_SIZE;
-        long[][] none = {new long[(int) ((pages + 63) / 64)]};
-        RemoteRam ram;
-        try {
-            ram = RemoteRam.start(memory, none, gpa -> { }, cause -> { });
-        } catch (UffdUnavailableException e) {
-            return;
-        }
-        try (ram) {
-            long[] all = new long[(int) ((pages + 63) / 64)];
-            java.util.Arrays.fill(all, -1L);
-            ram.install(memory.layout().ranges().get(0).gpa(), (int) pages, all, all, null);
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.stasis.snapshot.codec.Encoder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -24,6 +25,8 @@ class Link {
     final List<Channel> data;
     final Object sendLock = new Object();
     final AtomicReference<MigrationException> broken = new AtomicReference<>();
+    /** Open until the link breaks: a thread that waits between frames (the pings) ends at once, not at its next frame. */
+    private final CountDownLatch brokenSignal = new CountDownLatch(1);
     private final List<Thread> threads = new ArrayList<>();
     private final BlockingQueue<Object> events;
 
@@ -50,10 +53,16 @@ class Link {
 
     void breakWith(MigrationException e) {
         if (broken.compareAndSet(null, e)) {
+            brokenSignal.countDown();
             control.close();
             data.forEach(Channel::close);
             events.add(this);
         }
+    }
+
+    /** Waits up to {@code millis} for the link to break; whether it did. */
+    boolean awaitBroken(long millis) throws InterruptedException {
+        return brokenSignal.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /** Starts {@code body} on a daemon thread of this link. */

@@ -336,8 +336,7 @@ public final class PostcopyDestination implements AutoCloseable {
 
     private void ping(Epoch ep) {
         try {
-            while (ep.broken.get() == null) {
-                Thread.sleep(PING_MILLIS);
+            while (!ep.awaitBroken(PING_MILLIS)) {
                 ep.send(MessageType.PING, new Encoder());
             }
         } catch (MigrationException e) {
