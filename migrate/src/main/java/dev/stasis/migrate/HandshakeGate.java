@@ -207,10 +207,10 @@ public final class HandshakeGate implements AutoCloseable {
     public void stopAccepting() {
         synchronized (pending) {
             closed = true;
-            pending.forEach(p -> {
+            for (Pending p : pending) { // a loop, not a lambda: linked first here, inside a post-copy's pause
                 p.quiet = true;
                 p.cut("the destination stopped accepting");
-            });
+            }
             pending.clear();
         }
         timers.shutdownNow();

@@ -561,7 +561,7 @@ public final class MigrationReceiver {
                     }
                     case DISK_PAGES -> applyDiskPages(ch, f, disks);
                     case DATA_END -> {
-                        f.read(d -> null);
+                        f.readEmpty();
                         return pages.pages();
                     }
                     default -> throw ch.protocolError("unexpected " + f.type() + " on a data connection");

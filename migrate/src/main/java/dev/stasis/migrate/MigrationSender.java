@@ -352,6 +352,7 @@ public final class MigrationSender {
         log.accept("post-copy: from the hand-over on, the guest's memory is split between the two hosts until every page is across:"
                 + " if this source dies before then, the guest is lost");
         machine.preflushDisks();
+        PostcopySource.Reconnect again = () -> reconnect(to, session); // linked before the pause, not in it
         long pauseStart = System.nanoTime();
         vm.pauseAll();
         postcopyPaused = true;
@@ -379,7 +380,7 @@ public final class MigrationSender {
         control.send(MessageType.POSTCOPY, end);
         long toBring = DirtyLog.count(stale);
         long preCopyBytes = bytesSent();
-        PostcopySource source = new PostcopySource(vm.memory(), stale, rate, options.recoverWindow(), () -> reconnect(to, session), log, postcopyThreads);
+        PostcopySource source = new PostcopySource(vm.memory(), stale, rate, options.recoverWindow(), again, log, postcopyThreads);
         try {
             source.start(List.copyOf(channels));
             source.await(MessageType.READY, Channel.READ_TIMEOUT_MILLIS);

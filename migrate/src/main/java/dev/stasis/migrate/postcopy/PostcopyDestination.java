@@ -290,7 +290,7 @@ public final class PostcopyDestination implements AutoCloseable {
                 Frame f = ep.control.receive(CONTROL);
                 switch (f.type()) {
                     case PAGES -> pages.install(f, ram);
-                    case PING -> f.read(d -> null);
+                    case PING -> f.readEmpty();
                     case COMMIT, DONE -> {
                         f.read(d -> f.type() == MessageType.DONE ? d.u64("pages") : null);
                         events.add(f.type());
@@ -313,7 +313,7 @@ public final class PostcopyDestination implements AutoCloseable {
             while (true) {
                 Frame f = ch.receive(DATA);
                 if (f.type() == MessageType.DATA_END) {
-                    f.read(d -> null);
+                    f.readEmpty();
                     return; // this connection's share of the push is in; the control connection goes on
                 }
                 pages.install(f, ram);

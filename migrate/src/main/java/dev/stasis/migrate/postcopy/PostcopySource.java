@@ -336,11 +336,11 @@ public final class PostcopySource {
                         requests.incrementAndGet();
                     }
                     case PING -> {
-                        f.read(d -> null);
+                        f.readEmpty();
                         ep.send(MessageType.PING, new Encoder());
                     }
                     case READY, STARTED -> {
-                        f.read(d -> null);
+                        f.readEmpty();
                         events.add(f.type());
                     }
                     case DONE -> {
