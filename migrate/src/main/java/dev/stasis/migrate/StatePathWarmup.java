@@ -9,6 +9,7 @@ import dev.stasis.machine.SectionRecords;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
 import dev.stasis.migrate.postcopy.PostcopyRehearsal;
+import dev.stasis.os.Niceness;
 import dev.stasis.migrate.precopy.PageReader;
 import dev.stasis.migrate.precopy.PageWriter;
 import dev.stasis.migrate.protocol.Channel;
@@ -101,14 +102,15 @@ final class StatePathWarmup {
      */
     static CompletableFuture<Void> start(GuestCpu cpu, Side side, BooleanSupplier yield, Runnable ready) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
+        Thread t = Niceness.backgroundThread(() -> {
             try {
                 run(cpu, side, yield, ready);
                 done.complete(null);
             } catch (Throwable e) {
                 done.completeExceptionally(e);
             }
-        }, "migrate-warmup");
+        });
+        t.setName("migrate-warmup");
         t.setDaemon(true);
         t.start();
         return done;

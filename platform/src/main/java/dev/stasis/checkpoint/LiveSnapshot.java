@@ -3,6 +3,7 @@ package dev.stasis.checkpoint;
 import dev.stasis.arch.x86.cpu.GuestCpu;
 import dev.stasis.machine.Machine;
 import dev.stasis.memory.PointInTimeRam;
+import dev.stasis.os.Niceness;
 import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.WriterOptions;
 import dev.stasis.uffd.Userfaultfd;
@@ -123,7 +124,8 @@ public final class LiveSnapshot implements AutoCloseable {
         }
         written = true;
         try {
-            return Checkpoint.write(state, view, file, options, progress, this::releaseDisks);
+            // The guest runs beside the compressors: they yield to its vCPUs and to the fault server those wait on.
+            return Checkpoint.write(state, view, file, options.withWorkers(Niceness::backgroundThread), progress, this::releaseDisks);
         } finally {
             releaseDisks();
             ram.close();

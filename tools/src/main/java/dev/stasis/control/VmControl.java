@@ -6,6 +6,7 @@ import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.jail.Jailer;
 import dev.stasis.machine.Machine;
 import dev.stasis.migrate.MigrationSender;
+import dev.stasis.os.Niceness;
 import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.SnapshotTarget;
 import dev.stasis.snapshot.container.WriterOptions;
@@ -76,7 +77,7 @@ public final class VmControl {
      * migration's set-up and rounds and share the CPU with them. Each is once per process and never fails the VM.
      */
     public static void warmUp(Machine machine) {
-        Thread t = new Thread(() -> {
+        Thread t = Niceness.backgroundThread(() -> { // beside the running guest: it yields to the vCPUs
             try {
                 Thread.sleep(WARM_UP_DELAY_MILLIS);
                 var cpu = machine.vm().config().cpu();
@@ -87,7 +88,8 @@ public final class VmControl {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        }, "control-warmup");
+        });
+        t.setName("control-warmup");
         t.setDaemon(true);
         t.start();
     }

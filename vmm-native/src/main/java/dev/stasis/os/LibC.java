@@ -102,6 +102,10 @@ public final class LibC {
     public static final int FALLOC_FL_ZERO_RANGE = 0x10;
 
     public static native long syscall(long number, long a, long b, long c);
+    /** With PRIO_PROCESS and who 0, Linux sets the calling thread's nice value only (each thread has its own). */
+    public static native int setpriority(int which, int who, int prio);
+    public static native int getpriority(int which, int who);
+    public static final int PRIO_PROCESS = 0;
     public static native int getpid();
     public static native int geteuid();
 

@@ -45,7 +45,8 @@ final class MemoryWriter {
         ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
         AtomicInteger threadNo = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "stasis-snapshot-zstd-" + threadNo.incrementAndGet());
+            Thread t = options.workers().newThread(r);
+            t.setName("stasis-snapshot-zstd-" + threadNo.incrementAndGet());
             t.setDaemon(true);
             return t;
         });

@@ -6,8 +6,14 @@ package dev.stasis.snapshot.container;
  * @param zstdLevel 0 stores non-zero pages uncompressed; otherwise a zstd level from -7 (fastest) to 19
  * @param threads   compression threads (the file is the same for any count)
  * @param chunkSize bytes of guest memory per chunk: a power of two from 64 KiB to 16 MiB
+ * @param workers   makes the compression threads (named and made daemons by the writer): plain threads by default;
+ *                  a live snapshot's lower their priority, as the guest runs beside them
  */
-public record WriterOptions(int zstdLevel, int threads, int chunkSize) {
+public record WriterOptions(int zstdLevel, int threads, int chunkSize, java.util.concurrent.ThreadFactory workers) {
+    public WriterOptions(int zstdLevel, int threads, int chunkSize) {
+        this(zstdLevel, threads, chunkSize, Thread::new);
+    }
+
     public WriterOptions {
         if (zstdLevel < -7 || zstdLevel > 19) {
             throw new IllegalArgumentException("zstd level must be -7..19 (0 = no compression), got " + zstdLevel);
@@ -26,14 +32,18 @@ public record WriterOptions(int zstdLevel, int threads, int chunkSize) {
     }
 
     public WriterOptions withLevel(int level) {
-        return new WriterOptions(level, threads, chunkSize);
+        return new WriterOptions(level, threads, chunkSize, workers);
     }
 
     public WriterOptions withThreads(int n) {
-        return new WriterOptions(zstdLevel, n, chunkSize);
+        return new WriterOptions(zstdLevel, n, chunkSize, workers);
     }
 
     public WriterOptions withChunkSize(int bytes) {
-        return new WriterOptions(zstdLevel, threads, bytes);
+        return new WriterOptions(zstdLevel, threads, bytes, workers);
+    }
+
+    public WriterOptions withWorkers(java.util.concurrent.ThreadFactory factory) {
+        return new WriterOptions(zstdLevel, threads, chunkSize, factory);
     }
 }
