@@ -261,10 +261,11 @@ public final class MigrationReceiver {
                             long roundPages = d.varUnsigned("pages", Long.MAX_VALUE);
                             d.end("ROUND");
                             announced += roundPages;
-                            if (building.isCompletedExceptionally()) {
-                                built(control); // refuses now, not at the end of the pre-copy
-                            }
                             progress.await(announced, round, readers);
+                            // The VM built before any round is answered (a failed build refused now, not at the end of
+                            // the pre-copy): the source may stop the guest after this answer, and with a round 1 of
+                            // 5-10 ms the build (7-12 ms here) was at times still running at END, its rest in the pause.
+                            built(control);
                             if (diskCopy != null) {
                                 diskCopy.sync(); // the disks' blocks of the round made durable now, not in the pause
                             }
