@@ -9,7 +9,6 @@ import dev.stasis.machine.SectionRecords;
 import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
 import dev.stasis.migrate.postcopy.PostcopyRehearsal;
-import dev.stasis.os.Niceness;
 import dev.stasis.migrate.precopy.PageReader;
 import dev.stasis.migrate.precopy.PageWriter;
 import dev.stasis.migrate.protocol.Channel;
@@ -17,6 +16,7 @@ import dev.stasis.migrate.protocol.FaultHook;
 import dev.stasis.migrate.protocol.MessageType;
 import dev.stasis.migrate.protocol.Protocol;
 import dev.stasis.migrate.protocol.SectionMessages;
+import dev.stasis.os.Niceness;
 import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.container.ZeroPage;
 import java.io.IOException;
@@ -164,8 +164,7 @@ final class StatePathWarmup {
                 System.gc();
             }
             // Only now: a destination is ready once warm and collected, so a source that waited for it finds it idle (said
-            // before its repeats, they and their garbage ran into the source's set-up and rounds: downtime 4.3 -> 6.1 ms
-            // in 8 alternated moves once the link's repeats grew).
+            // before its repeats, they and their garbage ran into the source's set-up and rounds).
             told = true;
             ready.run();
         } finally {
@@ -209,7 +208,9 @@ final class StatePathWarmup {
      * pause 1.9 -> 1.0 ms, the destination's restore 3.7 -> 1.8 ms, the whole pause 11.0 -> 7.2 ms. A repeat costs
      * ~1.2 ms here (the destination's, with its warm-up disk flushed each time, 500 in 631 ms; the source's, beside its
      * guest, 403 in its 500 ms), and while the source's run, 0.75-1.25 s after the VM starts, ticker saw steps of
-     * 10-14 ms on this 2-core host (none with the Java part alone; sleeping 2 ms between repeats did not help).
+     * 10-14 ms on this 2-core host (none with the Java part alone; sleeping 2 ms between repeats did not help). Those
+     * are the young collections of the repeats' garbage (10-16 ms each here, a vCPU thread waiting at the safepoint on
+     * its next exit), seen at nice 10 as at 0; the smaller steps beside the guest went with nice 10.
      */
     private static void repeat(Machine scratch, Duration budget, BooleanSupplier yield) {
         long until = System.nanoTime() + budget.toNanos();

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/kvm.h>
 #include <linux/falloc.h>
@@ -369,6 +370,7 @@ int main(void) {
     CONST(FALLOC_FL_PUNCH_HOLE);
     CONST(FALLOC_FL_ZERO_RANGE);
     CONST(SYNC_FILE_RANGE_WRITE);
+    CONST(PRIO_PROCESS);
     CONST(O_NONBLOCK);
     CONST(EFD_CLOEXEC);
     CONST(EFD_NONBLOCK);
