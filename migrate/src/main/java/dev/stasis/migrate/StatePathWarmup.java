@@ -210,7 +210,7 @@ final class StatePathWarmup {
      * guest, 403 in its 500 ms), and while the source's run, 0.75-1.25 s after the VM starts, ticker saw steps of
      * 10-14 ms on this 2-core host (none with the Java part alone; sleeping 2 ms between repeats did not help). Those
      * are the young collections of the repeats' garbage (10-16 ms each here, a vCPU thread waiting at the safepoint on
-     * its next exit), seen at nice 10 as at 0; the smaller steps beside the guest went with nice 10.
+     * its next exit), seen with the warm-up at nice 10 as at 0.
      */
     private static void repeat(Machine scratch, Duration budget, BooleanSupplier yield) {
         long until = System.nanoTime() + budget.toNanos();
@@ -291,9 +291,10 @@ final class StatePathWarmup {
      * authentication), then PAGES written from the scratch machine's RAM (one page, as a post-copy's answer to a
      * request, and a whole span, as a round) and read back into it, through {@link Channel}'s framing. Run cold, the
      * first post-copy request took 10.8 ms from fault to page here, and the source's handshake 7 ms (the JDK's
-     * SecureRandom and its providers). A second pass with a pre-shared key made moves slower, not faster (16
-     * alternated moves, medians: total 47.6 against 37.3 ms; not understood), and TLS needs a peer that trusts this
-     * side's certificate: neither is warmed. Skipped where no loopback connection can be made (a jail's empty network
+     * SecureRandom and its providers). With a second pass under a pre-shared key the change measured slower than the
+     * build before it (16 alternated moves, medians: total 47.6 against 37.3 ms), without it faster (34.5 against 40.1;
+     * the two never compared directly, the cause not found), and TLS needs a peer that trusts this side's certificate:
+     * neither is warmed. Skipped where no loopback connection can be made (a jail's empty network
      * namespace).
      */
     private static void warmLink(Machine scratch) {

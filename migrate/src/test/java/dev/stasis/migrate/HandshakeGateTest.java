@@ -14,7 +14,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** The gate tells a warm-up that someone is at the door as soon as a connection is accepted, before its handshake. */
+/**
+ * The gate tells a warm-up that someone is at the door as soon as a connection is accepted, before its handshake; the
+ * stranger is refused all the same and the source after it admitted.
+ */
 class HandshakeGateTest {
     @Test
     void knockedAtTheFirstConnectionEvenAStrangersAndAdmitsOnlyAHandshake() throws Exception {
@@ -32,10 +35,16 @@ class HandshakeGateTest {
                 assertTrue(gate.knocked(), "a connection that has not said a word yet is a knock");
                 stranger.getOutputStream().write(new byte[] {1, 2, 3});
             }
+            long until = System.nanoTime() + 5_000_000_000L;
+            while (log.isEmpty() && System.nanoTime() < until) {
+                Thread.sleep(5);
+            }
+            assertEquals(1, log.size(), "the stranger refused in one line: " + log);
+            assertTrue(log.get(0).startsWith("refused "), log.get(0));
             try (Channel source = new Channel(new Socket(server.getInetAddress(), server.getLocalPort()), FaultHook.NONE, new AtomicInteger())) {
                 Handshake.client(source, new Auth.Insecure(), 0, 0);
                 HandshakeGate.Admitted a = gate.next(System.nanoTime() + 10_000_000_000L, "the source");
-                assertEquals(0, a.hello().session(), "the one that shook hands is admitted, not the stranger before it");
+                assertEquals(0, a.hello().session(), "the source that shook hands is admitted, asking for a new session");
                 a.channel().close();
             }
         }

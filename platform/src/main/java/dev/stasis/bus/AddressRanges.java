@@ -1,8 +1,6 @@
 package dev.stasis.bus;
 
 import java.util.Arrays;
-import java.util.Map;
-import java.util.TreeMap;
 
 /** Non-overlapping {@code [base, base + length)} ranges, each owned by one device, found by address. */
 final class AddressRanges<D> {
@@ -13,38 +11,43 @@ final class AddressRanges<D> {
      * (every exit) without allocating: a TreeMap's floorEntry boxed the address and made an entry per port write,
      * garbage whose young collections stopped the guest (a vCPU thread waits at the safepoint on its next exit).
      */
-    private record Sorted<D>(long[] bases, Entry<D>[] entries) {}
+    private record Sorted<D>(long[] bases, Entry<D>[] entries) {
+        /** The index of the last range whose base is at or below {@code address}, or -1. */
+        int floor(long address) {
+            int i = Arrays.binarySearch(bases, address);
+            return i >= 0 ? i : -i - 2;
+        }
+    }
 
-    private final TreeMap<Long, Entry<D>> byBase = new TreeMap<>();
     @SuppressWarnings("unchecked")
     private volatile Sorted<D> sorted = new Sorted<>(new long[0], (Entry<D>[]) new Entry<?>[0]);
 
-    @SuppressWarnings("unchecked")
     synchronized void add(long base, long length, D device, String name) {
         if (length <= 0) {
             throw new IllegalArgumentException(name + ": empty range at 0x" + Long.toHexString(base));
         }
-        Map.Entry<Long, Entry<D>> below = byBase.floorEntry(base + length - 1);
-        if (below != null && below.getValue().base() + below.getValue().length() > base) {
+        Sorted<D> s = sorted;
+        int below = s.floor(base + length - 1);
+        if (below >= 0 && s.entries()[below].base() + s.entries()[below].length() > base) {
+            Entry<D> b = s.entries()[below];
             throw new IllegalArgumentException(String.format("%s at [0x%x, 0x%x) overlaps %s at [0x%x, 0x%x)", name, base,
-                    base + length, below.getValue().name(), below.getKey(), below.getKey() + below.getValue().length()));
+                    base + length, b.name(), b.base(), b.base() + b.length()));
         }
-        byBase.put(base, new Entry<>(base, length, device, name));
-        Entry<D>[] entries = byBase.values().toArray((Entry<D>[]) new Entry<?>[0]);
-        long[] bases = new long[entries.length];
-        for (int i = 0; i < entries.length; i++) {
-            bases[i] = entries[i].base();
-        }
+        int at = below + 1; // every range before it ends at or below base, every one after it starts past its end
+        long[] bases = new long[s.bases().length + 1];
+        Entry<D>[] entries = Arrays.copyOf(s.entries(), bases.length);
+        System.arraycopy(s.bases(), 0, bases, 0, at);
+        System.arraycopy(s.bases(), at, bases, at + 1, s.bases().length - at);
+        System.arraycopy(s.entries(), at, entries, at + 1, s.entries().length - at);
+        bases[at] = base;
+        entries[at] = new Entry<>(base, length, device, name);
         sorted = new Sorted<>(bases, entries);
     }
 
     /** The range holding {@code address}, or null. */
     Entry<D> find(long address) {
         Sorted<D> s = sorted;
-        int i = Arrays.binarySearch(s.bases(), address);
-        if (i < 0) {
-            i = -i - 2; // the last base below the address
-        }
+        int i = s.floor(address);
         if (i < 0) {
             return null;
         }

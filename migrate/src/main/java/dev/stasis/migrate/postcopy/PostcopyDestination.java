@@ -361,7 +361,8 @@ public final class PostcopyDestination implements AutoCloseable {
         }
     }
 
-    private static Thread daemon(Runnable r, String name) {
+    /** A daemon thread of the post-copy's, not started (the rehearsal's too). */
+    static Thread daemon(Runnable r, String name) {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
         return t;

@@ -39,7 +39,10 @@ public final class PostcopyRehearsal {
 
     private PostcopyRehearsal() {}
 
-    /** Whether the rehearsal went through: every page of the source's memory arrived, byte for byte. */
+    /**
+     * Whether the rehearsal went through: every page of the source's memory came by the post-copy (pushed or asked
+     * for: the pre-copy's copies were all dropped as stale) and arrived byte for byte.
+     */
     public static boolean run() {
         List<Channel> out = new ArrayList<>(), in = new ArrayList<>();
         try (GuestMemory from = new GuestMemory(MemoryLayout.ofSize((long) PAGES * Protocol.PAGE_SIZE));
@@ -89,7 +92,7 @@ public final class PostcopyRehearsal {
                 throw new MigrationException(Kind.LINK, "no recovery in a rehearsal");
             }, line -> { });
             // Whatever hangs (a page never answered, a DONE never sent) is cut off: the links break, each side ends.
-            Thread watchdog = new Thread(() -> {
+            Thread watchdog = PostcopyDestination.daemon(() -> {
                 try {
                     Thread.sleep(TIMEOUT_MILLIS);
                     source.close();
@@ -98,7 +101,6 @@ public final class PostcopyRehearsal {
                     // went through in time
                 }
             }, "postcopy-rehearsal-watchdog");
-            watchdog.setDaemon(true);
             watchdog.start();
             try {
                 source.start(List.copyOf(out));
@@ -111,12 +113,13 @@ public final class PostcopyRehearsal {
                     dest.send(MessageType.STARTED);
                     dest.runInBackground();
                     to.getByte(base + Protocol.PAGE_SIZE); // a missing page: faulted on, asked for, served on the control connection
-                }, PostcopyRehearsal::daemon);
+                }, r -> PostcopyDestination.daemon(r, "postcopy-rehearsal").start());
                 source.await(MessageType.READY, TIMEOUT_MILLIS);
                 source.commit();
-                source.finish();
+                PostcopySource.Stats st = source.finish();
                 destination.get(TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
-                if (ram.missingCount() != 0 || ram.failure() != null) { // DONE came: the destination said it has every page
+                // Every page by the post-copy itself (pushed or asked for), not left over from the pre-copy span: all were dropped.
+                if (st.pushed() + st.requests() != PAGES || ram.missingCount() != 0 || ram.failure() != null) {
                     return false;
                 }
                 int length = PAGES * Protocol.PAGE_SIZE;
@@ -131,11 +134,5 @@ public final class PostcopyRehearsal {
             dest.close();
             ram.close();
         }
-    }
-
-    private static void daemon(Runnable r) {
-        Thread t = new Thread(r, "postcopy-rehearsal");
-        t.setDaemon(true);
-        t.start();
     }
 }

@@ -269,11 +269,8 @@ public final class Channel implements AutoCloseable {
 
     /** The next frame, which must be of {@code type} and carry no payload (READY, COMMIT, STARTED, ...). */
     public void expectEmpty(MessageType type) {
-        expect(type, NO_BODY);
+        expect(type, Frame.NO_BODY);
     }
-
-    /** Linked with the class, not at the first {@link #expectEmpty}: that one is in a migration's pause. */
-    private static final java.util.function.Function<Decoder, Void> NO_BODY = d -> null;
 
     /**
      * From now on every frame this side sends carries a {@link Protocol#TAG_BYTES}-byte tag,

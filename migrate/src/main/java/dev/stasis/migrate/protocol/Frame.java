@@ -14,10 +14,13 @@ public record Frame(MessageType type, byte[] data, int length) {
      * Decodes the payload with {@code body} and checks it used every byte (the protocol's rule: a payload is
      * used up exactly, never partly); throws {@link dev.stasis.snapshot.SnapshotFormatException} otherwise.
      */
-    /** Checks that the payload is empty (PING, DATA_END, READY, ...), as {@link #read} does: no lambda to link first in a pause. */
+    /** Checks that the payload is empty (PING, DATA_END, READY, ...), as {@link #read} does. */
     public void readEmpty() {
-        decoder().end(type.toString());
+        read(NO_BODY);
     }
+
+    /** The body of an empty payload, linked with the class: its first use, inside a migration's pause, links no lambda. */
+    static final Function<Decoder, Void> NO_BODY = d -> null;
 
     public <T> T read(Function<Decoder, T> body) {
         Decoder d = decoder();
