@@ -75,15 +75,18 @@ public final class Vm implements AutoCloseable {
         this.vmFd = vmFd;
         this.memory = memory;
         try {
-            vmFd.setTssAddr(TSS_ADDRESS);
-            vmFd.setIdentityMapAddr(IDENTITY_MAP_ADDRESS);
-            vmFd.createIrqchip();
-            vmFd.createPit2();
+            // The memory slots before the irqchip: once KVM has set up the VM's interrupt routing, each slot registration
+            // waits for a grace period (1 GiB: 4-12 ms after it, 0.3-0.6 ms before it, on a 2-CPU host; the 1 GiB clone's
+            // hand-over p50 went from 19.6 to 13.7 ms). Firecracker orders them the same way.
             List<MemoryRange> ranges = memory.layout().ranges();
             for (int slot = 0; slot < ranges.size(); slot++) {
                 MemoryRange r = ranges.get(slot);
                 vmFd.setUserMemoryRegion(slot, 0, r.gpa(), r.size(), memory.mapping(slot).address()); // no dirty log: see setDirtyLogging
             }
+            vmFd.setTssAddr(TSS_ADDRESS);
+            vmFd.setIdentityMapAddr(IDENTITY_MAP_ADDRESS);
+            vmFd.createIrqchip();
+            vmFd.createPit2();
             this.hostCpu = HostCpu.of(kvm);
             List<List<CpuidEntry>> cpuid = new ArrayList<>();
             for (int id = 0; id < config.vcpus(); id++) {
