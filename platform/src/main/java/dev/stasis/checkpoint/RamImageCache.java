@@ -2,11 +2,13 @@ package dev.stasis.checkpoint;
 
 import dev.stasis.os.LibC;
 import dev.stasis.snapshot.container.ChunkAccess;
+import dev.stasis.snapshot.container.FileStamp;
 import dev.stasis.snapshot.container.RamRange;
 import dev.stasis.snapshot.container.SnapshotReader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -15,15 +17,20 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Decoded RAM of snapshot files, made once and mapped by every restore of the same file: the golden-image case,
  * where many guests start from one file (Firecracker maps its raw memory file the same way). An image is the
  * guest's RAM ranges back to back, zero pages left as holes, named by the SHA-256 of the snapshot file's content, so
- * copies of a file share one image and a changed file never meets an old one. Guests map it copy-on-write
+ * copies of a file share one image and a changed file never meets an old one (the digest itself is kept under the
+ * file's {@link FileStamp}, so a golden file is hashed once, not on every restore). Guests map it copy-on-write
  * ({@link dev.stasis.memory.RamBacking.Image}): the pages they only read stay the page cache's, one copy for all;
  * host memory grows with what each guest writes.
  *
@@ -36,6 +43,9 @@ public final class RamImageCache {
     private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--------");
 
+    /** How long a file must have stood unchanged before its digest is kept. */
+    static final Duration QUIET = Duration.ofSeconds(1);
+    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final int PAGE = 4096;
     private final Path dir;
 
@@ -75,7 +85,7 @@ public final class RamImageCache {
      * {@code ramBytes} is the guest's RAM size, which the image must have.
      */
     public Image imageOf(SnapshotReader reader, long ramBytes) throws IOException {
-        Path image = dir.resolve(HexFormat.of().formatHex(reader.contentDigest()) + ".ram");
+        Path image = dir.resolve(digestOf(reader) + ".ram");
         if (Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS) && Files.size(image) == ramBytes) {
             return new Image(image, false);
         }
@@ -83,24 +93,63 @@ public final class RamImageCache {
         Path temp = Files.createTempFile(dir, ".ram-" + ProcessHandle.current().pid() + "-", ".tmp");
         try {
             write(reader, temp, ramBytes);
-            Files.setPosixFilePermissions(temp, READ_ONLY);
-            try {
-                Files.move(temp, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("RAM image cache " + dir + " cannot rename atomically", e);
-            }
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true);
-            }
+            publish(temp, image);
             return new Image(image, true);
         } finally {
             Files.deleteIfExists(temp);
         }
     }
 
-    /** Deletes the temporary images of processes that died while writing them (each as large as a guest's RAM). */
+    /**
+     * The SHA-256 of the reader's file, in hex. Hashing the whole file costs about a millisecond per megabyte, on
+     * every restore of a golden file; so the digest is kept here too, named by the file's {@link FileStamp}, and a
+     * restore of a file with the same stamp reads it. A file written or replaced since has another stamp and is
+     * hashed anew; one whose stamp could not be told for certain is hashed and its digest not kept, and so is one
+     * changed within the last {@link #QUIET}: file times advance by the kernel's tick, so a write just after the
+     * stamp was taken can leave the stamp as it was (git's "racily clean" entries; the same cure).
+     */
+    private String digestOf(SnapshotReader reader) throws IOException {
+        Optional<FileStamp> stamp = reader.stamp();
+        Path known = stamp.map(s -> dir.resolve(s.fileName() + ".sha256")).orElse(null);
+        if (known != null && Files.isRegularFile(known, LinkOption.NOFOLLOW_LINKS)) {
+            String digest = Files.readString(known, StandardCharsets.US_ASCII);
+            if (SHA256_HEX.matcher(digest).matches()) {
+                return digest;
+            }
+        }
+        String digest = HexFormat.of().formatHex(reader.contentDigest());
+        boolean quiet = known != null && stamp.get().changedNanos() < Instant.now().minus(QUIET).toEpochMilli() * 1_000_000L;
+        if (quiet && FileStamp.of(reader.path()).equals(stamp.get())) { // not written to while hashed
+            Path temp = Files.createTempFile(dir, ".sha256-" + ProcessHandle.current().pid() + "-", ".tmp");
+            try {
+                Files.writeString(temp, digest, StandardCharsets.US_ASCII);
+                publish(temp, known);
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+        }
+        return digest;
+    }
+
+    /** Makes {@code temp} read-only and renames it to {@code name} for good (the directory synced). */
+    private void publish(Path temp, Path name) throws IOException {
+        try (FileChannel t = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+            t.force(true); // before the content gets its name
+        }
+        Files.setPosixFilePermissions(temp, READ_ONLY);
+        try {
+            Files.move(temp, name, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("RAM image cache " + dir + " cannot rename atomically", e);
+        }
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    /** Deletes the temporary files of processes that died while writing them (an image is as large as a guest's RAM). */
     private void sweepAbandoned() throws IOException {
-        try (var files = Files.newDirectoryStream(dir, ".ram-*.tmp")) {
+        try (var files = Files.newDirectoryStream(dir, ".{ram,sha256}-*.tmp")) {
             for (Path f : files) {
                 String[] parts = f.getFileName().toString().split("-");
                 try {
@@ -138,7 +187,6 @@ public final class RamImageCache {
             if (ch.size() < ramBytes) {
                 ch.write(ByteBuffer.allocate(1), ramBytes - 1); // the full size; the rest a hole
             }
-            ch.force(true); // before the image gets its name
         }
     }
 

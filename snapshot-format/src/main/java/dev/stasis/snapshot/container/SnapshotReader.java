@@ -30,6 +30,8 @@ public final class SnapshotReader implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
     private final FileBlocks file;
+    /** The file this reader has open, when that could be told for certain (see {@link #stamp}). */
+    private FileStamp stamp;
     private FormatVersion version;
     private final List<IndexEntry> entries = new ArrayList<>();
     private Manifest manifest;
@@ -58,9 +60,14 @@ public final class SnapshotReader implements AutoCloseable {
             throw new SnapshotFormatException(Kind.INVALID_INPUT, path + " is " + what + ": a snapshot is read at random offsets"
                     + " (its index is at its end, and a lazy restore reads chunks as the guest needs them), so it must be a regular file");
         }
+        FileStamp before = FileStamp.of(path);
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
             SnapshotReader r = new SnapshotReader(path, ch);
+            FileStamp after = FileStamp.of(path);
+            if (before.equals(after) && after.size() == r.file.size()) {
+                r.stamp = after; // the path named one unchanged file before and after the open: the one opened
+            }
             r.load();
             return r;
         } catch (SnapshotFormatException e) {
@@ -252,6 +259,15 @@ public final class SnapshotReader implements AutoCloseable {
 
     private MemoryReader memoryReader() {
         return new MemoryReader(chunkAccess());
+    }
+
+    /**
+     * The stamp of the file this reader has open, or empty when the file changed or was replaced while it was being
+     * opened. What is worked out from the content under this stamp (its {@link #contentDigest}, say) may be kept
+     * and reused while the file at the path still has this stamp.
+     */
+    public java.util.Optional<FileStamp> stamp() {
+        return java.util.Optional.ofNullable(stamp);
     }
 
     /**
