@@ -27,6 +27,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -175,8 +176,9 @@ public final class Checkpoint {
         SnapshotReader reader = SnapshotReader.open(file);
         boolean readerKept = false;
         try {
-            VmConfig config = VmConfigSection.withSavedCpu(reader.load(VmConfigSection.DESCRIPTION, 0),
-                    () -> reader.load(VcpuState.DESCRIPTION, 0).cpuid());
+            StateSource state = new FileState(reader);
+            VmConfig config = VmConfigSection.withSavedCpu(state.section(VmConfigSection.DESCRIPTION, 0),
+                    () -> state.section(VcpuState.DESCRIPTION, 0).cpuid());
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
                 throw new StateException(file + " holds a guest with " + config.vcpus() + " vCPUs, not " + expect.vcpus());
             }
@@ -194,7 +196,7 @@ public final class Checkpoint {
                     : new RamBacking.Image(RamImageCache.at(mode.imageCache()).imageOf(reader, config.layout().totalSize()).file());
             List<VirtioBlkState> savedDisks = new ArrayList<>();
             for (int slot = 0; reader.hasSection(VirtioBlkState.DESCRIPTION.name(), slot); slot++) {
-                savedDisks.add(reader.load(VirtioBlkState.DESCRIPTION, slot)); // slots are filled from 0: a gap leaves a section unread, refused below
+                savedDisks.add(state.section(VirtioBlkState.DESCRIPTION, slot)); // slots are filled from 0: a gap leaves a section unread, refused below
             }
             List<Path> made = new ArrayList<>();
             List<DiskSpec> specs = new ArrayList<>();
@@ -214,22 +216,7 @@ public final class Checkpoint {
                 if (!readerKept && backing == RamBacking.ZERO) {
                     reader.readMemory(new GuestMemoryRam(machine.memory()), true, progress);
                 }
-                machine.restoreState(new StateSource() {
-                    @Override
-                    public <S> S section(StateDescription<S> description, int instance) {
-                        return reader.load(description, instance);
-                    }
-
-                    @Override
-                    public List<SectionRecords.Key> keys() {
-                        return reader.sections().stream().map(s -> new SectionRecords.Key(s.name(), s.instance())).toList();
-                    }
-
-                    @Override
-                    public boolean optional(SectionRecords.Key key) {
-                        return reader.manifest().optional(key.name(), key.instance());
-                    }
-                }).forEach(machine::note);
+                machine.restoreState(state).forEach(machine::note);
                 LazyRam lazy = machine.memory().lazyRestore();
                 if (lazy != null && lazy.failure() != null) {
                     throw new IOException("the lazy restore of " + file + " failed before the guest started: " + lazy.failure().getMessage(), lazy.failure());
@@ -244,6 +231,44 @@ public final class Checkpoint {
             if (!readerKept) {
                 reader.close();
             }
+        }
+    }
+
+    /**
+     * The file's sections as restore state, each decoded once: the restore reads the VM and first vCPU sections to
+     * make the machine, and the machine reads them again to check it is theirs.
+     */
+    private static final class FileState implements StateSource {
+        private final SnapshotReader reader;
+        private final Map<Decoded, Object> decoded = new HashMap<>();
+
+        /** A section as one description decodes it (descriptions are constants: equal only to themselves). */
+        private record Decoded(StateDescription<?> description, int instance) {}
+
+        FileState(SnapshotReader reader) {
+            this.reader = reader;
+        }
+
+        @Override
+        public <S> S section(StateDescription<S> description, int instance) {
+            Decoded key = new Decoded(description, instance);
+            @SuppressWarnings("unchecked")
+            S s = (S) decoded.get(key);
+            if (s == null) {
+                s = reader.load(description, instance);
+                decoded.put(key, s);
+            }
+            return s;
+        }
+
+        @Override
+        public List<SectionRecords.Key> keys() {
+            return reader.sections().stream().map(s -> new SectionRecords.Key(s.name(), s.instance())).toList();
+        }
+
+        @Override
+        public boolean optional(SectionRecords.Key key) {
+            return reader.manifest().optional(key.name(), key.instance());
         }
     }
 

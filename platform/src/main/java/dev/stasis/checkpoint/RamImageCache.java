@@ -17,8 +17,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -43,8 +41,6 @@ public final class RamImageCache {
     private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--------");
 
-    /** How long a file must have stood unchanged before its digest is kept. */
-    static final Duration QUIET = Duration.ofSeconds(1);
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final int PAGE = 4096;
     private final Path dir;
@@ -104,9 +100,8 @@ public final class RamImageCache {
      * The SHA-256 of the reader's file, in hex. Hashing the whole file costs about a millisecond per megabyte, on
      * every restore of a golden file; so the digest is kept here too, named by the file's {@link FileStamp}, and a
      * restore of a file with the same stamp reads it. A file written or replaced since has another stamp and is
-     * hashed anew; one whose stamp could not be told for certain is hashed and its digest not kept, and so is one
-     * changed within the last {@link #QUIET}: file times advance by the kernel's tick, so a write just after the
-     * stamp was taken can leave the stamp as it was (git's "racily clean" entries; the same cure).
+     * hashed anew; one whose stamp could not be told for certain, or is not yet {@link FileStamp#settled}, is hashed
+     * and its digest not kept.
      */
     private String digestOf(SnapshotReader reader) throws IOException {
         Optional<FileStamp> stamp = reader.stamp();
@@ -118,8 +113,7 @@ public final class RamImageCache {
             }
         }
         String digest = HexFormat.of().formatHex(reader.contentDigest());
-        boolean quiet = known != null && stamp.get().changedNanos() < Instant.now().minus(QUIET).toEpochMilli() * 1_000_000L;
-        if (quiet && FileStamp.of(reader.path()).equals(stamp.get())) { // not written to while hashed
+        if (known != null && stamp.get().settled() && FileStamp.of(reader.path()).equals(stamp.get())) { // not written to while hashed
             Path temp = Files.createTempFile(dir, ".sha256-" + ProcessHandle.current().pid() + "-", ".tmp");
             try {
                 Files.writeString(temp, digest, StandardCharsets.US_ASCII);

@@ -44,6 +44,32 @@ public final class SnapshotReader implements AutoCloseable {
 
     private record DiskStream(DiskMapCodec.DiskMap map, List<Integer> blocks) {}
 
+    /**
+     * What {@link #load} found in a file. The golden-image case opens one file again and again (a test suite's every
+     * clone), and checking its index, manifest and sections' schemas each time took milliseconds while the JIT was
+     * still cold; so the process keeps what it found in the last few files, by {@link FileStamp}: a file with the
+     * same stamp has the same bytes (only settled stamps are kept; see {@link FileStamp#settled}). Chunks and records
+     * are still read and checked from the file itself.
+     */
+    private record Parsed(FormatVersion version, List<IndexEntry> entries, Manifest manifest, List<SectionBlock> sections,
+                          MemoryMap memoryMap, int[] chunkBlocks, List<DiskStream> disks) {
+        private static final int KEPT = 8;
+        private static final Map<FileStamp, Parsed> RECENT = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<FileStamp, Parsed> eldest) {
+                return size() > KEPT;
+            }
+        };
+
+        static synchronized Parsed of(FileStamp stamp) {
+            return RECENT.get(stamp);
+        }
+
+        static synchronized void keep(FileStamp stamp, Parsed parsed) {
+            RECENT.put(stamp, parsed);
+        }
+    }
+
     /** A disk whose content the file holds (since 1.3): its id and size in bytes. */
     public record DiskContent(String id, long size) {}
 
@@ -54,13 +80,13 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     public static SnapshotReader open(Path path) throws IOException {
-        java.nio.file.attribute.BasicFileAttributes a = java.nio.file.Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class);
-        if (!a.isRegularFile()) {
-            String what = a.isDirectory() ? "a directory" : a.isOther() ? "a pipe, socket or device" : "not a regular file";
+        Map<String, Object> a = java.nio.file.Files.readAttributes(path, FileStamp.ATTRIBUTES + ",isRegularFile,isDirectory,isOther");
+        if (!(Boolean) a.get("isRegularFile")) {
+            String what = (Boolean) a.get("isDirectory") ? "a directory" : (Boolean) a.get("isOther") ? "a pipe, socket or device" : "not a regular file";
             throw new SnapshotFormatException(Kind.INVALID_INPUT, path + " is " + what + ": a snapshot is read at random offsets"
                     + " (its index is at its end, and a lazy restore reads chunks as the guest needs them), so it must be a regular file");
         }
-        FileStamp before = FileStamp.of(path);
+        FileStamp before = FileStamp.of(a);
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
             SnapshotReader r = new SnapshotReader(path, ch);
@@ -68,7 +94,15 @@ public final class SnapshotReader implements AutoCloseable {
             if (before.equals(after) && after.size() == r.file.size()) {
                 r.stamp = after; // the path named one unchanged file before and after the open: the one opened
             }
-            r.load();
+            Parsed known = r.stamp == null ? null : Parsed.of(r.stamp);
+            if (known != null) {
+                r.take(known);
+            } else {
+                r.load();
+                if (r.stamp != null && r.stamp.settled()) {
+                    Parsed.keep(r.stamp, r.parsed());
+                }
+            }
             return r;
         } catch (SnapshotFormatException e) {
             ch.close();
@@ -341,6 +375,22 @@ public final class SnapshotReader implements AutoCloseable {
 
     // ---- open: every check before anything is believed ----
 
+    private Parsed parsed() {
+        return new Parsed(version, List.copyOf(entries), manifest, List.copyOf(sections), memoryMap, chunkBlocks.clone(), List.copyOf(disks));
+    }
+
+    /** This reader's view of the file: what an earlier reader of the same file, in the same state, found in it. */
+    private void take(Parsed p) {
+        version = p.version();
+        entries.addAll(p.entries());
+        manifest = p.manifest();
+        sections.addAll(p.sections());
+        p.sections().forEach(b -> byKey.put(b.info().label(), b));
+        memoryMap = p.memoryMap();
+        chunkBlocks = p.chunkBlocks().clone();
+        disks.addAll(p.disks());
+    }
+
     private void load() throws IOException {
         long size = file.size();
         if (size < Layout.HEADER_SIZE) {
@@ -403,23 +453,12 @@ public final class SnapshotReader implements AutoCloseable {
             throw in.malformed("entry count " + count + " does not fit the index's " + payload.length + " bytes");
         }
         long expected = Layout.HEADER_SIZE;
-        for (int i = 0; i < count; i++) {
-            int type = in.u32("entry " + i + " type");
-            long len = Integer.toUnsignedLong(in.u32("entry " + i + " length"));
-            long off = in.u64("entry " + i + " offset");
-            String block = "index entry " + i + " (block at offset " + off + ", length " + len + ")";
-            if (off != expected) {
-                throw new SnapshotFormatException(Kind.MALFORMED, block + ": expected the block at offset " + expected + ", right after the previous one");
-            }
-            if (len > offset - off) {
-                throw new SnapshotFormatException(Kind.MALFORMED, block + ": runs past the index at offset " + offset
-                        + (off + len > file.size() ? ", past the end of the file (size " + file.size() + ")" : ""));
-            }
-            if (len < Layout.FRAME_OVERHEAD) {
-                throw new SnapshotFormatException(Kind.MALFORMED, block + ": shorter than a block frame");
-            }
-            if (type == 0 || type == BlockType.INDEX.code) {
-                throw new SnapshotFormatException(Kind.MALFORMED, block + ": block type " + type + " cannot appear here");
+        for (int i = 0; i < count; i++) { // the count check above leaves room for every entry; messages only for a bad one
+            int type = in.u32("entry type");
+            long len = Integer.toUnsignedLong(in.u32("entry length"));
+            long off = in.u64("entry offset");
+            if (off != expected || len > offset - off || len < Layout.FRAME_OVERHEAD || type == 0 || type == BlockType.INDEX.code) {
+                throw badEntry(i, type, off, len, expected, offset);
             }
             entries.add(new IndexEntry(type, off, len));
             expected = off + len;
@@ -427,6 +466,22 @@ public final class SnapshotReader implements AutoCloseable {
         if (expected != offset) {
             throw new SnapshotFormatException(Kind.MALFORMED, what + ": the blocks end at offset " + expected + ", not at the index");
         }
+    }
+
+    /** What is wrong with index entry {@code i}, which runs from {@code off} for {@code len} bytes. */
+    private SnapshotFormatException badEntry(int i, int type, long off, long len, long expected, long indexOffset) {
+        String block = "index entry " + i + " (block at offset " + off + ", length " + len + ")";
+        if (off != expected) {
+            return new SnapshotFormatException(Kind.MALFORMED, block + ": expected the block at offset " + expected + ", right after the previous one");
+        }
+        if (len > indexOffset - off) {
+            return new SnapshotFormatException(Kind.MALFORMED, block + ": runs past the index at offset " + indexOffset
+                    + (off + len > file.size() ? ", past the end of the file (size " + file.size() + ")" : ""));
+        }
+        if (len < Layout.FRAME_OVERHEAD) {
+            return new SnapshotFormatException(Kind.MALFORMED, block + ": shorter than a block frame");
+        }
+        return new SnapshotFormatException(Kind.MALFORMED, block + ": block type " + type + " cannot appear here");
     }
 
     private void readBlocks() throws IOException {
