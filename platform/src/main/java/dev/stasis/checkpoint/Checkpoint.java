@@ -27,7 +27,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -176,7 +175,7 @@ public final class Checkpoint {
         SnapshotReader reader = SnapshotReader.open(file);
         boolean readerKept = false;
         try {
-            StateSource state = new FileState(reader);
+            StateSource state = StateSource.decodedOnce(sectionsOf(reader)); // the machine reads the VM and vCPU 0 sections again
             VmConfig config = VmConfigSection.withSavedCpu(state.section(VmConfigSection.DESCRIPTION, 0),
                     () -> state.section(VcpuState.DESCRIPTION, 0).cpuid());
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
@@ -234,42 +233,24 @@ public final class Checkpoint {
         }
     }
 
-    /**
-     * The file's sections as restore state, each decoded once: the restore reads the VM and first vCPU sections to
-     * make the machine, and the machine reads them again to check it is theirs.
-     */
-    private static final class FileState implements StateSource {
-        private final SnapshotReader reader;
-        private final Map<Decoded, Object> decoded = new HashMap<>();
-
-        /** A section as one description decodes it (descriptions are constants: equal only to themselves). */
-        private record Decoded(StateDescription<?> description, int instance) {}
-
-        FileState(SnapshotReader reader) {
-            this.reader = reader;
-        }
-
-        @Override
-        public <S> S section(StateDescription<S> description, int instance) {
-            Decoded key = new Decoded(description, instance);
-            @SuppressWarnings("unchecked")
-            S s = (S) decoded.get(key);
-            if (s == null) {
-                s = reader.load(description, instance);
-                decoded.put(key, s);
+    /** The file's sections as restore state. */
+    private static StateSource sectionsOf(SnapshotReader reader) {
+        return new StateSource() {
+            @Override
+            public <S> S section(StateDescription<S> description, int instance) {
+                return reader.load(description, instance);
             }
-            return s;
-        }
 
-        @Override
-        public List<SectionRecords.Key> keys() {
-            return reader.sections().stream().map(s -> new SectionRecords.Key(s.name(), s.instance())).toList();
-        }
+            @Override
+            public List<SectionRecords.Key> keys() {
+                return reader.sections().stream().map(s -> new SectionRecords.Key(s.name(), s.instance())).toList();
+            }
 
-        @Override
-        public boolean optional(SectionRecords.Key key) {
-            return reader.manifest().optional(key.name(), key.instance());
-        }
+            @Override
+            public boolean optional(SectionRecords.Key key) {
+                return reader.manifest().optional(key.name(), key.instance());
+            }
+        };
     }
 
     private static void removeAll(List<Path> paths) {

@@ -350,7 +350,8 @@ public final class Machine implements AutoCloseable {
      * it optional: it is state of something this build lacks (a newer stasis, another device), and dropping it
      * would run a guest that is not the one saved.
      */
-    public List<String> restoreState(StateSource source) {
+    public List<String> restoreState(StateSource from) {
+        StateSource source = StateSource.decodedOnce(from); // the check below and the vCPU part both read vCPU 0's section
         Set<SectionRecords.Key> read = new HashSet<>();
         StateSource tracked = new StateSource() {
             @Override

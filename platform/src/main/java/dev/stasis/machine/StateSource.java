@@ -16,4 +16,9 @@ public interface StateSource {
 
     /** Whether the writer marked {@code key} optional: state a reader that does not know it may skip. */
     boolean optional(SectionRecords.Key key);
+
+    /** {@code source} with each section decoded once, the object then shared (state objects are not changed by their readers). */
+    static StateSource decodedOnce(StateSource source) {
+        return source instanceof DecodedOnce ? source : new DecodedOnce(source);
+    }
 }

@@ -375,6 +375,11 @@ public final class SnapshotReader implements AutoCloseable {
 
     // ---- open: every check before anything is believed ----
 
+    /** Whether this process keeps what an open of the file with {@code stamp} checked (for tests). */
+    static boolean keeps(FileStamp stamp) {
+        return Parsed.of(stamp) != null;
+    }
+
     private Parsed parsed() {
         return new Parsed(version, List.copyOf(entries), manifest, List.copyOf(sections), memoryMap, chunkBlocks.clone(), List.copyOf(disks));
     }
