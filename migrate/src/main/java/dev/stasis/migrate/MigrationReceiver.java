@@ -423,14 +423,12 @@ public final class MigrationReceiver {
         }
     }
 
-    /** Builds the machine around {@code memory} on a thread of its own, its vCPU threads made too (not in the pause). */
+    /** Builds the machine around {@code memory} on a thread of its own (its vCPU threads are made meanwhile: not in the pause). */
     private CompletableFuture<Machine> build(VmConfig config, GuestMemory memory) {
         CompletableFuture<Machine> f = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
-                Machine m = Machine.create(config, console, memory);
-                m.vm().prepareThreads();
-                f.complete(m);
+                f.complete(Machine.create(config, console, memory));
             } catch (Throwable e) {
                 f.completeExceptionally(e);
             }

@@ -59,7 +59,7 @@ public final class Vm implements AutoCloseable {
     private final RunControl control;
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private final List<Thread> threads = new ArrayList<>();
-    /** vCPU threads {@link #prepareThreads} made, which {@link #start} takes. */
+    /** vCPU threads made ahead, from construction on, which {@link #start} takes (a new thread: 0.5-6 ms on a slow host). */
     private final SpareThreads prepared = new SpareThreads();
     private final int tscKhz;
     private final int xsaveSize;
@@ -112,6 +112,7 @@ public final class Vm implements AutoCloseable {
             throw e;
         }
         this.control = new RunControl(vcpus);
+        prepared.prepareInBackground(vcpus.size()); // made while the caller restores or sets up the state
     }
 
     /** Opens KVM and builds the VM described by {@code config}; nothing runs yet. */
@@ -280,7 +281,7 @@ public final class Vm implements AutoCloseable {
         return !threads.isEmpty();
     }
 
-    /** Starts one platform thread per vCPU (those {@link #prepareThreads} made, or new ones). */
+    /** Starts one platform thread per vCPU (those made ahead, or new ones). */
     public synchronized void start() {
         if (!threads.isEmpty()) {
             throw new IllegalStateException("the VM is already running");
@@ -288,17 +289,6 @@ public final class Vm implements AutoCloseable {
         ExitHandler handler = new StopOnGuestExit();
         for (Vcpu v : vcpus) {
             threads.add(prepared.start(new VcpuLoop(v, control, pio, mmio, handler), "vcpu-" + v.id()));
-        }
-    }
-
-    /**
-     * Makes the vCPU threads now, each waiting for {@link #start} before its first KVM_RUN: a migration's destination
-     * does it while the pre-copy runs, so a new thread (0.5-1.5 ms on a slow host) is not part of the guest's pause. A VM
-     * closed before {@link #start} lets them end without running.
-     */
-    public synchronized void prepareThreads() {
-        if (threads.isEmpty()) {
-            prepared.prepare(vcpus.size());
         }
     }
 

@@ -48,9 +48,11 @@ public final class CpuCompatibility {
         return out;
     }
 
+    private record Problems(List<CpuidEntry> guest) {}
+
     /** Throws a {@link StateException} ("the guest's CPU needs ...") when {@link #problems} finds any. */
     public static void check(List<CpuidEntry> guest, HostCpu host, String what) {
-        List<String> p = problems(guest, host);
+        List<String> p = host.remembered(new Problems(List.copyOf(guest)), q -> List.copyOf(problems(q.guest(), host)));
         if (!p.isEmpty()) {
             throw new StateException(what + " needs " + String.join("; and ", p));
         }

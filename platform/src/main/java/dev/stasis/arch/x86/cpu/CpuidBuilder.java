@@ -65,7 +65,14 @@ public final class CpuidBuilder {
         return f.without(drop).withoutUnmetRequirements();
     }
 
+    private record Table(GuestCpu cpu, int vcpuId, int vcpuCount) {}
+
+    /** vCPU {@code vcpuId}'s CPUID table (of {@code vcpuCount}) for {@code cpu} on {@code host}; immutable. */
     public static List<CpuidEntry> build(GuestCpu cpu, HostCpu host, int vcpuId, int vcpuCount) {
+        return host.remembered(new Table(cpu, vcpuId, vcpuCount), t -> List.copyOf(compute(cpu, host, vcpuId, vcpuCount)));
+    }
+
+    private static List<CpuidEntry> compute(GuestCpu cpu, HostCpu host, int vcpuId, int vcpuCount) {
         List<CpuidEntry> out = new ArrayList<>();
         FeatureSet f = cpu.features();
         long xcr0 = xcr0(f) & (cpu.portable() ? ~0L : host.xcr0() | 0b11);
