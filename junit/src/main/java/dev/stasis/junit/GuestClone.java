@@ -36,18 +36,18 @@ public final class GuestClone implements AutoCloseable {
     private final int number;
     private final Machine machine;
     private final Console console;
-    private final PipedOutputStream input;
+    /** The console's input, attached at the first {@link #type} (its reader is a thread: not made for every clone). */
+    private volatile PipedOutputStream input;
     private final byte[] generationId;
     private volatile boolean fromPool;
     private volatile boolean closed;
     private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private GuestClone(Path golden, int number, Machine machine, Console console, PipedOutputStream input, byte[] generationId) {
+    private GuestClone(Path golden, int number, Machine machine, Console console, byte[] generationId) {
         this.golden = golden;
         this.number = number;
         this.machine = machine;
         this.console = console;
-        this.input = input;
         this.generationId = generationId;
     }
 
@@ -95,14 +95,12 @@ public final class GuestClone implements AutoCloseable {
                 ByteBuffer identity = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(number).put(id);
                 machine.memory().write(identityAt, identity.array()); // before a vCPU runs: the guest finds it on its first look
             }
-            PipedOutputStream input = new PipedOutputStream();
-            machine.attachConsoleInput(new PipedInputStream(input, 4096));
             if (paused) {
                 machine.vm().pauseAll(); // no vCPU runs yet: each parks before its first KVM_RUN
             }
             machine.start();
-            return new GuestClone(golden, number, machine, console, input, id);
-        } catch (IOException | RuntimeException e) {
+            return new GuestClone(golden, number, machine, console, id);
+        } catch (RuntimeException e) {
             machine.close();
             throw e;
         }
@@ -201,8 +199,19 @@ public final class GuestClone implements AutoCloseable {
     /** Writes {@code text} to the guest's console (its UART's input). */
     public void type(String text) throws IOException {
         open();
-        input.write(text.getBytes(StandardCharsets.ISO_8859_1));
-        input.flush();
+        PipedOutputStream in = consoleInput();
+        in.write(text.getBytes(StandardCharsets.ISO_8859_1));
+        in.flush();
+    }
+
+    /** The console's input, attached now if it was not (not under the lock a blocked write would hold: close takes it). */
+    private synchronized PipedOutputStream consoleInput() throws IOException {
+        if (input == null) {
+            PipedOutputStream in = new PipedOutputStream();
+            machine.attachConsoleInput(new PipedInputStream(in, 4096));
+            input = in;
+        }
+        return input;
     }
 
     /** The guest's RAM, readable ({@code memory().read(gpa, n)}) and writable, as the VMM sees it. */
@@ -258,10 +267,14 @@ public final class GuestClone implements AutoCloseable {
             return;
         }
         closed = true;
-        try {
-            input.close();
-        } catch (IOException ignored) {
-            // the reader thread ends on its own
+        synchronized (this) {
+            try {
+                if (input != null) {
+                    input.close();
+                }
+            } catch (IOException ignored) {
+                // the reader thread ends on its own
+            }
         }
         // A close on an interrupted thread (a test that kept the flag) would not wait for the vCPUs to leave, and would
         // leave the VM and its RAM mapped: the flag is set aside meanwhile.

@@ -71,4 +71,18 @@ class PerTestCloneTest {
         assertFalse(java.util.Arrays.equals(MARK, b.memory().read(MARK_GPA, MARK.length)));
         assertNull(a.awaitExit(Duration.ZERO), "ticker runs on");
     }
+
+    @Test
+    @Order(5)
+    void whatATestTypesReachesItsClonesUart() throws Exception {
+        int free = guest.machine().uart().rxFree();
+        assertTrue(free > 0, "the UART's receiver is empty at the start");
+        guest.type("h");
+        long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (guest.machine().uart().rxFree() == free && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        assertEquals(free - 1, guest.machine().uart().rxFree(), "ticker does not read its UART: the byte waits in its receiver");
+        guest.type("i"); // the same input again (it waits in the pipe while the receiver is full)
+    }
 }

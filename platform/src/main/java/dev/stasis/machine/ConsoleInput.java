@@ -62,6 +62,8 @@ final class ConsoleInput implements Runnable {
             }
         } catch (IOException | InterruptedException e) {
             // The console closed: nothing more to feed.
+        } finally {
+            READERS.remove(in, this); // a closed stream (a test clone's) is not kept for the life of the process
         }
     }
 }

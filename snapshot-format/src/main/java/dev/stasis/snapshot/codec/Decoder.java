@@ -4,6 +4,7 @@ import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.io.Input;
 import dev.stasis.snapshot.SnapshotFormatException;
 import dev.stasis.snapshot.SnapshotFormatException.Kind;
+import dev.stasis.snapshot.state.Where;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;

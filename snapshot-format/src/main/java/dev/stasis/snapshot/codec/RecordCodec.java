@@ -6,6 +6,7 @@ import dev.stasis.snapshot.state.FieldSchema;
 import dev.stasis.snapshot.state.FieldType;
 import dev.stasis.snapshot.state.StateRecord;
 import dev.stasis.snapshot.state.StructSchema;
+import dev.stasis.snapshot.state.Where;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -4,9 +4,9 @@ import dev.stasis.snapshot.codec.Decoder;
 import dev.stasis.snapshot.codec.Encoder;
 import dev.stasis.snapshot.codec.RecordCodec;
 import dev.stasis.snapshot.codec.SchemaCodec;
-import dev.stasis.snapshot.codec.Where;
 import dev.stasis.snapshot.state.StateRecord;
 import dev.stasis.snapshot.state.StructSchema;
+import dev.stasis.snapshot.state.Where;
 
 /**
  * The one encoding of a machine section, shared by snapshot files (a SECTION block's payload) and live

@@ -115,11 +115,11 @@ public final class StateDescription<S> {
         }
     }
 
-    private StateRecord normalize(StateRecord record, int recordVersion, String path) {
+    private StateRecord normalize(StateRecord record, int recordVersion, Object path) {
         StateRecord.Builder out = StateRecord.builder();
         for (Field<S> f : fields) {
             FieldSchema fs = f.schema();
-            String where = path + "." + fs.name();
+            Where where = Where.field(path, fs.name()); // spelled out only for a message
             if (!record.has(fs.name())) {
                 if (fs.since() > recordVersion) {
                     out.put(fs.name(), f.defaultValue());
@@ -133,7 +133,7 @@ public final class StateDescription<S> {
     }
 
     @SuppressWarnings("unchecked")
-    private Object check(Field<S> f, Object value, int recordVersion, String where) {
+    private Object check(Field<S> f, Object value, int recordVersion, Where where) {
         FieldType t = f.schema().type();
         if (t.isInteger()) {
             if (!(value instanceof Long l)) {
@@ -158,8 +158,9 @@ public final class StateDescription<S> {
                 List<StateRecord> out = new ArrayList<>();
                 int i = 0;
                 for (Object e : (List<?>) value) {
-                    require(e instanceof StateRecord, where + "[" + i + "]", FieldType.STRUCT, e);
-                    out.add(((StateDescription<Object>) f.nested()).normalizeNested((StateRecord) e, recordVersion, where + "[" + i++ + "]"));
+                    Where at = Where.element(where, i++);
+                    require(e instanceof StateRecord, at, FieldType.STRUCT, e);
+                    out.add(((StateDescription<Object>) f.nested()).normalizeNested((StateRecord) e, recordVersion, at));
                 }
                 return List.copyOf(out);
             }
@@ -168,7 +169,7 @@ public final class StateDescription<S> {
         return value;
     }
 
-    private StateRecord normalizeNested(StateRecord record, int recordVersion, String path) {
+    private StateRecord normalizeNested(StateRecord record, int recordVersion, Object path) {
         return normalize(record, recordVersion, path);
     }
 
@@ -177,7 +178,7 @@ public final class StateDescription<S> {
         return constructor.apply(record);
     }
 
-    private static void require(boolean ok, String where, FieldType t, Object value) {
+    private static void require(boolean ok, Where where, FieldType t, Object value) {
         if (!ok) {
             throw new StateException(where + " should be " + t + ", is " + kind(value));
         }

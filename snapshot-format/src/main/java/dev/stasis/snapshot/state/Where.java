@@ -1,4 +1,4 @@
-package dev.stasis.snapshot.codec;
+package dev.stasis.snapshot.state;
 
 /**
  * Where in a record or schema a value sits, for the message of a failure only: its text is built by
