@@ -32,6 +32,8 @@ public final class SnapshotReader implements AutoCloseable {
     private final FileBlocks file;
     /** The file this reader has open, when that could be told for certain (see {@link #stamp}). */
     private FileStamp stamp;
+    /** The states {@link #load} decoded, shared by every reader of the file while it is kept; null when it is not. */
+    private Map<Decoded, Object> decoded;
     private FormatVersion version;
     private final List<IndexEntry> entries = new ArrayList<>();
     private Manifest manifest;
@@ -48,11 +50,12 @@ public final class SnapshotReader implements AutoCloseable {
      * What {@link #load} found in a file. The golden-image case opens one file again and again (a test suite's every
      * clone), and checking its index, manifest and sections' schemas each time took milliseconds while the JIT was
      * still cold; so the process keeps what it found in the last few files, by {@link FileStamp}: a file with the
-     * same stamp has the same bytes (only settled stamps are kept; see {@link FileStamp#settled}). Chunks and records
-     * are still read and checked from the file itself.
+     * same stamp has the same bytes (only settled stamps are kept; see {@link FileStamp#settled}). What {@link #load}
+     * decoded of its sections is kept with it ({@code decoded}: states are immutable records, and decoding a vCPU's
+     * took 0.5-1 ms of each clone); memory chunks are still read and checked from the file itself.
      */
     private record Parsed(FormatVersion version, List<IndexEntry> entries, Manifest manifest, List<SectionBlock> sections,
-                          MemoryMap memoryMap, int[] chunkBlocks, List<DiskStream> disks) {
+                          MemoryMap memoryMap, int[] chunkBlocks, List<DiskStream> disks, Map<Decoded, Object> decoded) {
         private static final int KEPT = 8;
         private static final Map<FileStamp, Parsed> RECENT = new java.util.LinkedHashMap<>(16, 0.75f, true) {
             @Override
@@ -69,6 +72,9 @@ public final class SnapshotReader implements AutoCloseable {
             RECENT.put(stamp, parsed);
         }
     }
+
+    /** A section decoded as {@code description} (by identity: each is a constant of its state's type). */
+    private record Decoded(StateDescription<?> description, int instance) {}
 
     /** A disk whose content the file holds (since 1.3): its id and size in bytes. */
     public record DiskContent(String id, long size) {}
@@ -100,6 +106,7 @@ public final class SnapshotReader implements AutoCloseable {
             } else {
                 r.load();
                 if (r.stamp != null && r.stamp.settled()) {
+                    r.decoded = new java.util.concurrent.ConcurrentHashMap<>();
                     Parsed.keep(r.stamp, r.parsed());
                 }
             }
@@ -164,7 +171,15 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     /** The section {@code description.name()} at {@code instance}, loaded through the description from the file's version. */
+    @SuppressWarnings("unchecked")
     public <S> S load(StateDescription<S> description, int instance) {
+        if (decoded == null) {
+            return decode(description, instance);
+        }
+        return (S) decoded.computeIfAbsent(new Decoded(description, instance), d -> decode(description, instance)); // a failure is not kept
+    }
+
+    private <S> S decode(StateDescription<S> description, int instance) {
         SectionBlock s = section(description.name(), instance);
         StateRecord r = s.record();
         try {
@@ -381,7 +396,7 @@ public final class SnapshotReader implements AutoCloseable {
     }
 
     private Parsed parsed() {
-        return new Parsed(version, List.copyOf(entries), manifest, List.copyOf(sections), memoryMap, chunkBlocks.clone(), List.copyOf(disks));
+        return new Parsed(version, List.copyOf(entries), manifest, List.copyOf(sections), memoryMap, chunkBlocks.clone(), List.copyOf(disks), decoded);
     }
 
     /** This reader's view of the file: what an earlier reader of the same file, in the same state, found in it. */
@@ -394,6 +409,7 @@ public final class SnapshotReader implements AutoCloseable {
         memoryMap = p.memoryMap();
         chunkBlocks = p.chunkBlocks().clone();
         disks.addAll(p.disks());
+        decoded = p.decoded();
     }
 
     private void load() throws IOException {

@@ -25,6 +25,9 @@ import java.util.function.ToLongFunction;
  * <p>Saving turns a state object into a {@link StateRecord} by the getters; loading takes a record decoded
  * by the file's own schema (any version from {@link #minVersion} to {@link #version}), gives fields that
  * arrived later their defaults, checks every type and range, and calls the constructor.
+ *
+ * <p>{@code S} must be immutable (a record copying its arrays in and out): a reader of a file it has seen before
+ * hands every restore the state it decoded the first time.
  */
 public final class StateDescription<S> {
     private final String name;

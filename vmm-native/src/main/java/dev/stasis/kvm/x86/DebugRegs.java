@@ -6,6 +6,15 @@ import com.sun.jna.Pointer;
 
 /** {@code struct kvm_debugregs}: DR0-DR3, DR6, DR7. */
 public record DebugRegs(long[] db, long dr6, long dr7, long flags) {
+    public DebugRegs {
+        db = db.clone(); // immutable, as every saved state is: a restored one is shared by the clones of a file
+    }
+
+    @Override
+    public long[] db() {
+        return db.clone();
+    }
+
     public static DebugRegs read(Pointer p) {
         long[] db = new long[4];
         p.read(0, db, 0, 4);

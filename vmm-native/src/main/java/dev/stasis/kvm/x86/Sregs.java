@@ -9,6 +9,15 @@ public record Sregs(Segment cs, Segment ds, Segment es, Segment fs, Segment gs, 
                     DescriptorTable gdt, DescriptorTable idt, long cr0, long cr2, long cr3, long cr4, long cr8,
                     long efer, long apicBase, long[] interruptBitmap) {
 
+    public Sregs {
+        interruptBitmap = interruptBitmap.clone(); // immutable, as every saved state is: a restored one is shared by the clones of a file
+    }
+
+    @Override
+    public long[] interruptBitmap() {
+        return interruptBitmap.clone();
+    }
+
     public static final long CR0_PE = 1, CR0_MP = 1 << 1, CR0_ET = 1 << 4, CR0_NE = 1 << 5, CR0_WP = 1 << 16,
             CR0_AM = 1 << 18, CR0_PG = 1L << 31;
     public static final long CR4_PAE = 1 << 5, CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10,
