@@ -44,9 +44,7 @@ public final class SpareThreads {
 
     /** {@link #prepare}, by another thread: a {@link #start} that comes first makes its own thread. */
     public void prepareInBackground(int n) {
-        if (wanted(n)) {
-            MAKER.execute(() -> prepare(n));
-        }
+        MAKER.execute(() -> prepare(n));
     }
 
     /** {@code body} running on a thread named {@code name}: a spare while one is left, else a new thread. */
@@ -71,10 +69,6 @@ public final class SpareThreads {
         for (Spare s; (s = ready.poll()) != null; ) {
             s.body().complete(null);
         }
-    }
-
-    private synchronized boolean wanted(int n) {
-        return !closed && asked < n;
     }
 
     /** How many more to make for {@code n} in all (none once closed), counted as asked for. */
