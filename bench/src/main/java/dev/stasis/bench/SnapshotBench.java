@@ -176,6 +176,9 @@ public final class SnapshotBench {
                         }
                     }
                 }
+                // The saved guest stands still from here: its ticker (a line a millisecond) took a core from each restore,
+                // and a lazy one's fill runs at background priority (every page in took 2.2 s beside it, 0.4-0.5 s without).
+                m.vm().pauseAll();
                 for (int r = 0; r < rounds + WARMUP; r++) {
                     long t0 = System.nanoTime();
                     Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY);

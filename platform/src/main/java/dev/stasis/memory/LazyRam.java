@@ -4,7 +4,6 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
-import dev.stasis.os.Niceness;
 import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.uffd.PageFault;
 import dev.stasis.uffd.Userfaultfd;
@@ -65,8 +64,11 @@ public final class LazyRam implements RamFill {
     private final AtomicLong resident = new AtomicLong(-1);
     private final long t0 = System.nanoTime();
     private final EventFd stop;
-    private final Thread faultThread;
-    private final List<Thread> prefetchers = new ArrayList<>();
+    /** How many fetch threads, and how many of them fetch from the start rather than once the guest runs. */
+    private final int fetchers, early;
+    /** The threads serving this restore, kept by the process between restores (set by {@link #start}). */
+    private FillThreads.Running faultServer;
+    private final List<FillThreads.Running> prefetchers = new ArrayList<>();
     private final FillOutcome outcome = new FillOutcome("lazy restore");
     private final Consumer<Throwable> stopGuest;
     private final Object fillLock = new Object();
@@ -97,22 +99,13 @@ public final class LazyRam implements RamFill {
         }
         this.states = new AtomicIntegerArray(n);
         this.order = prefetchOrder(first, n);
-        this.faultThread = new Thread(this::serveFaults, "stasis-lazy-restore-faults");
-        faultThread.setDaemon(true);
         int cpus = Runtime.getRuntime().availableProcessors();
-        int threads = Math.max(1, Math.min(4, cpus));
+        this.fetchers = Math.max(1, Math.min(4, cpus));
         // All but one CPU's worth start at once, while the restore puts the state back on the other; the rest join
         // when the guest runs. On one CPU none starts early: the restore would wait for them. They run at background
         // priority: the restore, the vCPUs and the fault server come first (the start of a lazy restore in a process
         // varied 0.1-12 ms here beside them at the same priority).
-        int early = prefetch ? Math.min(threads, cpus - 1) : 0;
-        for (int t = 0; t < threads; t++) {
-            boolean now = t < early;
-            Thread p = Niceness.backgroundThread(() -> prefetch(now));
-            p.setName("stasis-lazy-restore-" + (t + 1));
-            p.setDaemon(true);
-            prefetchers.add(p);
-        }
+        this.early = prefetch ? Math.min(fetchers, cpus - 1) : 0;
     }
 
     /**
@@ -134,9 +127,12 @@ public final class LazyRam implements RamFill {
             throw e;
         }
         memory.fillingFrom(ram);
-        ram.live.set(1 + ram.prefetchers.size());
-        ram.faultThread.start();
-        ram.prefetchers.forEach(Thread::start);
+        ram.live.set(1 + ram.fetchers);
+        ram.faultServer = FillThreads.server("stasis-lazy-restore-faults", ram::serveFaults);
+        for (int t = 0; t < ram.fetchers; t++) {
+            boolean now = t < ram.early;
+            ram.prefetchers.add(FillThreads.fetcher("stasis-lazy-restore-" + (t + 1), () -> ram.prefetch(now)));
+        }
         return ram;
     }
 
@@ -417,8 +413,10 @@ public final class LazyRam implements RamFill {
         synchronized (fillLock) {
             fillLock.notifyAll();
         }
-        UninterruptibleJoin.of(faultThread);
-        prefetchers.forEach(UninterruptibleJoin::of);
+        if (faultServer != null) { // null only if start failed to hand it a thread
+            faultServer.join();
+        }
+        prefetchers.forEach(FillThreads.Running::join);
         stop.close();
         complete();
     }
