@@ -14,9 +14,12 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -77,6 +80,11 @@ public final class HandshakeGate implements AutoCloseable {
     private final Deque<Pending> pending = new ArrayDeque<>(); // oldest first; guarded by itself
     private final BlockingQueue<Admitted> admitted = new LinkedBlockingQueue<>();
     private final ScheduledExecutorService timers;
+    /**
+     * The handshakes' threads, kept and one made ahead (as the timers' is): a thread made at the first connection,
+     * twice over, was most of the source's wait for its HELLO's answer (0.5-6 ms each on a 2-core host).
+     */
+    private final ThreadPoolExecutor handshakes;
     private final Thread acceptor;
     private volatile boolean closed;
     /** Set at the first connection accepted, before its handshake: someone (most likely the source) is here. */
@@ -93,7 +101,10 @@ public final class HandshakeGate implements AutoCloseable {
         this.limits = limits;
         ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> daemon(r, "migrate-handshake-timer"));
         t.setRemoveOnCancelPolicy(true); // a finished handshake's timer must not linger until its deadline
+        t.prestartCoreThread();
         this.timers = t;
+        this.handshakes = new ThreadPoolExecutor(1, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> daemon(r, "migrate-handshake"));
+        handshakes.prestartCoreThread();
         this.acceptor = daemon(this::acceptLoop, "migrate-accept");
         acceptor.start();
     }
@@ -161,7 +172,11 @@ public final class HandshakeGate implements AutoCloseable {
                 p.timer = timers.schedule(() -> p.cut("did not finish the handshake within " + seconds(limits.deadline())),
                         limits.deadline().toNanos(), TimeUnit.NANOSECONDS);
             }
-            daemon(() -> handshake(p), "migrate-handshake").start();
+            try {
+                handshakes.execute(() -> handshake(p));
+            } catch (RejectedExecutionException e) {
+                ch.close(); // the gate closed meanwhile
+            }
         }
     }
 
@@ -214,6 +229,7 @@ public final class HandshakeGate implements AutoCloseable {
             pending.clear();
         }
         timers.shutdownNow();
+        handshakes.shutdown(); // a handshake still running was cut above: its thread ends with it
     }
 
     /** {@link #stopAccepting}, then waits for the acceptor thread and closes every admitted peer nobody took. */
