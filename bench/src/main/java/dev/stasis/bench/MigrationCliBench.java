@@ -24,10 +24,12 @@ import java.util.regex.Pattern;
  * </ul>
  * QEMU's rows are left out, saying so, where {@code qemu-system-x86_64} is not installed.
  *
- * <p>{@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.MigrationCliBench [--rounds 5] [--mem 256M]}
+ * <p>{@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.MigrationCliBench [--rounds 5] [--mem 256M] [--pattern]}
  */
 public final class MigrationCliBench {
     private static final Path STASIS = Path.of("bin/stasis");
+    /** Where {@code --pattern} loads SnapshotBench's 256 MiB pattern (as SnapshotCliBench does). */
+    private static final String PATTERN_GPA = "0x10000000";
     /** What {@code migrate send} prints last (DiskBench reads it too). */
     static final Pattern RESULT = Pattern.compile(".*total ([0-9.]+) ms, downtime ([0-9.]+) ms.*");
     private static final Pattern POSTCOPY_DONE = Pattern.compile(".*post-copy done: \\d+ pages arrived, (\\d+) requested by faults \\(round trip median (-?[0-9.]+) ms, 99% (-?[0-9.]+) ms.*");
@@ -42,11 +44,16 @@ public final class MigrationCliBench {
     public static void main(String[] args) throws Exception {
         int rounds = 5;
         String mem = "256M";
+        boolean withPattern = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--mem" -> mem = args[++i];
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--rounds N, --mem SIZE)");
+                case "--pattern" -> {
+                    withPattern = true;
+                    mem = "1G";
+                }
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--rounds N, --mem SIZE, --pattern)");
             }
         }
         if (!Files.isExecutable(STASIS)) {
@@ -54,25 +61,36 @@ public final class MigrationCliBench {
         }
         Path dir = Scratch.dir("stasis-migbench");
         Path kernel = Files.write(dir.resolve("kernel.elf"), Guests.multibootKernel(1));
+        // --pattern: the issue's idle guest, 1 GiB with SnapshotBench's 256 MiB pattern at 256 MiB (page-aligned kernel
+        // pages, prose, zero), loaded into both VMMs' guests as SnapshotCliBench does.
+        Path pattern = null;
+        if (withPattern) {
+            pattern = dir.resolve("pattern.bin");
+            SnapshotBench.writeRegion(pattern, false);
+        }
         boolean qemu = Qemu.installed();
         List<Hop> stasis = new ArrayList<>(), theirs = new ArrayList<>(), stasisPost = new ArrayList<>(), theirsPost = new ArrayList<>();
         for (int r = 0; r < rounds; r++) {
-            stasis.add(stasisHop(dir, kernel, mem, false));
-            stasisPost.add(stasisHop(dir, kernel, mem, true));
+            stasis.add(stasisHop(dir, kernel, mem, pattern, false));
+            stasisPost.add(stasisHop(dir, kernel, mem, pattern, true));
             if (qemu) {
-                theirs.add(qemuHop(dir, kernel, mem, false));
-                theirsPost.add(qemuHop(dir, kernel, mem, true));
+                theirs.add(qemuHop(dir, kernel, mem, pattern, false));
+                theirsPost.add(qemuHop(dir, kernel, mem, pattern, true));
             }
             System.out.printf("round %d: stasis %s, post-copy %s%s%n", r + 1, stasis.get(r), stasisPost.get(r),
                     qemu ? "; QEMU " + theirs.get(r) + ", post-copy " + theirsPost.get(r) : "");
         }
-        System.out.printf("%nmigration of the Multiboot test kernel, %s RAM, 1 vCPU, fresh processes over loopback, %d rounds (median [min-max])%n", mem, rounds);
+        System.out.printf("%nmigration of the Multiboot test kernel, %s RAM%s, 1 vCPU, fresh processes over loopback, %d rounds (median [min-max])%n",
+                mem, pattern != null ? " with the 256 MiB pattern at " + PATTERN_GPA : "", rounds);
         System.out.printf("| | stasis | QEMU %s | stasis / QEMU |%n|---|---:|---:|---:|%n", qemu ? Qemu.version() : "(not installed: apt-get install qemu-system-x86)");
         row("pre-copy total, ms", stasis.stream().map(Hop::totalMs).toList(), theirs.stream().map(Hop::totalMs).toList());
         row("pre-copy downtime, ms", stasis.stream().map(Hop::downtimeMs).toList(), theirs.stream().map(Hop::downtimeMs).toList());
         row("post-copy total, ms", stasisPost.stream().map(Hop::totalMs).toList(), theirsPost.stream().map(Hop::totalMs).toList());
         row("post-copy downtime, ms", stasisPost.stream().map(Hop::downtimeMs).toList(), theirsPost.stream().map(Hop::downtimeMs).toList());
         row("post-copy page requests", stasisPost.stream().map(h -> (double) h.requests()).toList(), theirsPost.stream().map(h -> (double) h.requests()).toList());
+        if (pattern != null) {
+            return; // the other guests do not carry the pattern: the run without --pattern measures them
+        }
         // The request round trip wants a guest that faults a lot: dirtier on 2 vCPUs over 16 MiB, the push held to
         // 8 MiB/s so that its pages come mostly on request. QEMU cannot boot this flat fixture, and 7.2 does not
         // report its request latency (that came in 8.x): the physical reference is the loopback TCP round trip.
@@ -272,20 +290,25 @@ public final class MigrationCliBench {
         System.out.printf("| %s | %s | %s | %s |%n", what, Stats.summary(ours), q, ratio);
     }
 
-    private static Hop stasisHop(Path dir, Path kernel, String mem, boolean postcopy) throws Exception {
-        return move(dir, List.of(kernel.toString(), "--mem", mem), "mb n=2 cpu=0", postcopy ? List.of("--postcopy") : List.of(),
+    private static Hop stasisHop(Path dir, Path kernel, String mem, Path pattern, boolean postcopy) throws Exception {
+        List<String> run = new ArrayList<>(List.of(kernel.toString(), "--mem", mem));
+        if (pattern != null) {
+            run.addAll(List.of("--load", pattern + "@" + PATTERN_GPA));
+        }
+        return move(dir, run, "mb n=2 cpu=0", postcopy ? List.of("--postcopy") : List.of(),
                 (source, dest, sent) -> postcopy ? postcopyHop(sent, dest) : new Hop(sent.totalMs(), sent.downtimeMs()));
     }
 
-    private static Hop qemuHop(Path dir, Path kernel, String mem, boolean postcopy) throws Exception {
+    private static Hop qemuHop(Path dir, Path kernel, String mem, Path pattern, boolean postcopy) throws Exception {
         int port = freePort();
         Path srcQmp = dir.resolve("src.qmp"), dstQmp = dir.resolve("dst.qmp");
         Files.deleteIfExists(srcQmp);
         Files.deleteIfExists(dstQmp);
         String size = mem.replace("M", "");
         long started = System.nanoTime();
-        try (Proc source = Proc.start(Qemu.args(kernel, size, null, null, srcQmp, null));
-             Proc dest = Proc.start(Qemu.args(kernel, size, null, null, dstQmp, "tcp:127.0.0.1:" + port))) {
+        String at = pattern == null ? null : PATTERN_GPA;
+        try (Proc source = Proc.start(Qemu.args(kernel, size, pattern, at, srcQmp, null));
+             Proc dest = Proc.start(Qemu.args(kernel, size, pattern, at, dstQmp, "tcp:127.0.0.1:" + port))) {
             source.await("mb n=2 cpu=0", 60);
             settle(started);
             try (Qmp qmp = Qmp.connect(srcQmp); Qmp in = Qmp.connect(dstQmp)) {
