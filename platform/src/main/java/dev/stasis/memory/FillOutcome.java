@@ -59,18 +59,7 @@ final class FillOutcome {
 
     /** Waits for the end (interrupts are kept for later); throws naming the cause when it failed. */
     void await() {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                done.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        UninterruptibleJoin.await(done);
         Throwable f = failure.get();
         if (f != null) {
             throw new IllegalStateException("guest memory is not all there: its " + what + " failed: " + f.getMessage(), f);

@@ -66,17 +66,8 @@ final class FillThreads {
          * caller: the wait must not be cut short before a userfaultfd the body uses closes.
          */
         void join() {
-            boolean interrupted = false;
-            while (runner != Thread.currentThread()) {
-                try {
-                    done.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
+            if (runner != Thread.currentThread()) {
+                UninterruptibleJoin.await(done);
             }
         }
     }
