@@ -28,8 +28,6 @@ import java.util.regex.Pattern;
  */
 public final class MigrationCliBench {
     private static final Path STASIS = Path.of("bin/stasis");
-    /** Where {@code --pattern} loads SnapshotBench's 256 MiB pattern (as SnapshotCliBench does). */
-    private static final String PATTERN_GPA = "0x10000000";
     /** What {@code migrate send} prints last (DiskBench reads it too). */
     static final Pattern RESULT = Pattern.compile(".*total ([0-9.]+) ms, downtime ([0-9.]+) ms.*");
     private static final Pattern POSTCOPY_DONE = Pattern.compile(".*post-copy done: \\d+ pages arrived, (\\d+) requested by faults \\(round trip median (-?[0-9.]+) ms, 99% (-?[0-9.]+) ms.*");
@@ -81,7 +79,7 @@ public final class MigrationCliBench {
                     qemu ? "; QEMU " + theirs.get(r) + ", post-copy " + theirsPost.get(r) : "");
         }
         System.out.printf("%nmigration of the Multiboot test kernel, %s RAM%s, 1 vCPU, fresh processes over loopback, %d rounds (median [min-max])%n",
-                mem, pattern != null ? " with the 256 MiB pattern at " + PATTERN_GPA : "", rounds);
+                mem, pattern != null ? " with the 256 MiB pattern at " + SnapshotCliBench.PATTERN_GPA : "", rounds);
         System.out.printf("| | stasis | QEMU %s | stasis / QEMU |%n|---|---:|---:|---:|%n", qemu ? Qemu.version() : "(not installed: apt-get install qemu-system-x86)");
         row("pre-copy total, ms", stasis.stream().map(Hop::totalMs).toList(), theirs.stream().map(Hop::totalMs).toList());
         row("pre-copy downtime, ms", stasis.stream().map(Hop::downtimeMs).toList(), theirs.stream().map(Hop::downtimeMs).toList());
@@ -89,7 +87,7 @@ public final class MigrationCliBench {
         row("post-copy downtime, ms", stasisPost.stream().map(Hop::downtimeMs).toList(), theirsPost.stream().map(Hop::downtimeMs).toList());
         row("post-copy page requests", stasisPost.stream().map(h -> (double) h.requests()).toList(), theirsPost.stream().map(h -> (double) h.requests()).toList());
         if (pattern != null) {
-            tickerTables(dir, rounds, pattern); // the guest's own gap on the same 1 GiB; the other guests carry no pattern
+            tickerTables(dir, rounds, mem, pattern); // the guest's own gap on the same memory; the other guests carry no pattern
             return;
         }
         // The request round trip wants a guest that faults a lot: dirtier on 2 vCPUs over 16 MiB, the push held to
@@ -120,22 +118,22 @@ public final class MigrationCliBench {
         System.out.printf("| downtime, ms | %s | <= 10 ms |%n", Stats.summary(writing.stream().map(Hop::downtimeMs).toList()));
         System.out.printf("| pre-copy rounds | %s | |%n", Stats.summary(writing.stream().map(h -> (double) h.requests()).toList()));
 
-        tickerTables(dir, rounds, null);
+        tickerTables(dir, rounds, null, null);
     }
 
-    /** ticker moved by pre-copy and by post-copy, {@code rounds} each: 128 MiB, or 1 GiB with {@code pattern} loaded. */
-    private static void tickerTables(Path dir, int rounds, Path pattern) throws Exception {
+    /** ticker moved by pre-copy and by post-copy, {@code rounds} each: on 128 MiB, or on {@code mem} with {@code pattern} loaded. */
+    private static void tickerTables(Path dir, int rounds, String mem, Path pattern) throws Exception {
         for (boolean postcopy : new boolean[] {false, true}) {
             String how = postcopy ? "post-copy" : "pre-copy";
             List<Double> vmm = new ArrayList<>(), guest = new ArrayList<>();
             for (int r = 0; r < rounds; r++) {
-                double[] g = tickerGap(dir, postcopy, pattern);
+                double[] g = tickerGap(dir, postcopy, mem, pattern);
                 vmm.add(g[0]);
                 guest.add(g[1]);
                 System.out.printf("ticker %s %d: VMM downtime %.1f ms, guest gap %.1f ms%n", how, r + 1, g[0], g[1]);
             }
             System.out.printf("%n%s of ticker (TSC deadline every %d us, gaps=1), %s, %d rounds%n", how, TICK_US,
-                    pattern == null ? "128 MiB" : "1 GiB with the 256 MiB pattern", rounds);
+                    pattern == null ? "128 MiB" : mem + " with the 256 MiB pattern", rounds);
             System.out.printf("| | stasis | target |%n|---|---:|---:|%n");
             System.out.printf("| downtime, the VMM's figure, ms | %s | |%n", Stats.summary(vmm));
             System.out.printf("| the pause as the guest saw it (largest TSC step less a period), ms | %s | %s |%n", Stats.summary(guest),
@@ -154,11 +152,12 @@ public final class MigrationCliBench {
      * the source's save and the destination's restore, so the gap is the guest's stall around the move, as the
      * ticking guest felt it). Returns {VMM downtime, guest gap} in ms.
      */
-    private static double[] tickerGap(Path dir, boolean postcopy, Path pattern) throws Exception {
+    private static double[] tickerGap(Path dir, boolean postcopy, String mem, Path pattern) throws Exception {
         List<String> send = postcopy ? List.of("--postcopy") : List.of();
         List<String> run = new ArrayList<>(List.of("ticker", "mode=deadline", "period_us=" + TICK_US, "every=5", "gaps=1"));
         if (pattern != null) {
-            run.addAll(List.of("--mem", "1G", "--load", pattern + "@" + PATTERN_GPA));
+            run.addAll(List.of("--mem", mem));
+            run.addAll(loading(pattern));
         }
         return move(dir, run, "ticker n=", send, (source, dest, sent) -> {
             dest.await("ticker n=", 30);
@@ -303,11 +302,14 @@ public final class MigrationCliBench {
 
     private static Hop stasisHop(Path dir, Path kernel, String mem, Path pattern, boolean postcopy) throws Exception {
         List<String> run = new ArrayList<>(List.of(kernel.toString(), "--mem", mem));
-        if (pattern != null) {
-            run.addAll(List.of("--load", pattern + "@" + PATTERN_GPA));
-        }
+        run.addAll(loading(pattern));
         return move(dir, run, "mb n=2 cpu=0", postcopy ? List.of("--postcopy") : List.of(),
                 (source, dest, sent) -> postcopy ? postcopyHop(sent, dest) : new Hop(sent.totalMs(), sent.downtimeMs()));
+    }
+
+    /** {@code stasis run}'s arguments loading {@code pattern} where SnapshotCliBench does; none without one. */
+    private static List<String> loading(Path pattern) {
+        return pattern == null ? List.of() : List.of("--load", pattern + "@" + SnapshotCliBench.PATTERN_GPA);
     }
 
     private static Hop qemuHop(Path dir, Path kernel, String mem, Path pattern, boolean postcopy) throws Exception {
@@ -317,7 +319,7 @@ public final class MigrationCliBench {
         Files.deleteIfExists(dstQmp);
         String size = mem.replace("M", "");
         long started = System.nanoTime();
-        String at = pattern == null ? null : PATTERN_GPA;
+        String at = pattern == null ? null : SnapshotCliBench.PATTERN_GPA;
         try (Proc source = Proc.start(Qemu.args(kernel, size, pattern, at, srcQmp, null));
              Proc dest = Proc.start(Qemu.args(kernel, size, pattern, at, dstQmp, "tcp:127.0.0.1:" + port))) {
             source.await("mb n=2 cpu=0", 60);

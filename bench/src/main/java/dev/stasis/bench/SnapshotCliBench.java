@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
 public final class SnapshotCliBench {
     private static final Path STASIS = Path.of("bin/stasis");
     private static final String MEM = "1G";
-    private static final String PATTERN_GPA = "0x10000000";
+    /** Where SnapshotBench's 256 MiB pattern is loaded in the CLI benches' guests (MigrationCliBench --pattern too). */
+    static final String PATTERN_GPA = "0x10000000";
     private static final Pattern SNAPSHOT = Pattern.compile("snapshot .*: (\\d+) bytes .*written in (\\d+) ms, paused ([0-9.]+) ms.*");
     private static final Pattern RESIDENT = Pattern.compile(".*stasis: all guest memory in place (\\d+) ms after.*");
 

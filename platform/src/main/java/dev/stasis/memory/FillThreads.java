@@ -9,9 +9,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The threads a lazy restore serves faults and fetches chunks on, kept by the process between restores: starting a
- * thread took 0.2-6 ms on this software KVM's host, and a lazy restore starts five while its guest waits to run
- * (1-8 ms of a 12-20 ms restore in a running process). Fetchers run at background priority, on threads of their own:
+ * The threads a lazy restore serves faults and fetches chunks on, kept by the process between restores: a lazy
+ * restore started five while its guest waited to run, which took 1-8 ms of a 12-20 ms restore in a running process
+ * on this software KVM's host. Fetchers run at background priority, on threads of their own:
  * a thread's nice value, once raised, stays. An idle thread ends after a minute.
  */
 final class FillThreads {
