@@ -5,6 +5,7 @@ import dev.stasis.migrate.auth.Auth;
 import dev.stasis.migrate.auth.Handshake;
 import dev.stasis.migrate.protocol.Channel;
 import dev.stasis.migrate.protocol.FaultHook;
+import dev.stasis.os.KeptThreads;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -18,8 +19,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -84,7 +83,7 @@ public final class HandshakeGate implements AutoCloseable {
      * The handshakes' threads, kept and one made ahead (as the timers' is): a thread made at the first connection,
      * twice over, was most of the source's wait for its HELLO's answer (0.5-6 ms each on a 2-core host).
      */
-    private final ThreadPoolExecutor handshakes;
+    private final KeptThreads handshakes = new KeptThreads("migrate-handshake", false, 1, Duration.ofSeconds(30));
     private final Thread acceptor;
     private volatile boolean closed;
     /** Set at the first connection accepted, before its handshake: someone (most likely the source) is here. */
@@ -103,8 +102,6 @@ public final class HandshakeGate implements AutoCloseable {
         t.setRemoveOnCancelPolicy(true); // a finished handshake's timer must not linger until its deadline
         t.prestartCoreThread();
         this.timers = t;
-        this.handshakes = new ThreadPoolExecutor(1, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> daemon(r, "migrate-handshake"));
-        handshakes.prestartCoreThread();
         this.acceptor = daemon(this::acceptLoop, "migrate-accept");
         acceptor.start();
     }

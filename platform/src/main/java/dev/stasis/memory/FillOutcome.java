@@ -1,5 +1,6 @@
 package dev.stasis.memory;
 
+import dev.stasis.os.UninterruptibleJoin;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;

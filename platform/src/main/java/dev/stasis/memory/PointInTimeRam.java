@@ -1,5 +1,6 @@
 package dev.stasis.memory;
 
+import dev.stasis.os.UninterruptibleJoin;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;

@@ -1,17 +1,17 @@
-package dev.stasis.memory;
+package dev.stasis.os;
 
 import java.util.concurrent.CountDownLatch;
 
 /**
- * Waiting for a RAM fill's or a write tracker's thread (or a latch it opens) to end before its userfaultfd closes: an
- * interrupt must not cut the wait short (the descriptor could be another file's by the time that thread used it), so
- * it is kept for the caller instead.
+ * Waiting for a thread (or a latch it opens) where an interrupt must not cut the wait short, as for a RAM fill's or a
+ * write tracker's thread before its userfaultfd closes (the descriptor could be another file's by the time that thread
+ * used it): the interrupt is kept for the caller instead.
  */
-final class UninterruptibleJoin {
+public final class UninterruptibleJoin {
     private UninterruptibleJoin() {}
 
     /** Returns once {@code t} has ended (at once for the calling thread itself), the interrupt flag as it was set meanwhile. */
-    static void of(Thread t) {
+    public static void of(Thread t) {
         boolean interrupted = false;
         while (t.isAlive() && t != Thread.currentThread()) {
             try {
@@ -26,7 +26,7 @@ final class UninterruptibleJoin {
     }
 
     /** Returns once {@code latch} is open, the interrupt flag as it was set meanwhile. */
-    static void await(CountDownLatch latch) {
+    public static void await(CountDownLatch latch) {
         boolean interrupted = false;
         while (true) {
             try {
