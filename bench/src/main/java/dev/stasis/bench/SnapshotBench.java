@@ -9,6 +9,7 @@ import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
 import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.vm.ReadyVms;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmExit;
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -179,8 +181,8 @@ public final class SnapshotBench {
                 // The saved guest stands still from here: its ticker (a line a millisecond) took a core from each restore,
                 // and a lazy one's fill runs at background priority (every page in took 2.2 s beside it, 0.4-0.5 s without).
                 m.vm().pauseAll();
-                eager = restoreRounds(file, RestoreMode.EAGER, rounds);
-                lazy = restoreRounds(file, RestoreMode.LAZY, rounds);
+                eager = restoreRounds(file, RestoreMode.EAGER, rounds, false);
+                lazy = restoreRounds(file, RestoreMode.LAZY, rounds, false);
             }
             // The same pattern in a guest that halts (idle): a restored ticker's console, a line a millisecond, costs this
             // emulating KVM most of a core (~8 us an exit), which a lazy fill then shares; on hardware KVM it would not.
@@ -192,8 +194,12 @@ public final class SnapshotBench {
                 m.vm().pauseAll();
                 Checkpoint.save(m, idleFile, options);
             }
-            Rounds idleEager = restoreRounds(idleFile, RestoreMode.EAGER, rounds);
-            Rounds idleLazy = restoreRounds(idleFile, RestoreMode.LAZY, rounds);
+            Rounds idleEager = restoreRounds(idleFile, RestoreMode.EAGER, rounds, false);
+            Rounds idleLazy = restoreRounds(idleFile, RestoreMode.LAZY, rounds, false);
+            // A process that restores this shape again keeps a VM built ahead (ReadyVms); each round finds one.
+            Checkpoint.keepVmReadyFor(idleFile);
+            Rounds readyLazy = restoreRounds(idleFile, RestoreMode.LAZY, rounds, true);
+            ReadyVms.keep(null);
             System.out.printf("snapshot bench: 1 GiB guest, 256 MiB pattern at 256 MiB (kernel pages %s), zstd level %d, %d threads, %d rounds (%s)%n%n",
                     byteWrap ? "byte-wrapped" : "page-aligned", level, threads, rounds, System.getProperty("java.vm.version"));
             System.out.printf("%-44s %10s %10s %10s%n", "", "median", "min", "target");
@@ -211,6 +217,7 @@ public final class SnapshotBench {
             System.out.printf("%-44s %10.0f %10.0f %10s%n", "the same pattern, guest idle: eager restore, ms", idleEager.startedMedian(), idleEager.startedMin(), "");
             System.out.printf("%-44s %10.2f %10.2f %10s%n", "  lazy, request to running guest, ms", idleLazy.startedMedian(), idleLazy.startedMin(), "<= 5");
             System.out.printf("%-44s %10.0f %10.0f %10s%n", "  lazy, request to every page in, ms", idleLazy.residentMedian(), idleLazy.residentMin(), "<= eager");
+            System.out.printf("%-44s %10.2f %10.2f %10s%n", "  lazy, a VM kept ready: to running guest, ms", readyLazy.startedMedian(), readyLazy.startedMin(), "<= 5");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
             System.out.printf("%-44s %9.1f%% %10s %10s%n", "file size / non-zero guest bytes", 100.0 * fileBytes / nonZero, "", "<= 40%");
             System.out.printf("%-44s %10.1f %10s %10s%n", "host memory bandwidth (copy), GiB/s", bandwidth, "", "");
@@ -244,15 +251,25 @@ public final class SnapshotBench {
         }
     }
 
-    /** {@link #WARMUP} and then {@code rounds} restores of {@code file} in this process, each guest run and stopped. */
-    static Rounds restoreRounds(Path file, RestoreMode mode, int rounds) throws IOException {
+    /**
+     * {@link #WARMUP} and then {@code rounds} restores of {@code file} in this process, each guest run and stopped;
+     * {@code ready}: each waits first for the VM kept ready for it, and must have taken it.
+     */
+    static Rounds restoreRounds(Path file, RestoreMode mode, int rounds, boolean ready) throws IOException, InterruptedException {
         List<Double> started = new ArrayList<>();
         List<Double> resident = new ArrayList<>();
         double first = 0;
         for (int r = 0; r < rounds + WARMUP; r++) {
+            if (ready && !ReadyVms.awaitReady(Duration.ofSeconds(10))) {
+                throw new IllegalStateException("no VM was kept ready for " + file);
+            }
+            long taken = ReadyVms.taken();
             long t0 = System.nanoTime();
             Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY, mode, b -> { });
             restored.start();
+            if (ready && ReadyVms.taken() != taken + 1) {
+                throw new IllegalStateException("the restore did not take the VM kept ready");
+            }
             double start = (System.nanoTime() - t0) / 1e6;
             restored.memory().awaitResident();
             double in = (System.nanoTime() - t0) / 1e6;

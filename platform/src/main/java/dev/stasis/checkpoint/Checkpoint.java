@@ -20,6 +20,7 @@ import dev.stasis.snapshot.container.WriterOptions;
 import dev.stasis.snapshot.state.StateDescription;
 import dev.stasis.snapshot.state.StateException;
 import dev.stasis.uffd.UffdUnavailableException;
+import dev.stasis.vm.ReadyVms;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmConfigSection;
 import dev.stasis.vm.VmExit;
@@ -176,8 +177,7 @@ public final class Checkpoint {
         boolean readerKept = false;
         try {
             StateSource state = StateSource.decodedOnce(sectionsOf(reader)); // the machine reads the VM and vCPU 0 sections again
-            VmConfig config = VmConfigSection.withSavedCpu(state.section(VmConfigSection.DESCRIPTION, 0),
-                    () -> state.section(VcpuState.DESCRIPTION, 0).cpuid());
+            VmConfig config = configOf(state);
             if (expect.vcpus() != null && expect.vcpus() != config.vcpus()) {
                 throw new StateException(file + " holds a guest with " + config.vcpus() + " vCPUs, not " + expect.vcpus());
             }
@@ -230,6 +230,21 @@ public final class Checkpoint {
             if (!readerKept) {
                 reader.close();
             }
+        }
+    }
+
+    /** The VM a restore of {@code state} builds. */
+    private static VmConfig configOf(StateSource state) {
+        return VmConfigSection.withSavedCpu(state.section(VmConfigSection.DESCRIPTION, 0), () -> state.section(VcpuState.DESCRIPTION, 0).cpuid());
+    }
+
+    /**
+     * Has this process keep a VM of the shape {@code file}'s guest needs built ahead ({@link ReadyVms}), for its next
+     * restores of that file or of any of the same shape; an unreadable file is an {@link IOException} as for restore.
+     */
+    public static void keepVmReadyFor(Path file) throws IOException {
+        try (SnapshotReader reader = SnapshotReader.open(file)) {
+            ReadyVms.keep(configOf(StateSource.decodedOnce(sectionsOf(reader))));
         }
     }
 

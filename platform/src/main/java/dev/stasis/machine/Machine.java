@@ -18,6 +18,7 @@ import dev.stasis.memory.GuestMemory;
 import dev.stasis.memory.RamFill;
 import dev.stasis.memory.RamBacking;
 import dev.stasis.memory.MemoryRange;
+import dev.stasis.vm.ReadyVms;
 import dev.stasis.vm.Vm;
 import dev.stasis.vm.VmConfig;
 import dev.stasis.vm.VmExit;
@@ -153,9 +154,19 @@ public final class Machine implements AutoCloseable {
 
     /**
      * {@link #create(VmConfig, OutputStream, RamBacking)} with {@code disks} as virtio-blk devices in virtio-mmio slots 0,
-     * 1, ... (see {@link VirtioSlots}); a disk that cannot be opened is an {@link IOException} saying why.
+     * 1, ... (see {@link VirtioSlots}); a disk that cannot be opened is an {@link IOException} saying why. Zero-backed,
+     * it takes the VM kept built for {@code config} if there is one ({@link ReadyVms}).
      */
     public static Machine create(VmConfig config, OutputStream console, RamBacking backing, List<DiskSpec> disks) throws IOException {
+        Vm ready = backing == RamBacking.ZERO ? ReadyVms.take(config) : null;
+        if (ready != null) {
+            try {
+                return new Machine(ready, console, disks);
+            } catch (IOException | RuntimeException e) {
+                ready.close();
+                throw e;
+            }
+        }
         dev.stasis.memory.GuestMemory memory = new dev.stasis.memory.GuestMemory(config.layout(), backing);
         try {
             return create(config, console, memory, disks);
@@ -411,6 +422,7 @@ public final class Machine implements AutoCloseable {
         if (fill != null) {
             fill.guestStarted();
         }
+        ReadyVms.replenish();
     }
 
     public VmExit awaitExit() throws InterruptedException {

@@ -46,14 +46,7 @@ public final class Userfaultfd implements AutoCloseable {
      * call, or a feature and the kernel that brought it).
      */
     public static Userfaultfd open(long required, long optional) {
-        // UFFDIO_API may be issued once per descriptor: ask a first one what the kernel has, then open the real one.
-        long available;
-        int probe = create();
-        try {
-            available = api(probe, 0);
-        } finally {
-            LibC.close(probe);
-        }
+        long available = available();
         if ((available & required) != required) {
             throw new UffdUnavailableException("this kernel's userfaultfd lacks " + describe(required & ~available));
         }
@@ -65,6 +58,28 @@ public final class Userfaultfd implements AutoCloseable {
             LibC.close(fd);
             throw e;
         }
+    }
+
+    /** The kernel's features, asked once a process (0 until then): the same answer for every descriptor. */
+    private static volatile long kernelFeatures;
+
+    /**
+     * What this kernel's userfaultfd offers. UFFDIO_API may be issued once per descriptor: a first one is asked, once a
+     * process, not before every open (a lazy restore's set-up). A failure is not kept: the next open tries again.
+     */
+    private static long available() {
+        long known = kernelFeatures;
+        if (known != 0) {
+            return known;
+        }
+        int probe = create();
+        try {
+            known = api(probe, 0);
+        } finally {
+            LibC.close(probe);
+        }
+        kernelFeatures = known;
+        return known;
     }
 
     /** Null when a write-protect userfaultfd opens here, else why not (one line, naming the fix). */
