@@ -4,6 +4,7 @@ import dev.stasis.checkpoint.Checkpoint;
 import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.checkpoint.RestoreMode;
 import dev.stasis.memory.LazyRam;
+import dev.stasis.memory.PointInTimeRam;
 import dev.stasis.fixtures.Guests;
 import dev.stasis.machine.BootSource;
 import dev.stasis.machine.Machine;
@@ -36,7 +37,9 @@ import java.util.stream.Stream;
  * guest stood still (the pause that saves vCPU and device state and write-protects RAM) and how long the
  * whole write took while it ran, and that pause as the guest saw it (the guest is {@code ticker}, TSC-deadline every
  * 1 ms, a line a tick: the largest gap in its stamps, less one period); last, eager and lazy restores of the same pattern
- * in a guest that halts ({@code idle}), whose vCPU leaves the host's cores to a lazy restore's fill. Usage:
+ * in a guest that halts ({@code idle}), whose vCPU leaves the host's cores to a lazy restore's fill, and lazy ones with a
+ * VM of its shape kept ready ({@link ReadyVms}). Beside the live pause as ticker saw it, two references: a bare pause of
+ * the same length, and that pause with RAM write-protected in it (nothing written). Usage:
  * {@code java -cp bench/target/stasis-bench.jar dev.stasis.bench.SnapshotBench [--level N] [--threads N] [--rounds N]}
  */
 public final class SnapshotBench {
@@ -128,6 +131,9 @@ public final class SnapshotBench {
             long fileBytes;
             TickLog ticks = new TickLog();
             List<Double> liveGuestGapMs = new ArrayList<>();
+            List<Double> liveFirstGapMs = new ArrayList<>();
+            List<Double> bareGapMs = new ArrayList<>();
+            List<Double> protectGapMs = new ArrayList<>();
             try (Machine m = Machine.create(VmConfig.of(RAM, 1), ticks)) {
                 m.loadFile(region, REGION_GPA);
                 // ticker (TSC deadline, 1 ms, a line each tick): the gap in its TSC stamps is the pause as the guest saw it
@@ -168,6 +174,7 @@ public final class SnapshotBench {
                             livePausedMs.add(live.paused().toNanos() / 1e6);
                             liveTotalMs.add((System.nanoTime() - t0) / 1e6);
                             liveGuestGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
+                            liveFirstGapMs.add(ticks.largestGapMs(from, from + 30, m.vm().tscKhz(), TICK_US));
                             if (System.getenv("STASIS_BENCH_VERBOSE") != null) {
                                 System.out.printf("live: guest gap %.2f ms over the whole write, %.2f ms in its first 30 ticks%n",
                                         ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US), ticks.largestGapMs(from, from + 30, m.vm().tscKhz(), TICK_US));
@@ -176,6 +183,39 @@ public final class SnapshotBench {
                         if (r == WARMUP || System.getenv("STASIS_BENCH_VERBOSE") != null) {
                             System.out.printf("live: paused %.2f ms, %s%n", live.paused().toNanos() / 1e6, live.stats());
                         }
+                    }
+                }
+                // The physical reference for the live pause as the guest sees it: the vCPUs paused as long as a live
+                // snapshot's pause, then resumed, with nothing protected or written.
+                double pauseMs = livePausedMs.isEmpty() ? 1.5 : PortIoBench.median(array(livePausedMs));
+                for (int r = 0; r < rounds + WARMUP; r++) {
+                    int from = ticks.count();
+                    long t0 = System.nanoTime();
+                    m.vm().pauseAll();
+                    while (System.nanoTime() - t0 < pauseMs * 1e6) {
+                        Thread.onSpinWait();
+                    }
+                    m.vm().resumeAll();
+                    Thread.sleep(100);
+                    if (r >= WARMUP) {
+                        bareGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
+                    }
+                }
+                // And the pause with RAM write-protected in it (as a live snapshot's), nothing written: what protection costs.
+                for (int r = 0; cause == null && r < rounds + WARMUP; r++) {
+                    int from = ticks.count();
+                    try (PointInTimeRam ram = PointInTimeRam.prepare(m.memory())) {
+                        long t0 = System.nanoTime();
+                        m.vm().pauseAll();
+                        ram.freeze();
+                        while (System.nanoTime() - t0 < pauseMs * 1e6) {
+                            Thread.onSpinWait();
+                        }
+                        m.vm().resumeAll();
+                        Thread.sleep(100);
+                    }
+                    if (r >= WARMUP) {
+                        protectGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
                     }
                 }
                 // The saved guest stands still from here: its ticker (a line a millisecond) took a core from each restore,
@@ -208,6 +248,9 @@ public final class SnapshotBench {
             if (!livePausedMs.isEmpty()) {
                 System.out.printf("%-44s %10.2f %10.2f %10s%n", "live snapshot, guest stood still, ms", PortIoBench.median(array(livePausedMs)), PortIoBench.min(array(livePausedMs)), "<= 5");
                 System.out.printf("%-44s %10.2f %10.2f %10s%n", "  the same, from the guest (ticker TSC gap), ms", PortIoBench.median(array(liveGuestGapMs)), PortIoBench.min(array(liveGuestGapMs)), "<= 5");
+                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  the same, its first 30 ticks only, ms", PortIoBench.median(array(liveFirstGapMs)), PortIoBench.min(array(liveFirstGapMs)), "");
+                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  a bare pause as long, from the guest, ms", PortIoBench.median(array(bareGapMs)), PortIoBench.min(array(bareGapMs)), "");
+                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  the same with RAM protected in it, ms", PortIoBench.median(array(protectGapMs)), PortIoBench.min(array(protectGapMs)), "");
                 System.out.printf("%-44s %10.0f %10.0f %10s%n", "live snapshot, whole write (guest runs), ms", PortIoBench.median(array(liveTotalMs)), PortIoBench.min(array(liveTotalMs)), "");
             }
             System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", eager.startedMedian(), eager.startedMin(), "<= 200");
