@@ -310,10 +310,10 @@ public final class SnapshotBench {
             long t0 = System.nanoTime();
             Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY, mode, b -> { });
             restored.start();
+            double start = (System.nanoTime() - t0) / 1e6;
             if (ready && ReadyVms.taken() != taken + 1) {
                 throw new IllegalStateException("the restore did not take the VM kept ready");
             }
-            double start = (System.nanoTime() - t0) / 1e6;
             restored.memory().awaitResident();
             double in = (System.nanoTime() - t0) / 1e6;
             if (mode.lazy() && (r == WARMUP || System.getenv("STASIS_BENCH_VERBOSE") != null)) {

@@ -1,11 +1,11 @@
 package dev.stasis.memory;
 
-import dev.stasis.os.UninterruptibleJoin;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
 import dev.stasis.os.KeptThreads;
+import dev.stasis.os.UninterruptibleJoin;
 import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.uffd.PageFault;
 import dev.stasis.uffd.Userfaultfd;

@@ -1,9 +1,9 @@
 package dev.stasis.memory;
 
-import dev.stasis.os.UninterruptibleJoin;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
+import dev.stasis.os.UninterruptibleJoin;
 import dev.stasis.snapshot.container.ZeroPage;
 import dev.stasis.os.Errno;
 import dev.stasis.uffd.PageFault;

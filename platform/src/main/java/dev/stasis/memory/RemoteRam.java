@@ -1,9 +1,9 @@
 package dev.stasis.memory;
 
-import dev.stasis.os.UninterruptibleJoin;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.stasis.os.EventFd;
+import dev.stasis.os.UninterruptibleJoin;
 import dev.stasis.uffd.PageFault;
 import dev.stasis.uffd.Userfaultfd;
 import java.util.Arrays;
