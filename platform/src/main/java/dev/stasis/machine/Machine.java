@@ -164,6 +164,7 @@ public final class Machine implements AutoCloseable {
                 return new Machine(ready, console, disks);
             } catch (IOException | RuntimeException e) {
                 ready.close();
+                ReadyVms.replenish(); // no machine will start to ask for the next
                 throw e;
             }
         }
