@@ -13,6 +13,8 @@ public final class Vcpu implements AutoCloseable {
     private final int id;
     private final VcpuFd fd;
     private volatile int tid;
+    /** System.nanoTime() at the first KVM_RUN, 0 before it. */
+    private volatile long firstRun;
     private volatile List<CpuidEntry> cpuid = List.of();
 
     public Vcpu(int id, VcpuFd fd) {
@@ -50,6 +52,20 @@ public final class Vcpu implements AutoCloseable {
 
     void bindToCurrentThread(int tid) {
         this.tid = tid;
+    }
+
+    /**
+     * When this vCPU first entered the guest (KVM_RUN; System.nanoTime()), 0 while it has not: where a restore's
+     * "request to the guest's first instruction" ends, which the call that started the vCPUs returns after.
+     */
+    public long firstRunNanos() {
+        return firstRun;
+    }
+
+    void enteringGuest() {
+        if (firstRun == 0) {
+            firstRun = System.nanoTime();
+        }
     }
 
     @Override

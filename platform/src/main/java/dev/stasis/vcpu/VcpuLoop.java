@@ -36,6 +36,7 @@ public final class VcpuLoop implements Runnable {
         try {
             fd.setSignalMask(VcpuKick.runMask());
             long sliceStart = 0;
+            boolean entered = false;
             Runnable completePendingIo = () -> completePendingIo(fd, page);
             while (control.awaitRunnable(completePendingIo)) {
                 int throttle = control.throttlePercent(); // auto-converge; one volatile read when off
@@ -50,6 +51,10 @@ public final class VcpuLoop implements Runnable {
                     }
                 } else {
                     sliceStart = 0;
+                }
+                if (!entered) {
+                    entered = true;
+                    vcpu.enteringGuest();
                 }
                 if (!fd.run()) {
                     VcpuKick.drainPending();
