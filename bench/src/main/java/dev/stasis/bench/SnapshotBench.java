@@ -185,37 +185,25 @@ public final class SnapshotBench {
                         }
                     }
                 }
-                // The physical reference for the live pause as the guest sees it: the vCPUs paused as long as a live
-                // snapshot's pause, then resumed, with nothing protected or written.
-                double pauseMs = livePausedMs.isEmpty() ? 1.5 : PortIoBench.median(array(livePausedMs));
-                for (int r = 0; r < rounds + WARMUP; r++) {
-                    int from = ticks.count();
-                    long t0 = System.nanoTime();
-                    m.vm().pauseAll();
-                    while (System.nanoTime() - t0 < pauseMs * 1e6) {
-                        Thread.onSpinWait();
-                    }
-                    m.vm().resumeAll();
-                    Thread.sleep(100);
-                    if (r >= WARMUP) {
-                        bareGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
-                    }
-                }
-                // And the pause with RAM write-protected in it (as a live snapshot's), nothing written: what protection costs.
-                for (int r = 0; cause == null && r < rounds + WARMUP; r++) {
-                    int from = ticks.count();
-                    try (PointInTimeRam ram = PointInTimeRam.prepare(m.memory())) {
-                        long t0 = System.nanoTime();
-                        m.vm().pauseAll();
-                        ram.freeze();
-                        while (System.nanoTime() - t0 < pauseMs * 1e6) {
-                            Thread.onSpinWait();
+                // The physical references for the live pause as the guest sees it: the vCPUs paused as long as a live
+                // snapshot's pause and resumed, with nothing else; then the same with RAM write-protected in it.
+                if (cause == null) {
+                    double pauseMs = PortIoBench.median(array(livePausedMs));
+                    for (int r = 0; r < rounds + WARMUP; r++) {
+                        int from = ticks.count();
+                        pauseFor(m, pauseMs, () -> { });
+                        if (r >= WARMUP) {
+                            bareGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
                         }
-                        m.vm().resumeAll();
-                        Thread.sleep(100);
                     }
-                    if (r >= WARMUP) {
-                        protectGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
+                    for (int r = 0; r < rounds + WARMUP; r++) {
+                        int from = ticks.count();
+                        try (PointInTimeRam ram = PointInTimeRam.prepare(m.memory())) {
+                            pauseFor(m, pauseMs, ram::freeze);
+                        }
+                        if (r >= WARMUP) {
+                            protectGapMs.add(ticks.largestGapMs(from, m.vm().tscKhz(), TICK_US));
+                        }
                     }
                 }
                 // The saved guest stands still from here: its ticker (a line a millisecond) took a core from each restore,
@@ -243,27 +231,27 @@ public final class SnapshotBench {
             System.out.printf("snapshot bench: 1 GiB guest, 256 MiB pattern at 256 MiB (kernel pages %s), zstd level %d, %d threads, %d rounds (%s)%n%n",
                     byteWrap ? "byte-wrapped" : "page-aligned", level, threads, rounds, System.getProperty("java.vm.version"));
             System.out.printf("%-44s %10s %10s %10s%n", "", "median", "min", "target");
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "snapshot, pause to resume, ms", PortIoBench.median(array(saveMs)), PortIoBench.min(array(saveMs)), "<= 180");
+            row("snapshot, pause to resume, ms", saveMs, 0, "<= 180");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", firstSaveMs, "", "");
             if (!livePausedMs.isEmpty()) {
-                System.out.printf("%-44s %10.2f %10.2f %10s%n", "live snapshot, guest stood still, ms", PortIoBench.median(array(livePausedMs)), PortIoBench.min(array(livePausedMs)), "<= 5");
-                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  the same, from the guest (ticker TSC gap), ms", PortIoBench.median(array(liveGuestGapMs)), PortIoBench.min(array(liveGuestGapMs)), "<= 5");
-                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  the same, its first 30 ticks only, ms", PortIoBench.median(array(liveFirstGapMs)), PortIoBench.min(array(liveFirstGapMs)), "");
-                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  a bare pause as long, from the guest, ms", PortIoBench.median(array(bareGapMs)), PortIoBench.min(array(bareGapMs)), "");
-                System.out.printf("%-44s %10.2f %10.2f %10s%n", "  the same with RAM protected in it, ms", PortIoBench.median(array(protectGapMs)), PortIoBench.min(array(protectGapMs)), "");
-                System.out.printf("%-44s %10.0f %10.0f %10s%n", "live snapshot, whole write (guest runs), ms", PortIoBench.median(array(liveTotalMs)), PortIoBench.min(array(liveTotalMs)), "");
+                row("live snapshot, guest stood still, ms", livePausedMs, 2, "<= 5");
+                row("  the same, from the guest (ticker TSC gap), ms", liveGuestGapMs, 2, "<= 5");
+                row("  the same, its first 30 ticks only, ms", liveFirstGapMs, 2, "");
+                row("  a bare pause as long, from the guest, ms", bareGapMs, 2, "");
+                row("  the same with RAM protected in it, ms", protectGapMs, 2, "");
+                row("live snapshot, whole write (guest runs), ms", liveTotalMs, 0, "");
             }
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "restore request to running guest, ms", eager.startedMedian(), eager.startedMin(), "<= 200");
+            row("restore request to running guest, ms", eager.started(), 0, "<= 200");
             System.out.printf("%-44s %10.0f %10s %10s%n", "  the first in this process (cold JIT), ms", eager.firstMs(), "", "");
-            System.out.printf("%-44s %10.2f %10.2f %10s%n", "lazy restore, request to running guest, ms", lazy.startedMedian(), lazy.startedMin(), "");
-            System.out.printf("%-44s %10.2f %10.2f %10s%n", "  to the guest's first instruction, ms", lazy.enteredMedian(), lazy.enteredMin(), "<= 5");
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "lazy restore, request to every page in, ms", lazy.residentMedian(), lazy.residentMin(), "<= eager");
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "the same pattern, guest idle: eager restore, ms", idleEager.startedMedian(), idleEager.startedMin(), "");
-            System.out.printf("%-44s %10.2f %10.2f %10s%n", "  lazy, request to running guest, ms", idleLazy.startedMedian(), idleLazy.startedMin(), "");
-            System.out.printf("%-44s %10.2f %10.2f %10s%n", "  lazy, to the guest's first instruction, ms", idleLazy.enteredMedian(), idleLazy.enteredMin(), "<= 5");
-            System.out.printf("%-44s %10.0f %10.0f %10s%n", "  lazy, request to every page in, ms", idleLazy.residentMedian(), idleLazy.residentMin(), "<= eager");
-            System.out.printf("%-44s %10.2f %10.2f %10s%n", "  lazy, a VM kept ready: to running guest, ms", readyLazy.startedMedian(), readyLazy.startedMin(), "");
-            System.out.printf("%-44s %10.2f %10.2f %10s%n", "    to the guest's first instruction, ms", readyLazy.enteredMedian(), readyLazy.enteredMin(), "<= 5");
+            row("lazy restore, request to running guest, ms", lazy.started(), 2, "");
+            row("  to the guest's first instruction, ms", lazy.entered(), 2, "<= 5");
+            row("lazy restore, request to every page in, ms", lazy.resident(), 0, "<= eager");
+            row("the same pattern, guest idle: eager restore, ms", idleEager.started(), 0, "");
+            row("  lazy, request to running guest, ms", idleLazy.started(), 2, "");
+            row("  lazy, to the guest's first instruction, ms", idleLazy.entered(), 2, "<= 5");
+            row("  lazy, request to every page in, ms", idleLazy.resident(), 0, "<= eager");
+            row("  lazy, a VM kept ready: to running guest, ms", readyLazy.started(), 2, "");
+            row("    to the guest's first instruction, ms", readyLazy.entered(), 2, "<= 5");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
             System.out.printf("%-44s %9.1f%% %10s %10s%n", "file size / non-zero guest bytes", 100.0 * fileBytes / nonZero, "", "<= 40%");
             System.out.printf("%-44s %10.1f %10s %10s%n", "host memory bandwidth (copy), GiB/s", bandwidth, "", "");
@@ -282,31 +270,8 @@ public final class SnapshotBench {
      * Restore rounds of one file: each round's request to running guest (the call that started the vCPUs returned), to
      * the first vCPU's first KVM_RUN (the guest's first instruction), and to every page in (the same as started when eager).
      */
-    record Rounds(double firstMs, List<Double> started, List<Double> entered, List<Double> resident) {
-        double enteredMedian() {
-            return PortIoBench.median(array(entered));
-        }
+    record Rounds(double firstMs, List<Double> started, List<Double> entered, List<Double> resident) {}
 
-        double enteredMin() {
-            return PortIoBench.min(array(entered));
-        }
-
-        double startedMedian() {
-            return PortIoBench.median(array(started));
-        }
-
-        double startedMin() {
-            return PortIoBench.min(array(started));
-        }
-
-        double residentMedian() {
-            return PortIoBench.median(array(resident));
-        }
-
-        double residentMin() {
-            return PortIoBench.min(array(resident));
-        }
-    }
 
     /**
      * {@link #WARMUP} and then {@code rounds} restores of {@code file} in this process, each guest run and stopped;
@@ -358,9 +323,27 @@ public final class SnapshotBench {
             if (first != 0) {
                 return first;
             }
-            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000); // the vCPU stamps its own time: no need to take a core from it
         }
         throw new IllegalStateException("no vCPU entered the guest within 10 s of its start");
+    }
+
+    /** Pauses {@code m}'s vCPUs, runs {@code inPause}, resumes them {@code pauseMs} after the pause began, then lets ticker run 100 ms. */
+    static void pauseFor(Machine m, double pauseMs, Runnable inPause) throws InterruptedException {
+        long t0 = System.nanoTime();
+        m.vm().pauseAll();
+        inPause.run();
+        while (System.nanoTime() - t0 < pauseMs * 1e6) {
+            Thread.onSpinWait();
+        }
+        m.vm().resumeAll();
+        Thread.sleep(100);
+    }
+
+    /** One line of the table: {@code values}' median and minimum with {@code decimals} decimals, and the target. */
+    private static void row(String label, List<Double> values, int decimals, String target) {
+        String f = "%10." + decimals + "f";
+        System.out.printf("%-44s " + f + " " + f + " %10s%n", label, PortIoBench.median(array(values)), PortIoBench.min(array(values)), target);
     }
 
     /** Writes the 256 MiB region; returns its non-zero bytes. */

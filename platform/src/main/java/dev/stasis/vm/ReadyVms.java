@@ -7,8 +7,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A VM built ahead, one at a time, for a process that makes machines of one shape again and again (a restore service,
- * a benchmark's rounds): the KVM VM with its RAM's slots, irqchip, PIT and vCPUs (CPUID and MSRs set) was 2.5-4 ms of a
- * 6-8 ms lazy restore in a running process on this software KVM's host. Asked for with {@link #keep}; a machine
+ * a benchmark's rounds): the KVM VM with its RAM's slots, irqchip, PIT and vCPUs (CPUID and MSRs set) was 2-5.6 ms
+ * (median 3.2, 15 stamped rounds) of a 6-8 ms lazy restore in a running process on this software KVM's host. Asked for with {@link #keep}; a machine
  * created for exactly that config with zero-backed RAM takes it ({@code Machine.create}), and the next is built in the
  * background (at background priority, beside the guest just started). The VM has never run and its RAM is untouched,
  * as a VM just made.
@@ -54,7 +54,7 @@ public final class ReadyVms {
             Vm vm = ready;
             ready = null;
             taken++;
-            return vm; // the next is built once the machine has started: beside its restore it slowed it
+            return vm; // the next is built once the machine has started (replenish): never beside the restore that took this one
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.stasis.os;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.function.BooleanSupplier;
 
 /**
  * Waiting for a thread (or a latch it opens) where an interrupt must not cut the wait short, as for a RAM fill's or a
@@ -16,6 +17,24 @@ public final class UninterruptibleJoin {
         while (t.isAlive() && t != Thread.currentThread()) {
             try {
                 t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits on {@code monitor} (held by the caller) until {@code done} is true, the interrupt flag as it was set
+     * meanwhile; whoever makes it true notifies the monitor.
+     */
+    public static void until(Object monitor, BooleanSupplier done) {
+        boolean interrupted = false;
+        while (!done.getAsBoolean()) {
+            try {
+                monitor.wait();
             } catch (InterruptedException e) {
                 interrupted = true;
             }

@@ -5,6 +5,7 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.stasis.os.Errno;
 import dev.stasis.os.LibC;
+import dev.stasis.os.UninterruptibleJoin;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -394,17 +395,7 @@ public final class DiskImage implements AutoCloseable {
      */
     public byte[] fingerprint() throws IOException {
         synchronized (hash) {
-            boolean interrupted = false;
-            while (scanned < size && scanFailure == null && !closed) {
-                try {
-                    hash.wait();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            UninterruptibleJoin.until(hash, () -> scanned >= size || scanFailure != null || closed);
             if (scanFailure != null) {
                 throw new IOException("the content of disk " + path + " could not be read for its fingerprint: " + scanFailure.getMessage(), scanFailure);
             }

@@ -7,6 +7,7 @@ import dev.stasis.devices.virtio.VirtioMmio;
 import dev.stasis.devices.virtio.Virtqueue;
 import dev.stasis.devices.virtio.VirtqueueException;
 import dev.stasis.os.EventFd;
+import dev.stasis.os.UninterruptibleJoin;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -145,17 +146,7 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
     }
 
     private void awaitIdle() {
-        boolean interrupted = false;
-        while (busy) {
-            try {
-                lock.wait();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        UninterruptibleJoin.until(lock, () -> !busy);
     }
 
     /** The image flushed, and what it is now (taken while quiesced: nothing writes it meanwhile). */
