@@ -24,12 +24,14 @@ import java.util.function.Consumer;
  *
  * <p>{@link #start} registers all RAM in missing mode before anything touches it. A fault (a vCPU in KVM_RUN,
  * KVM itself writing the pvclock page, a VMM thread through a JNA accessor) arrives at the fault thread, which
- * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read),
- * copies its non-zero pages in with UFFDIO_COPY (which wakes the toucher) and maps a zero page where the file
- * holds one. Prefetch threads fill the other chunks, the order given first (the chunks the guest touched first last
- * time), then by address; a chunk all zero needs no call at all: all but one CPU's worth from the start (the restore
- * puts the state back on the other), the rest once the vCPUs run ({@link #guestStarted}). When every chunk is in,
- * RAM is unregistered (pages never filled are zero, as the file says) and the file let go.
+ * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read; its
+ * pages decoded packed, where the copy reads them), copies its non-zero pages in with UFFDIO_COPY (which wakes the
+ * toucher) and maps a zero page where the file holds one. Prefetch threads fill the other chunks, the order given
+ * first (the chunks the guest touched first last time), then by address, once the first of them has read the heads
+ * of the file's chunks (which chunks references read from: those stay decoded for them); a chunk all zero needs no
+ * call at all: all but one CPU's worth from the start (the restore puts the state back on the other), the rest once
+ * the vCPUs run ({@link #guestStarted}). When every chunk is in, RAM is unregistered (pages never filled are zero,
+ * as the file says) and the file let go.
  *
  * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), a
  * thread of its own stops the guest while the fault thread goes on serving the chunks it can (so a kicked vCPU
@@ -52,10 +54,11 @@ public final class LazyRam implements RamFill {
     private static final KeptThreads FETCHERS = new KeptThreads("stasis-fill-fetch", true, 0, Duration.ofMinutes(1));
 
     /**
-     * What the restore did: faults served, chunks read for a fault and by prefetch, and the nanoseconds from
-     * {@link #start} to the first fault and to every page in place (-1 until then).
+     * What the restore did: faults served, chunks read for a fault and by prefetch, chunks decoded again for the
+     * references of others, and the nanoseconds from {@link #start} to the first fault and to every page in place
+     * (-1 until then).
      */
-    public record Stats(long faults, int chunksOnFault, int chunksPrefetched, long firstFaultNanos, long residentNanos) {}
+    public record Stats(long faults, int chunksOnFault, int chunksPrefetched, int chunksDecodedAgain, long firstFaultNanos, long residentNanos) {}
 
     private final GuestMemory memory;
     private final ChunkAccess chunks;
@@ -206,7 +209,7 @@ public final class LazyRam implements RamFill {
     }
 
     public Stats stats() {
-        return new Stats(faults.get(), onFault.get(), prefetched.get(), firstFault.get(), resident.get());
+        return new Stats(faults.get(), onFault.get(), prefetched.get(), chunks.decodedApart(), firstFault.get(), resident.get());
     }
 
     /** The order prefetch fetches chunks in: those asked for first, then the rest by address. */
@@ -275,12 +278,11 @@ public final class LazyRam implements RamFill {
                 faultOrder.add(c); // before the fill: the fill of the last chunk records the order
             }
         }
-        long[] nonZero = fill(c, reader, data, onFault);
-        int page = (int) ((gpa - chunks.gpa(c)) / PAGE);
-        if (nonZero != null && (nonZero[page >>> 6] & 1L << page) != 0) {
+        ChunkAccess.PagePlacement pages = fill(c, reader, data, onFault);
+        if (pages != null && pages.nonZero((int) ((gpa - chunks.gpa(c)) / PAGE))) {
             return; // this thread copied the page in, which woke the toucher
         }
-        if (nonZero == null) {
+        if (pages == null) {
             awaitFilled(c);
         }
         // The chunk is in: its non-zero pages are present; a page still missing is one the file holds as zero.
@@ -293,6 +295,7 @@ public final class LazyRam implements RamFill {
     private void prefetch(boolean early) {
         try (ChunkAccess.Reader reader = chunks.reader()) {
             ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
+            reader.findSources(); // the first fetcher reads the chunks' heads (a few ms), the others wait for it
             for (int k = nextPrefetch.getAndIncrement(); k < order.length && stopping() == null; k = nextPrefetch.getAndIncrement()) {
                 synchronized (fillLock) {
                     while (!prefetching && !early && stopping() == null) {
@@ -316,17 +319,16 @@ public final class LazyRam implements RamFill {
     }
 
     /**
-     * Reads chunk {@code c} in, counts it in {@code counter} and marks it filled; returns which of its pages are not
-     * zero, or null when another thread has it (or had it) already.
+     * Reads chunk {@code c} in, counts it in {@code counter} and marks it filled; returns where its non-zero pages were,
+     * or null when another thread has it (or had it) already.
      */
-    private long[] fill(int c, ChunkAccess.Reader reader, ByteBuffer data, AtomicInteger counter) throws Exception {
+    private ChunkAccess.PagePlacement fill(int c, ChunkAccess.Reader reader, ByteBuffer data, AtomicInteger counter) throws Exception {
         if (!states.compareAndSet(c, MISSING, FILLING)) {
             return null;
         }
-        long[] nonZero = reader.read(c, data);
+        ChunkAccess.PagePlacement pages = reader.readPacked(c, data);
         Pointer src = Native.getDirectBufferPointer(data);
-        ChunkAccess.forEachRun(nonZero, chunks.length(c) / PAGE,
-                (from, to) -> uffd.copyWhereMissing(chunkHost[c] + (long) from * PAGE, src.share((long) from * PAGE), (long) (to - from) * PAGE));
+        pages.forEachRun((from, to, at) -> uffd.copyWhereMissing(chunkHost[c] + (long) from * PAGE, src.share(at), (long) (to - from) * PAGE));
         counter.incrementAndGet();
         synchronized (fillLock) {
             states.set(c, FILLED);
@@ -335,7 +337,7 @@ public final class LazyRam implements RamFill {
         if (filled.incrementAndGet() == chunks.count()) {
             finish();
         }
-        return nonZero;
+        return pages;
     }
 
     private void awaitFilled(int c) throws InterruptedException {

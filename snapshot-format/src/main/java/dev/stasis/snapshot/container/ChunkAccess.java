@@ -77,6 +77,15 @@ public final class ChunkAccess {
      * page-by-page copy; an evicted one is left to the collector, never reused), and which page is where.
      */
     private record Source(byte[] stored, int[] slot, ChunkDecoder.Decoded decoded) {
+        /** The source of {@code stored} (a chunk's stored pages, packed) as {@code decoded} says they lie. */
+        static Source of(byte[] stored, ChunkDecoder.Decoded decoded, int pages) {
+            int[] slot = new int[pages];
+            for (int p = 0, k = 0; p < pages; p++) {
+                slot[p] = decoded.stored(p) ? k++ : -1;
+            }
+            return new Source(stored, slot, decoded);
+        }
+
         /** Where page {@code page}'s bytes start in {@link #stored}; only for a stored page. */
         int at(int page) {
             return slot[page] * Layout.PAGE_SIZE;
@@ -121,6 +130,23 @@ public final class ChunkAccess {
         }
     }
 
+    /** Chunks decoded apart for the references of others (a lazy restore reports it): at most once each, with their heads read first. */
+    private final java.util.concurrent.atomic.AtomicInteger decodedApart = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** How many chunks were decoded apart, again, for the references of other chunks. */
+    public int decodedApart() {
+        return decodedApart.get();
+    }
+
+    /** One decode of a source at a time per stripe: two readers missing one chunk decode it once. */
+    private final Object[] sourceLoads = java.util.stream.Stream.generate(Object::new).limit(16).toArray();
+
+    /**
+     * The chunks some reference reads from, as their blocks' heads say ({@link Reader#findSources}), or null until
+     * then: a reader that decodes one of these anyway keeps its stored pages for the references, not decoding it twice.
+     */
+    private volatile boolean[] sourceChunks;
+
     /** Lets go of the decoded chunks kept for references (a lazy restore calls it once all memory is in). */
     public void dropCache() {
         sources.clear();
@@ -147,6 +173,34 @@ public final class ChunkAccess {
         }
     }
 
+    /** What {@link PagePlacement#forEachRun} calls for pages {@code [from, to)}, whose bytes lie from {@code at} on. */
+    @FunctionalInterface
+    public interface PlacedRun {
+        void accept(int from, int to, int at) throws IOException;
+    }
+
+    /** Where {@link Reader#readPacked} put a chunk's pages: page p's bytes from {@code at[p]}, -1 for a zero page. */
+    public record PagePlacement(int[] at) {
+        public boolean nonZero(int page) {
+            return at[page] >= 0;
+        }
+
+        /** Calls {@code run} for each run of non-zero pages that lie one after another in the buffer too. */
+        public void forEachRun(PlacedRun run) throws IOException {
+            for (int p = 0; p < at.length; ) {
+                if (at[p] < 0) {
+                    p++;
+                    continue;
+                }
+                int from = p++;
+                while (p < at.length && at[p] == at[p - 1] + Layout.PAGE_SIZE) {
+                    p++;
+                }
+                run.accept(from, p, at[from]);
+            }
+        }
+    }
+
     /** A reader for one thread: it owns a block buffer, a scratch buffer and a zstd context. */
     public Reader reader() {
         return new Reader();
@@ -166,65 +220,155 @@ public final class ChunkAccess {
          */
         public long[] read(int i, ByteBuffer into) throws IOException {
             MemoryMap.Chunk chunk = chunks[i];
-            ChunkDecoder.Decoded d = decode(i, into);
+            byte[][] kept = keepsAsSource(i);
+            ChunkDecoder.Decoded d = checked(i, () -> decoder.decode(chunk, blockIndex[i], offsets[i], lengths[i],
+                    (gpa, length) -> into.duplicate().clear(), true, kept == null ? null : keep(kept))); // zero pages: not written, not copied
+            kept(i, kept, d);
             long[] nonZero = new long[(chunk.pages() + 63) / 64];
             for (int p = 0; p < chunk.pages(); p++) {
                 if (d.stored(p)) {
                     nonZero[p >>> 6] |= 1L << p;
                 }
             }
-            String what = d.refPages().length == 0 ? null : ChunkDecoder.describe(stream, chunk, blockIndex[i], offsets[i]); // once a chunk
+            String what = describeIfReferences(i, d);
             for (int k = 0; k < d.refPages().length; k++) {
                 int page = d.refPages()[k];
-                long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
-                long src = d.refSources()[k];
-                PageReference.Source at = PageReference.locate(what, page, gpa, src, d.refNext() == null ? null : d.refNext()[k], chunkGpas, chunks);
-                Source source = source(at.chunk());
-                if (!source.decoded().stored(at.page())) {
-                    throw PageReference.notStored(what, page, gpa, src, src - at.offset(), at.chunk());
-                }
-                int head = Layout.PAGE_SIZE - at.offset();
-                into.put(page * Layout.PAGE_SIZE, source.stored(), source.at(at.page()) + at.offset(), head);
-                if (at.offset() != 0) {
-                    Source next = source(at.nextChunk());
-                    if (!next.decoded().stored(at.nextPage())) {
-                        throw PageReference.notStored(what, page, gpa, src, at.next(), at.nextChunk());
-                    }
-                    into.put(page * Layout.PAGE_SIZE + head, next.stored(), next.at(at.nextPage()), at.offset());
-                }
+                resolve(what, chunk, d, k, into, page * Layout.PAGE_SIZE);
                 nonZero[page >>> 6] |= 1L << page;
             }
             return nonZero;
         }
 
-        /** Chunk {@code c} decoded: from the shared cache, or read now and put there. */
+        /**
+         * Chunk {@code i}'s non-zero pages as the guest had them, packed into {@code into} (direct, at least {@link #length}
+         * bytes): its stored pages from 0 in address order as zstd gives them, then the pages its references name, with
+         * where each page is. What a lazy restore copies into guest RAM: the decode lands where the copy reads from.
+         * Throws as {@link #read}.
+         */
+        public PagePlacement readPacked(int i, ByteBuffer into) throws IOException {
+            MemoryMap.Chunk chunk = chunks[i];
+            byte[][] kept = keepsAsSource(i);
+            ChunkDecoder.Decoded d = checked(i, () -> decoder.decodePacked(chunk, blockIndex[i], offsets[i], lengths[i], into, kept == null ? null : keep(kept)));
+            kept(i, kept, d);
+            int[] at = new int[chunk.pages()];
+            int next = 0;
+            for (int p = 0; p < at.length; p++) {
+                at[p] = d.stored(p) ? next++ * Layout.PAGE_SIZE : -1;
+            }
+            String what = describeIfReferences(i, d);
+            for (int k = 0; k < d.refPages().length; k++) {
+                at[d.refPages()[k]] = next * Layout.PAGE_SIZE;
+                resolve(what, chunk, d, k, into, next++ * Layout.PAGE_SIZE);
+            }
+            return new PagePlacement(at);
+        }
+
+        /** A holder for chunk {@code i}'s stored pages when it is named as a source and not yet kept, else null. */
+        private byte[][] keepsAsSource(int i) {
+            boolean[] named = sourceChunks;
+            return named != null && named[i] && sources.get(i) == null ? new byte[1][] : null;
+        }
+
+        private void kept(int i, byte[][] kept, ChunkDecoder.Decoded d) {
+            if (kept != null) {
+                sources.put(i, Source.of(kept[0], d, chunks[i].pages())); // references will read it: kept from this decode
+            }
+        }
+
+        private String describeIfReferences(int i, ChunkDecoder.Decoded d) {
+            return d.refPages().length == 0 ? null : ChunkDecoder.describe(stream, chunks[i], blockIndex[i], offsets[i]); // once a chunk
+        }
+
+        /** Writes the page reference {@code k} of {@code chunk} names into {@code into} at {@code to}, its source checked first. */
+        private void resolve(String what, MemoryMap.Chunk chunk, ChunkDecoder.Decoded d, int k, ByteBuffer into, int to) throws IOException {
+            int page = d.refPages()[k];
+            long gpa = chunk.gpa() + (long) page * Layout.PAGE_SIZE;
+            long src = d.refSources()[k];
+            PageReference.Source at = PageReference.locate(what, page, gpa, src, d.refNext() == null ? null : d.refNext()[k], chunkGpas, chunks);
+            Source source = source(at.chunk());
+            if (!source.decoded().stored(at.page())) {
+                throw PageReference.notStored(what, page, gpa, src, src - at.offset(), at.chunk());
+            }
+            int head = Layout.PAGE_SIZE - at.offset();
+            into.put(to, source.stored(), source.at(at.page()) + at.offset(), head);
+            if (at.offset() != 0) {
+                Source next = source(at.nextChunk());
+                if (!next.decoded().stored(at.nextPage())) {
+                    throw PageReference.notStored(what, page, gpa, src, at.next(), at.nextChunk());
+                }
+                into.put(to + head, next.stored(), next.at(at.nextPage()), at.offset());
+            }
+        }
+
+        /**
+         * Notes which chunks references read from, from the heads of every chunk's block (a few KiB each, no data
+         * decoded): those a reader decodes then stay for the references (a lazy restore's fill decoded each of them
+         * twice, or more, before: a tenth of its decoding). Unchecked, so only a hint; a head that does not parse is
+         * passed over here and refused when its chunk is read. Once per file: a second call waits for the first.
+         */
+        public void findSources() {
+            synchronized (ChunkAccess.this) {
+                if (sourceChunks == null) {
+                    sourceChunks = referenced();
+                }
+            }
+        }
+
+        private boolean[] referenced() {
+            boolean[] named = new boolean[chunks.length];
+            for (int i = 0; i < chunks.length; i++) {
+                long[] gpas;
+                try {
+                    gpas = decoder.referencedGpas(chunks[i], blockIndex[i], offsets[i], lengths[i]);
+                } catch (IOException | RuntimeException e) {
+                    continue; // a hint only: the chunk's own read reports what is wrong with it
+                }
+                for (long gpa : gpas) {
+                    int c = chunkOf(gpa - Long.remainderUnsigned(gpa, Layout.PAGE_SIZE));
+                    if (c >= 0) {
+                        named[c] = true;
+                    }
+                }
+            }
+            return named;
+        }
+
+        /** Chunk {@code c} decoded: from the shared cache, or read now (once, whoever asks meanwhile) and put there. */
         private Source source(int c) throws IOException {
             Source s = sources.get(c);
-            if (s == null) {
-                byte[][] stored = new byte[1][];
-                ChunkDecoder.Decoded d = decode(c, null, (from, at, bytes) -> {
-                    stored[0] = new byte[bytes];
-                    from.get(at, stored[0]);
-                });
-                int[] slot = new int[chunks[c].pages()];
-                for (int p = 0, k = 0; p < slot.length; p++) {
-                    slot[p] = d.stored(p) ? k++ : -1;
-                }
-                s = new Source(stored[0], slot, d); // the decoder hands over the stored pages of every chunk, none or many
-                sources.put(c, s);
+            if (s != null) {
+                return s;
             }
-            return s;
+            synchronized (sourceLoads[c % sourceLoads.length]) {
+                s = sources.get(c);
+                if (s == null) {
+                    byte[][] stored = new byte[1][];
+                    decodedApart.incrementAndGet();
+                    // the decoder hands over the stored pages of every chunk, none or many
+                    ChunkDecoder.Decoded d = checked(c, () -> decoder.decode(chunks[c], blockIndex[c], offsets[c], lengths[c], null, true, keep(stored)));
+                    s = Source.of(stored[0], d, chunks[c].pages());
+                    sources.put(c, s);
+                }
+                return s;
+            }
         }
 
-        private ChunkDecoder.Decoded decode(int i, ByteBuffer into) throws IOException {
-            return decode(i, into, null);
+        private static ChunkDecoder.StoredPages keep(byte[][] into) {
+            return (from, at, bytes) -> {
+                into[0] = new byte[bytes];
+                from.get(at, into[0]);
+            };
         }
 
-        /** Chunk {@code i} checked, its stored pages into {@code into} (when not null) and to {@code stored} (when not null). */
-        private ChunkDecoder.Decoded decode(int i, ByteBuffer into, ChunkDecoder.StoredPages stored) throws IOException {
+        /** What reads chunk {@code i} through the decoder. */
+        private interface Decode {
+            ChunkDecoder.Decoded run() throws IOException;
+        }
+
+        /** Chunk {@code i} as {@code decode} reads it, the file then checked to have kept its size; errors name the file. */
+        private ChunkDecoder.Decoded checked(int i, Decode decode) throws IOException {
             try {
-                ChunkDecoder.Decoded d = decoder.decode(chunks[i], blockIndex[i], offsets[i], lengths[i],
-                        into == null ? null : (gpa, length) -> into.duplicate().clear(), true, stored); // zero pages: not written, not copied
+                ChunkDecoder.Decoded d = decode.run();
                 long now = file.currentSize();
                 if (now != file.size()) {
                     throw new SnapshotFormatException(Kind.TRUNCATED, ChunkDecoder.describe(stream, chunks[i], blockIndex[i], offsets[i])

@@ -7,6 +7,7 @@ import dev.stasis.snapshot.SnapshotFormatException.Kind;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Reads, checks and decodes one CHUNK block into guest memory. One per decompression thread: it owns
@@ -66,16 +67,14 @@ final class ChunkDecoder implements AutoCloseable {
         void accept(ByteBuffer from, int at, int bytes);
     }
 
-    /** {@link #decode}, also handing the stored pages, contiguous, to {@code stored} (when not null). */
-    Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed, StoredPages stored0) throws IOException {
-        String what = describe(stream, chunk, blockIndex, offset);
-        if (length > block.capacity()) {
-            throw new SnapshotFormatException(Kind.MALFORMED, what + ": length " + length + " exceeds the largest possible chunk block " + block.capacity());
-        }
-        int len = (int) length;
-        block.clear().limit(len);
-        file.read(block, offset, what);
-        FileBlocks.checkFrame(block, len, type.code, what);
+    /** A chunk block's header, as {@link #header} read and checked it: where its stored data starts. */
+    private record Header(int codec, int pages, int stored, int bitmapAt, int bitmapLen, int[] refPages, long[] refSources, long[] refNext, int dataAt) {}
+
+    /**
+     * Reads and checks the header of the {@code len}-byte block in {@code block} (its frame already checked, or at
+     * least its first bytes up to the reference list read): codec, bitmaps and references.
+     */
+    private Header header(MemoryMap.Chunk chunk, String what, int len) {
         int payload = len - Layout.FRAME_OVERHEAD;
         if (payload < ChunkFormat.HEAD) {
             throw malformed(what, "payload of " + payload + " bytes is shorter than the chunk header");
@@ -148,12 +147,70 @@ final class ChunkDecoder implements AutoCloseable {
             }
             dataAt = listAt + refs * entry;
         }
+        return new Header(codec, pages, stored, bitmapAt, bitmapLen, refPages, refSources, refNext, dataAt);
+    }
+
+    /**
+     * The guest addresses chunk {@code chunk}'s references read from (each source, and a splice's next page), from the
+     * head of its block alone: no CRC, no data decoded, so only a hint (of which chunks will be read as sources) for
+     * a reader that checks every chunk when it decodes it.
+     */
+    long[] referencedGpas(MemoryMap.Chunk chunk, int blockIndex, long offset, long length) throws IOException {
+        String what = describe(stream, chunk, blockIndex, offset);
+        long head = Layout.FRAME_HEAD + ChunkFormat.HEAD + 2L * ChunkFormat.bitmapBytes(chunk.pages()) + (long) chunk.pages() * ChunkFormat.referenceBytes(true);
+        if (length > block.capacity() || length < Layout.FRAME_OVERHEAD) {
+            return Decoded.NO_SOURCES;
+        }
+        block.clear().limit((int) Math.min(length, head));
+        file.read(block, offset, what);
+        Header h = header(chunk, what, (int) length);
+        if (h.refNext() == null) {
+            return h.refSources();
+        }
+        long[] both = Arrays.copyOf(h.refSources(), 2 * h.refSources().length);
+        System.arraycopy(h.refNext(), 0, both, h.refSources().length, h.refNext().length);
+        return both;
+    }
+
+    /** {@link #decode}, also handing the stored pages, contiguous, to {@code stored} (when not null). */
+    Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed, StoredPages stored0) throws IOException {
+        return decode(chunk, blockIndex, offset, length, sink, sinkZeroed, stored0, scratch);
+    }
+
+    /**
+     * The chunk checked, its stored pages packed in address order into {@code to} from 0 (zstd decodes straight there:
+     * no copy), then handed to {@code stored} (when not null) from there.
+     */
+    Decoded decodePacked(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, ByteBuffer to, StoredPages stored) throws IOException {
+        return decode(chunk, blockIndex, offset, length, null, true, (from, at, bytes) -> {
+            if (from != to) {
+                to.put(0, from, at, bytes); // a raw codec's pages, in the block
+            }
+            if (stored != null) {
+                stored.accept(to, 0, bytes);
+            }
+        }, to);
+    }
+
+    private Decoded decode(MemoryMap.Chunk chunk, int blockIndex, long offset, long length, GuestRamSink sink, boolean sinkZeroed, StoredPages stored0,
+            ByteBuffer unpackTo) throws IOException {
+        String what = describe(stream, chunk, blockIndex, offset);
+        if (length > block.capacity()) {
+            throw new SnapshotFormatException(Kind.MALFORMED, what + ": length " + length + " exceeds the largest possible chunk block " + block.capacity());
+        }
+        int len = (int) length;
+        block.clear().limit(len);
+        file.read(block, offset, what);
+        FileBlocks.checkFrame(block, len, type.code, what);
+        Header h = header(chunk, what, len);
+        int pages = h.pages(), stored = h.stored(), bitmapAt = h.bitmapAt(), bitmapLen = h.bitmapLen(), dataAt = h.dataAt();
+        boolean hasRefs = h.refPages().length > 0;
         byte[] storedBitmap = new byte[bitmapLen];
         block.get(bitmapAt, storedBitmap);
-        Decoded decoded = new Decoded(storedBitmap, stored, refPages, refSources, refNext);
+        Decoded decoded = new Decoded(storedBitmap, stored, h.refPages(), h.refSources(), h.refNext());
         int dataLen = len - 4 - dataAt;
         int raw = stored * Layout.PAGE_SIZE;
-        boolean zstd = ChunkFormat.zstd(codec);
+        boolean zstd = ChunkFormat.zstd(h.codec());
         if (!zstd && dataLen != raw) {
             throw malformed(what, "holds " + dataLen + " bytes of raw data for " + stored + " stored pages (" + raw + " bytes)");
         }
@@ -176,7 +233,7 @@ final class ChunkDecoder implements AutoCloseable {
         int srcAt = dataAt;
         if (zstd) {
             boolean direct = window != null && stored == pages && window.isDirect();
-            src = direct ? window : scratch;
+            src = direct ? window : unpackTo;
             srcAt = direct ? base : 0;
             int n;
             try {
@@ -188,7 +245,10 @@ final class ChunkDecoder implements AutoCloseable {
                 throw malformed(what, "zstd data decodes to " + n + " bytes, expected " + raw);
             }
             if (direct) {
-                return decoded; // never with stored0: that one is for a chunk decoded apart, without a sink
+                if (stored0 != null) {
+                    stored0.accept(window, base, raw); // every page stored: the window holds them as they are packed
+                }
+                return decoded;
             }
         }
         if (stored0 != null) {

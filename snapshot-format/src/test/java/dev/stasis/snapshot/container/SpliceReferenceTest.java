@@ -92,6 +92,12 @@ class SpliceReferenceTest {
                     assertEquals(List.of(), r.verify());
                     assertLazyReadsMatch(r.chunkAccess(), ram);
                 }
+                try (SnapshotReader r = SnapshotReader.open(f)) {
+                    assertPackedReadsMatch(r.chunkAccess(), ram, false);
+                }
+                try (SnapshotReader r = SnapshotReader.open(f)) {
+                    assertPackedReadsMatch(r.chunkAccess(), ram, true);
+                }
             }
         }
     }
@@ -112,6 +118,42 @@ class SpliceReferenceTest {
                     assertEquals(!zero, (nonZero[p >>> 6] & 1L << p) != 0, "chunk " + c + " page " + p);
                 }
             }
+        }
+    }
+
+    /**
+     * Every chunk read packed, in address order as a lazy restore's fill reads them: each page where the placement says,
+     * and the sources of references decoded apart again unless their chunks' heads were read first ({@code heads}), then
+     * never.
+     */
+    private static void assertPackedReadsMatch(ChunkAccess access, FakeRam ram, boolean heads) throws Exception {
+        try (ChunkAccess.Reader reader = access.reader()) {
+            if (heads) {
+                reader.findSources();
+            }
+            ByteBuffer into = ByteBuffer.allocateDirect(access.chunkSize());
+            for (int i = 0; i < access.count(); i++) {
+                int c = i;
+                ChunkAccess.PagePlacement placed = reader.readPacked(c, into);
+                ByteBuffer want = ram.window(access.gpa(c), access.length(c));
+                int[] covered = {0};
+                placed.forEachRun((from, to, at) -> {
+                    assertEquals(-1, into.slice(at, (to - from) * 4096).mismatch(want.slice(from * 4096, (to - from) * 4096)), "chunk " + c + " pages " + from + "-" + to);
+                    covered[0] += to - from;
+                });
+                int nonZero = 0;
+                for (int p = 0; p < access.length(c) / 4096; p++) {
+                    boolean zero = ZeroPage.isZero(want.slice(p * 4096, 4096));
+                    assertEquals(!zero, placed.nonZero(p), "chunk " + c + " page " + p);
+                    nonZero += zero ? 0 : 1;
+                }
+                assertEquals(nonZero, covered[0], "chunk " + c + ": the runs cover its non-zero pages");
+            }
+        }
+        if (heads) {
+            assertEquals(0, access.decodedApart(), "every source was kept from its own chunk's read");
+        } else {
+            assertTrue(access.decodedApart() > 0, "without the heads, a source read before it was known is decoded again");
         }
     }
 
