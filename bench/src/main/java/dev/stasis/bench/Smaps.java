@@ -25,6 +25,21 @@ final class Smaps {
         return new long[] {rss, pss};
     }
 
+    /** AnonHugePages (KiB) of this process's mappings that overlap {@code [from, to)}: how much of guest RAM is in huge pages. */
+    static long hugePages(long from, long to) throws IOException {
+        long huge = 0;
+        boolean inside = false;
+        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                String[] range = line.substring(0, line.indexOf(' ')).split("-");
+                inside = Long.compareUnsigned(Long.parseUnsignedLong(range[0], 16), to) < 0 && Long.compareUnsigned(Long.parseUnsignedLong(range[1], 16), from) > 0;
+            } else if (inside && line.startsWith("AnonHugePages:")) {
+                huge += kib(line);
+            }
+        }
+        return huge;
+    }
+
     /** Rss and Pss (KiB) of the whole process. */
     static long[] rollup(String pid) throws IOException {
         long rss = 0, pss = 0;

@@ -1,5 +1,6 @@
 package dev.stasis.bench;
 
+import com.sun.jna.Pointer;
 import dev.stasis.checkpoint.Checkpoint;
 import dev.stasis.checkpoint.LiveSnapshot;
 import dev.stasis.checkpoint.RestoreMode;
@@ -250,6 +251,8 @@ public final class SnapshotBench {
             row("  lazy, request to running guest, ms", idleLazy.started(), 2, "");
             row("  lazy, to the guest's first instruction, ms", idleLazy.entered(), 2, "<= 5");
             row("  lazy, request to every page in, ms", idleLazy.resident(), 0, "<= eager");
+            row("  RAM in huge pages then: eager, MiB", idleEager.hugeMib(), 0, "");
+            row("    lazy, MiB", idleLazy.hugeMib(), 0, "");
             row("  lazy, a VM kept ready: to running guest, ms", readyLazy.started(), 2, "");
             row("    to the guest's first instruction, ms", readyLazy.entered(), 2, "<= 5");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
@@ -270,7 +273,7 @@ public final class SnapshotBench {
      * Restore rounds of one file: each round's request to running guest (the call that started the vCPUs returned), to
      * the first vCPU's first KVM_RUN (the guest's first instruction), and to every page in (the same as started when eager).
      */
-    record Rounds(double firstMs, List<Double> started, List<Double> entered, List<Double> resident) {}
+    record Rounds(double firstMs, List<Double> started, List<Double> entered, List<Double> resident, List<Double> hugeMib) {}
 
 
     /**
@@ -281,6 +284,7 @@ public final class SnapshotBench {
         List<Double> started = new ArrayList<>();
         List<Double> entered = new ArrayList<>();
         List<Double> resident = new ArrayList<>();
+        List<Double> huge = new ArrayList<>();
         double first = 0;
         for (int r = 0; r < rounds + WARMUP; r++) {
             if (ready && !ReadyVms.awaitReady(Duration.ofSeconds(10))) {
@@ -297,6 +301,8 @@ public final class SnapshotBench {
             }
             restored.memory().awaitResident();
             double in = (System.nanoTime() - t0) / 1e6;
+            long ramAt = Pointer.nativeValue(restored.memory().mapping(0).address());
+            double hugeMib = Smaps.hugePages(ramAt, ramAt + restored.memory().mapping(0).size()) / 1024.0;
             if (mode.lazy() && (r == WARMUP || System.getenv("STASIS_BENCH_VERBOSE") != null)) {
                 LazyRam ram = restored.memory().lazyRestore();
                 System.out.printf("lazy: started %.2f ms, resident %.0f ms, %s%n", start, in, ram == null ? restored.notes() : ram.stats());
@@ -310,9 +316,10 @@ public final class SnapshotBench {
                 started.add(start);
                 entered.add(enter);
                 resident.add(in);
+                huge.add(hugeMib);
             }
         }
-        return new Rounds(first, started, entered, resident);
+        return new Rounds(first, started, entered, resident, huge);
     }
 
     /** The first KVM_RUN of any of {@code m}'s vCPUs (System.nanoTime()), waiting for it up to 10 s. */

@@ -287,7 +287,7 @@ public final class Checkpoint {
         ChunkAccess chunks = reader.chunkAccess();
         int[] first = FetchOrder.read(file, chunks.count());
         try {
-            ram = LazyRam.start(machine.memory(), chunks, first, mode.prefetch(), cause -> stopForLostMemory(machine, file, cause));
+            ram = LazyRam.start(machine.memory(), chunks, first, mode.prefetch(), !mode.copyPages(), cause -> stopForLostMemory(machine, file, cause));
         } catch (UffdUnavailableException e) {
             machine.note("restored eagerly: a lazy restore needs userfaultfd, and " + e.getMessage());
             return false;

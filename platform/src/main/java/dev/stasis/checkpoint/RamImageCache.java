@@ -169,10 +169,10 @@ public final class RamImageCache {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE); ChunkAccess.Reader r = chunks.reader()) {
             ch.truncate(0);
             for (int c = 0; c < chunks.count(); c++) {
-                long[] nonZero = r.read(c, data);
+                ChunkAccess.PagePlacement pages = r.readPacked(c, data);
                 long base = packedOffset(ranges, chunks.gpa(c));
-                ChunkAccess.forEachRun(nonZero, chunks.length(c) / PAGE, (from, to) -> {
-                    ByteBuffer run = data.duplicate().position(from * PAGE).limit(to * PAGE);
+                pages.forEachRun((from, to, in) -> {
+                    ByteBuffer run = data.duplicate().position(in).limit(in + (to - from) * PAGE);
                     for (long at = base + (long) from * PAGE; run.hasRemaining(); ) {
                         at += ch.write(run, at);
                     }

@@ -12,26 +12,34 @@ import java.nio.file.Path;
  *                    something needs all RAM (a snapshot, a migration) — for tests that hold pages back
  * @param recordOrder with {@code lazy}: write that record beside the file if there is none (a user's restore of a
  *                    file kept; not the demo's or a benchmark's throwaway files)
+ * @param copyPages   with {@code lazy}: copy each chunk's pages in (UFFDIO_COPY) even where the kernel could move
+ *                    them decoded in place (UFFDIO_MOVE, Linux 6.8, the default there): what older kernels do, for
+ *                    tests of that path and a benchmark's comparison
  * @param imageCache  null, or a directory of decoded RAM images ({@link RamImageCache}): RAM is then mapped
  *                    copy-on-write from the file's image, made there once and shared by every restore of the
  *                    file (neither eager nor lazy: the page cache serves each page on first touch)
  */
-public record RestoreMode(boolean lazy, boolean prefetch, boolean recordOrder, Path imageCache) {
-    public static final RestoreMode EAGER = new RestoreMode(false, false, false, null);
-    public static final RestoreMode LAZY = new RestoreMode(true, true, false, null);
+public record RestoreMode(boolean lazy, boolean prefetch, boolean recordOrder, boolean copyPages, Path imageCache) {
+    public static final RestoreMode EAGER = new RestoreMode(false, false, false, false, null);
+    public static final RestoreMode LAZY = new RestoreMode(true, true, false, false, null);
 
     /** RAM mapped from the file's image in {@code cache}, shared with every other restore of the file. */
     public static RestoreMode sharedImage(Path cache) {
-        return new RestoreMode(false, false, false, cache);
+        return new RestoreMode(false, false, false, false, cache);
     }
 
     /** Lazy, fetching on fault only until all RAM is needed. */
     public RestoreMode onFaultOnly() {
-        return new RestoreMode(true, false, recordOrder, null);
+        return new RestoreMode(true, false, recordOrder, copyPages, null);
     }
 
     /** Lazy, recording the order the guest touched its memory for the next restore of the file. */
     public RestoreMode recordingOrder() {
-        return new RestoreMode(true, prefetch, true, null);
+        return new RestoreMode(true, prefetch, true, copyPages, null);
+    }
+
+    /** Lazy, copying pages in even where the kernel could move them. */
+    public RestoreMode copyingPages() {
+        return new RestoreMode(true, prefetch, recordOrder, true, null);
     }
 }

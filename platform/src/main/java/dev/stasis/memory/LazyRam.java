@@ -8,6 +8,7 @@ import dev.stasis.os.KeptThreads;
 import dev.stasis.os.UninterruptibleJoin;
 import dev.stasis.snapshot.container.ChunkAccess;
 import dev.stasis.uffd.PageFault;
+import dev.stasis.uffd.UffdException;
 import dev.stasis.uffd.Userfaultfd;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -24,14 +25,15 @@ import java.util.function.Consumer;
  *
  * <p>{@link #start} registers all RAM in missing mode before anything touches it. A fault (a vCPU in KVM_RUN,
  * KVM itself writing the pvclock page, a VMM thread through a JNA accessor) arrives at the fault thread, which
- * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read; its
- * pages decoded packed, where the copy reads them), copies its non-zero pages in with UFFDIO_COPY (which wakes the
- * toucher) and maps a zero page where the file holds one. Prefetch threads fill the other chunks, the order given
- * first (the chunks the guest touched first last time), then by address, once the first of them has read the heads
- * of the file's chunks (which chunks references read from: those stay decoded for them); a chunk all zero needs no
- * call at all: all but one CPU's worth from the start (the restore puts the state back on the other), the rest once
- * the vCPUs run ({@link #guestStarted}). When every chunk is in, RAM is unregistered (pages never filled are zero,
- * as the file says) and the file let go.
+ * reads the chunk holding the page from the file ({@link ChunkAccess}: CRC and every check of an eager read) and
+ * puts it in place, which wakes the toucher: decoded at its place in a {@link StagingArea} and moved in whole
+ * (UFFDIO_MOVE, Linux 6.8: no copy, and huge pages where an eager restore's first touch gets them), or else decoded
+ * packed and its non-zero pages copied in (UFFDIO_COPY); a page still missing then is one the file holds as zero,
+ * and gets a zero page. Prefetch threads fill the other chunks, the order given first (the chunks the guest touched
+ * first last time), then by address, while a thread of its own reads the heads of the file's chunks (which chunks
+ * references read from: those stay decoded for them); a chunk all zero needs no call at all: all but one CPU's worth
+ * from the start (the restore puts the state back on the other), the rest once the vCPUs run ({@link #guestStarted}).
+ * When every chunk is in, RAM is unregistered (pages never filled are zero, as the file says) and the file let go.
  *
  * <p>Never a zero page for a lost one: if a chunk cannot be read (the file truncated, corrupt, a disk error), a
  * thread of its own stops the guest while the fault thread goes on serving the chunks it can (so a kicked vCPU
@@ -54,11 +56,11 @@ public final class LazyRam implements RamFill {
     private static final KeptThreads FETCHERS = new KeptThreads("stasis-fill-fetch", true, 0, Duration.ofMinutes(1));
 
     /**
-     * What the restore did: faults served, chunks read for a fault and by prefetch, chunks decoded again for the
-     * references of others, and the nanoseconds from {@link #start} to the first fault and to every page in place
-     * (-1 until then).
+     * What the restore did: faults served, chunks read for a fault and by prefetch, chunks of those moved into RAM
+     * (the others were copied, or all zero), chunks decoded again for the references of others, and the nanoseconds
+     * from {@link #start} to the first fault and to every page in place (-1 until then).
      */
-    public record Stats(long faults, int chunksOnFault, int chunksPrefetched, int chunksDecodedAgain, long firstFaultNanos, long residentNanos) {}
+    public record Stats(long faults, int chunksOnFault, int chunksPrefetched, int chunksMoved, int chunksDecodedAgain, long firstFaultNanos, long residentNanos) {}
 
     private final GuestMemory memory;
     private final ChunkAccess chunks;
@@ -71,6 +73,9 @@ public final class LazyRam implements RamFill {
     private final AtomicInteger filled = new AtomicInteger();
     private final AtomicInteger onFault = new AtomicInteger();
     private final AtomicInteger prefetched = new AtomicInteger();
+    private final AtomicInteger moved = new AtomicInteger();
+    /** Whether chunks are moved into RAM (UFFDIO_MOVE), until the kernel first refuses one; else copied. */
+    private volatile boolean moving;
     private final AtomicLong faults = new AtomicLong();
     private final AtomicLong firstFault = new AtomicLong(-1);
     private final AtomicLong resident = new AtomicLong(-1);
@@ -81,6 +86,7 @@ public final class LazyRam implements RamFill {
     /** The threads serving this restore (set by {@link #start}). */
     private KeptThreads.Running faultServer;
     private final List<KeptThreads.Running> prefetchers = new ArrayList<>();
+    private KeptThreads.Running heads;
     private final FillOutcome outcome = new FillOutcome("lazy restore");
     private final Consumer<Throwable> stopGuest;
     private final Object fillLock = new Object();
@@ -96,12 +102,14 @@ public final class LazyRam implements RamFill {
     /** Threads still running: the last one out closes the userfaultfd, so no thread ever uses a closed (reused) number. */
     private final AtomicInteger live = new AtomicInteger();
 
-    private LazyRam(GuestMemory memory, ChunkAccess chunks, MissingPageRegistration registration, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
+    private LazyRam(GuestMemory memory, ChunkAccess chunks, MissingPageRegistration registration, int[] first, boolean prefetch, boolean movePages,
+            Consumer<Throwable> stopGuest) {
         this.registration = registration;
         this.stop = registration.stop;
         this.memory = memory;
         this.chunks = chunks;
         this.uffd = registration.uffd;
+        this.moving = movePages && uffd.moves();
         this.stopGuest = stopGuest;
         this.prefetchWhenStarted = prefetch;
         int n = chunks.count();
@@ -124,15 +132,16 @@ public final class LazyRam implements RamFill {
      * Registers all of {@code memory} (untouched: just created) with a new userfaultfd in missing mode and starts
      * serving it from {@code chunks}. {@code first} lists chunk indices to fetch before the rest (may be empty;
      * unknown or repeated indices are ignored); {@code prefetch} starts fetching the rest at {@link #guestStarted},
-     * false fetches only on fault until {@link #awaitResident} (tests hold pages back with it). {@code stopGuest} is called once if a chunk cannot be
-     * read, and must return only once no vCPU runs (or it gave up waiting). Throws
+     * false fetches only on fault until {@link #awaitResident} (tests hold pages back with it); {@code movePages} moves
+     * chunks in decoded in place where the kernel can (UFFDIO_MOVE), false copies them. {@code stopGuest} is called
+     * once if a chunk cannot be read, and must return only once no vCPU runs (or it gave up waiting). Throws
      * {@link dev.stasis.uffd.UffdUnavailableException} naming what is missing.
      */
-    public static LazyRam start(GuestMemory memory, ChunkAccess chunks, int[] first, boolean prefetch, Consumer<Throwable> stopGuest) {
+    public static LazyRam start(GuestMemory memory, ChunkAccess chunks, int[] first, boolean prefetch, boolean movePages, Consumer<Throwable> stopGuest) {
         MissingPageRegistration fd = MissingPageRegistration.open(memory);
         LazyRam ram;
         try {
-            ram = new LazyRam(memory, chunks, fd, first, prefetch, stopGuest);
+            ram = new LazyRam(memory, chunks, fd, first, prefetch, movePages, stopGuest);
             fd.registerAll();
         } catch (RuntimeException | Error e) {
             fd.close(); // closing unregisters
@@ -141,6 +150,7 @@ public final class LazyRam implements RamFill {
         memory.fillingFrom(ram);
         ram.live.set(1 + ram.fetchers);
         ram.faultServer = SERVERS.run("stasis-lazy-restore-faults", ram::serveFaults);
+        ram.heads = FETCHERS.run("stasis-lazy-restore-heads", ram::readHeads);
         for (int t = 0; t < ram.fetchers; t++) {
             boolean now = t < ram.early;
             ram.prefetchers.add(FETCHERS.run("stasis-lazy-restore-" + (t + 1), () -> ram.prefetch(now)));
@@ -209,7 +219,7 @@ public final class LazyRam implements RamFill {
     }
 
     public Stats stats() {
-        return new Stats(faults.get(), onFault.get(), prefetched.get(), chunks.decodedApart(), firstFault.get(), resident.get());
+        return new Stats(faults.get(), onFault.get(), prefetched.get(), moved.get(), chunks.decodedApart(), firstFault.get(), resident.get());
     }
 
     /** The order prefetch fetches chunks in: those asked for first, then the rest by address. */
@@ -233,8 +243,7 @@ public final class LazyRam implements RamFill {
 
     private void serveFaults() {
         Memory buffer = Userfaultfd.messageBuffer(64);
-        try (ChunkAccess.Reader reader = chunks.reader()) {
-            ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
+        try (ChunkAccess.Reader reader = chunks.reader(); Filler data = new Filler()) {
             while (!shutdown && uffd.await(stop, -1)) {
                 int n = uffd.read(buffer);
                 for (int i = 0; i < n; i++) {
@@ -263,7 +272,7 @@ public final class LazyRam implements RamFill {
         }
     }
 
-    private void serve(long address, ChunkAccess.Reader reader, ByteBuffer data) throws Exception {
+    private void serve(long address, ChunkAccess.Reader reader, Filler data) throws Exception {
         long count = faults.incrementAndGet();
         if (count == 1) {
             firstFault.set(System.nanoTime() - t0);
@@ -293,9 +302,7 @@ public final class LazyRam implements RamFill {
 
     /** A fetch thread: from the start when {@code early}, else once prefetch begins. */
     private void prefetch(boolean early) {
-        try (ChunkAccess.Reader reader = chunks.reader()) {
-            ByteBuffer data = ByteBuffer.allocateDirect(chunks.chunkSize());
-            reader.findSources(); // the first fetcher reads the chunks' heads (a few ms), the others wait for it
+        try (ChunkAccess.Reader reader = chunks.reader(); Filler data = new Filler()) {
             for (int k = nextPrefetch.getAndIncrement(); k < order.length && stopping() == null; k = nextPrefetch.getAndIncrement()) {
                 synchronized (fillLock) {
                     while (!prefetching && !early && stopping() == null) {
@@ -313,6 +320,13 @@ public final class LazyRam implements RamFill {
         }
     }
 
+    /** Which chunks references read from, from the heads of the file's chunks, beside the fetchers. */
+    private void readHeads() {
+        try (ChunkAccess.Reader reader = chunks.reader()) {
+            reader.findSources();
+        }
+    }
+
     /** Why the threads should stop, or null while they should go on. */
     private Object stopping() {
         return closed ? "closed" : outcome.failure();
@@ -322,13 +336,11 @@ public final class LazyRam implements RamFill {
      * Reads chunk {@code c} in, counts it in {@code counter} and marks it filled; returns where its non-zero pages were,
      * or null when another thread has it (or had it) already.
      */
-    private ChunkAccess.PagePlacement fill(int c, ChunkAccess.Reader reader, ByteBuffer data, AtomicInteger counter) throws Exception {
+    private ChunkAccess.PagePlacement fill(int c, ChunkAccess.Reader reader, Filler data, AtomicInteger counter) throws Exception {
         if (!states.compareAndSet(c, MISSING, FILLING)) {
             return null;
         }
-        ChunkAccess.PagePlacement pages = reader.readPacked(c, data);
-        Pointer src = Native.getDirectBufferPointer(data);
-        pages.forEachRun((from, to, at) -> uffd.copyWhereMissing(chunkHost[c] + (long) from * PAGE, src.share(at), (long) (to - from) * PAGE));
+        ChunkAccess.PagePlacement pages = data.fill(c, reader);
         counter.incrementAndGet();
         synchronized (fillLock) {
             states.set(c, FILLED);
@@ -338,6 +350,52 @@ public final class LazyRam implements RamFill {
             finish();
         }
         return pages;
+    }
+
+    /**
+     * A fill thread's buffer, and how its chunks reach RAM: decoded at their places into a {@link StagingArea} and moved
+     * in (UFFDIO_MOVE, Linux 6.8) while the kernel moves them, else decoded packed and copied in (UFFDIO_COPY).
+     */
+    private final class Filler implements AutoCloseable {
+        private final StagingArea staging = moving ? new StagingArea(chunks.chunkSize()) : null;
+        private final ByteBuffer packed = ByteBuffer.allocateDirect(chunks.chunkSize());
+        private final Pointer packedAt = Native.getDirectBufferPointer(packed);
+
+        ChunkAccess.PagePlacement fill(int c, ChunkAccess.Reader reader) throws Exception {
+            if (staging != null && moving) {
+                ChunkAccess.PagePlacement pages = reader.read(c, staging.buffer());
+                if (pages.any()) {
+                    moveIn(c, pages);
+                }
+                return pages;
+            }
+            ChunkAccess.PagePlacement pages = reader.readPacked(c, packed);
+            pages.forEachRun((from, to, at) -> uffd.copyWhereMissing(chunkHost[c] + (long) from * PAGE, packedAt.share(at), (long) (to - from) * PAGE));
+            return pages;
+        }
+
+        /**
+         * The chunk's whole range moved in (its zero pages too where the area got a huge page); if the kernel refuses, what
+         * did not move is copied in from the area, the area cleared, and this restore copies from here on.
+         */
+        private void moveIn(int c, ChunkAccess.PagePlacement pages) throws Exception {
+            Pointer from = staging.address();
+            try {
+                uffd.move(chunkHost[c], Pointer.nativeValue(from), chunks.length(c));
+                moved.incrementAndGet();
+            } catch (UffdException e) {
+                moving = false;
+                pages.forEachRun((first, to, at) -> uffd.copyWhereMissing(chunkHost[c] + (long) first * PAGE, from.share(at), (long) (to - first) * PAGE));
+                staging.clear();
+            }
+        }
+
+        @Override
+        public void close() {
+            if (staging != null) {
+                staging.close();
+            }
+        }
     }
 
     private void awaitFilled(int c) throws InterruptedException {
@@ -428,6 +486,9 @@ public final class LazyRam implements RamFill {
             faultServer.join();
         }
         prefetchers.forEach(KeptThreads.Running::join);
+        if (heads != null) {
+            heads.join();
+        }
         stop.close();
         complete();
     }

@@ -26,7 +26,7 @@ final class MissingPageRegistration {
      * missing; nothing stays open when it throws.
      */
     static MissingPageRegistration open(GuestMemory memory) {
-        Userfaultfd uffd = Userfaultfd.open(0, 0);
+        Userfaultfd uffd = Userfaultfd.open(0, UffdLayout.UFFD_FEATURE_MOVE); // moving pages in where the kernel can (6.8)
         try {
             return new MissingPageRegistration(memory, uffd, new EventFd());
         } catch (RuntimeException | Error e) {

@@ -17,6 +17,7 @@ public enum UffdIoctl {
     UFFDIO_WAKE(ior(0x02, RANGE_SIZE)),
     UFFDIO_COPY(iowr(0x03, COPY_SIZE)),
     UFFDIO_ZEROPAGE(iowr(0x04, ZEROPAGE_SIZE)),
+    UFFDIO_MOVE(iowr(0x05, MOVE_SIZE)),
     UFFDIO_WRITEPROTECT(iowr(0x06, WRITEPROTECT_SIZE));
 
     private static final int UFFDIO = 0xAA;

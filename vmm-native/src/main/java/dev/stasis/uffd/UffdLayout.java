@@ -39,6 +39,14 @@ public final class UffdLayout {
     public static final int COPY_MODE = 24;
     public static final int COPY_COPY = 32;
 
+    // struct uffdio_move { u64 dst; u64 src; u64 len; u64 mode; s64 move; } (Linux 6.8)
+    public static final int MOVE_SIZE = 40;
+    public static final int MOVE_DST = 0;
+    public static final int MOVE_SRC = 8;
+    public static final int MOVE_LEN = 16;
+    public static final int MOVE_MODE = 24;
+    public static final int MOVE_MOVE = 32;
+
     // struct uffdio_zeropage { struct uffdio_range range; u64 mode; s64 zeropage; }
     public static final int ZEROPAGE_SIZE = 32;
     public static final int ZEROPAGE_MODE = 16;
@@ -57,6 +65,7 @@ public final class UffdLayout {
 
     public static final long UFFD_FEATURE_PAGEFAULT_FLAG_WP = 1L << 0;
     public static final long UFFD_FEATURE_THREAD_ID = 1L << 8;
+    public static final long UFFD_FEATURE_MOVE = 1L << 16;
 
     public static final long UFFDIO_REGISTER_MODE_MISSING = 1L << 0;
     public static final long UFFDIO_REGISTER_MODE_WP = 1L << 1;
@@ -65,10 +74,13 @@ public final class UffdLayout {
     public static final long UFFDIO_COPY_MODE_DONTWAKE = 1L << 0;
     public static final long UFFDIO_COPY_MODE_WP = 1L << 1;
     public static final long UFFDIO_ZEROPAGE_MODE_DONTWAKE = 1L << 0;
+    public static final long UFFDIO_MOVE_MODE_DONTWAKE = 1L << 0;
+    public static final long UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES = 1L << 1;
 
     /** Bit numbers of the ioctls a registered range allows (uffdio_register.ioctls). */
     public static final int _UFFDIO_WAKE = 0x02;
     public static final int _UFFDIO_COPY = 0x03;
     public static final int _UFFDIO_ZEROPAGE = 0x04;
+    public static final int _UFFDIO_MOVE = 0x05;
     public static final int _UFFDIO_WRITEPROTECT = 0x06;
 }

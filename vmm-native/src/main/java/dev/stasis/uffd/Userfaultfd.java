@@ -31,13 +31,16 @@ public final class Userfaultfd implements AutoCloseable {
     private static final int PAGE = 4096;
 
     private final int fd;
+    /** The features this descriptor was opened with. */
+    private final long features;
     private volatile boolean closed;
     /** Argument buffers for the range ioctls, one per thread: the fault handler issues them per fault. */
     private final ThreadLocal<Memory> scratch = ThreadLocal.withInitial(() -> new Memory(COPY_SIZE));
     private final ThreadLocal<Memory> pollFds = ThreadLocal.withInitial(() -> new Memory(2L * LibC.POLLFD_SIZE));
 
-    private Userfaultfd(int fd) {
+    private Userfaultfd(int fd, long features) {
         this.fd = fd;
+        this.features = features;
     }
 
     /**
@@ -52,8 +55,9 @@ public final class Userfaultfd implements AutoCloseable {
         }
         int fd = create();
         try {
-            api(fd, required | (optional & available));
-            return new Userfaultfd(fd);
+            long features = required | (optional & available);
+            api(fd, features);
+            return new Userfaultfd(fd, features);
         } catch (RuntimeException e) {
             LibC.close(fd);
             throw e;
@@ -208,6 +212,33 @@ public final class Userfaultfd implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Whether this kernel's userfaultfd can move pages (UFFD_FEATURE_MOVE, Linux 6.8). */
+    public static boolean movesPages() {
+        return (available() & UFFD_FEATURE_MOVE) != 0;
+    }
+
+    /** Whether this descriptor moves pages ({@link #move}): opened with UFFD_FEATURE_MOVE, which Linux 6.8 brought. */
+    public boolean moves() {
+        return (features & UFFD_FEATURE_MOVE) != 0;
+    }
+
+    /**
+     * UFFDIO_MOVE: moves the pages of {@code [src, src + length)} (anonymous, private, of this process, not shared) to
+     * the missing pages {@code [dst, dst + length)} without copying them, a transparent huge page whole where both
+     * ranges are aligned to it; holes in the source are passed over (their destination stays missing); wakes the
+     * waiters. Afterwards the source range is holes. Throws {@link UffdException} when a page could not be moved (the
+     * pages before it are moved); only where {@link #moves}.
+     */
+    public void move(long dst, long src, long length) {
+        Memory m = scratch.get();
+        m.setLong(MOVE_DST, dst);
+        m.setLong(MOVE_SRC, src);
+        m.setLong(MOVE_LEN, length);
+        m.setLong(MOVE_MODE, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES);
+        m.setLong(MOVE_MOVE, 0);
+        ioctl(UffdIoctl.UFFDIO_MOVE, m, dst, length); // retried whole on EAGAIN: the pages moved are holes by then
     }
 
     /** {@link #zeroPage}, where a page there already (EEXIST) only wakes its waiters. */

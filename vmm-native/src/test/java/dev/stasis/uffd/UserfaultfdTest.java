@@ -1,6 +1,7 @@
 package dev.stasis.uffd;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
@@ -73,6 +74,49 @@ class UserfaultfdTest {
             assertEquals(1, u.read(buffer));
             u.zeroPage(base, PAGE);
             assertEquals(0, zero.get(5, TimeUnit.SECONDS));
+        }
+    }
+
+    /**
+     * UFFDIO_MOVE (Linux 6.8): a 2 MiB run written elsewhere, huge-page aligned, moved into missing RAM wakes the reader
+     * waiting there, leaves holes behind it, and a hole in a source leaves its page missing (its read faults here).
+     */
+    @Test
+    void pagesMovedInWakeTheReaderAndLeaveHolesBehind() throws Exception {
+        long huge = 2L << 20;
+        try (Mapping ram = Mapping.anonymous(2 * huge);
+                Mapping area = Mapping.anonymous(2 * huge);
+                Userfaultfd u = Userfaultfd.open(0, UffdLayout.UFFD_FEATURE_MOVE);
+                EventFd stop = new EventFd()) {
+            assumeTrue(u.moves(), "UFFDIO_MOVE came with Linux 6.8; this kernel is " + System.getProperty("os.version"));
+            area.adviseHugePages();
+            long dst = (Pointer.nativeValue(ram.address()) + huge - 1) & -huge;
+            Pointer src = new Pointer((Pointer.nativeValue(area.address()) + huge - 1) & -huge);
+            u.register(Pointer.nativeValue(ram.address()), 2 * huge, UffdLayout.UFFDIO_REGISTER_MODE_MISSING);
+            for (long off = 0; off < huge; off += PAGE) {
+                src.setLong(off, 0x1000_0000L + off);
+            }
+            CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> new Pointer(dst).getLong(5 * PAGE));
+            assertTrue(u.await(stop, 5000), "no fault reported for the read");
+            Memory buffer = Userfaultfd.messageBuffer(4);
+            assertEquals(1, u.read(buffer));
+            u.move(dst, Pointer.nativeValue(src), huge);
+            assertEquals(0x1000_0000L + 5 * PAGE, reader.get(5, TimeUnit.SECONDS));
+            assertEquals(0x1000_0000L + huge - PAGE, new Pointer(dst).getLong(huge - PAGE));
+            assertEquals(0, src.getLong(5 * PAGE), "a page moved out reads as a hole");
+
+            long next = dst + huge; // the second 2 MiB: a source of one page written, the rest holes
+            try (Mapping small = Mapping.anonymous(16 * PAGE)) { // too small for a huge page: its holes stay holes
+                small.address().setLong(3 * PAGE, 77);
+                u.move(next, Pointer.nativeValue(small.address()), 16 * PAGE);
+            }
+            assertEquals(77, new Pointer(next).getLong(3 * PAGE));
+            CompletableFuture<Long> hole = CompletableFuture.supplyAsync(() -> new Pointer(next).getLong(9 * PAGE));
+            assertTrue(u.await(stop, 5000), "a page whose source was a hole is still missing");
+            assertEquals(1, u.read(buffer));
+            assertEquals(next + 9 * PAGE, Userfaultfd.fault(buffer, 0).address() & -PAGE);
+            u.zeroPage(next + 9 * PAGE, PAGE);
+            assertEquals(0, hole.get(5, TimeUnit.SECONDS));
         }
     }
 

@@ -128,6 +128,17 @@ public final class ChunkAccess {
             map.clear();
             bytes = 0;
         }
+
+        /** Drops every chunk {@code keep} does not name. */
+        synchronized void retain(boolean[] keep) {
+            for (var it = map.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (!keep[e.getKey()]) {
+                    it.remove();
+                    bytes -= e.getValue().stored().length;
+                }
+            }
+        }
     }
 
     /** Chunks decoded apart for the references of others (a lazy restore reports it): at most once each, with their heads read first. */
@@ -142,35 +153,17 @@ public final class ChunkAccess {
     private final Object[] sourceLoads = java.util.stream.Stream.generate(Object::new).limit(16).toArray();
 
     /**
-     * The chunks some reference reads from, as their blocks' heads say ({@link Reader#findSources}), or null until
-     * then: a reader that decodes one of these anyway keeps its stored pages for the references, not decoding it twice.
+     * The chunks some reference reads from, as their blocks' heads say ({@link Reader#findSources}): a reader that decodes
+     * one of these anyway keeps its stored pages for the references, not decoding it twice. {@link #KEEP_NONE} until the
+     * heads are read, {@link #KEEP_ALL} while they are (any chunk read meanwhile may be a source).
      */
-    private volatile boolean[] sourceChunks;
+    private volatile boolean[] sourceChunks = KEEP_NONE;
+    private static final boolean[] KEEP_NONE = new boolean[0], KEEP_ALL = new boolean[0];
+    private final java.util.concurrent.atomic.AtomicBoolean headsTaken = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Lets go of the decoded chunks kept for references (a lazy restore calls it once all memory is in). */
     public void dropCache() {
         sources.clear();
-    }
-
-    /** What {@link #forEachRun} calls for each run of non-zero pages {@code [from, to)} of a chunk. */
-    @FunctionalInterface
-    public interface PageRun {
-        void accept(int from, int to) throws IOException;
-    }
-
-    /** Calls {@code run} for each run of set bits in {@code nonZero} (as {@link Reader#read} returns) over {@code pages} pages. */
-    public static void forEachRun(long[] nonZero, int pages, PageRun run) throws IOException {
-        for (int p = 0; p < pages; ) {
-            if ((nonZero[p >>> 6] & 1L << p) == 0) {
-                p++;
-                continue;
-            }
-            int from = p;
-            while (p < pages && (nonZero[p >>> 6] & 1L << p) != 0) {
-                p++;
-            }
-            run.accept(from, p);
-        }
     }
 
     /** What {@link PagePlacement#forEachRun} calls for pages {@code [from, to)}, whose bytes lie from {@code at} on. */
@@ -179,10 +172,20 @@ public final class ChunkAccess {
         void accept(int from, int to, int at) throws IOException;
     }
 
-    /** Where {@link Reader#readPacked} put a chunk's pages: page p's bytes from {@code at[p]}, -1 for a zero page. */
+    /** Where a {@link Reader} put a chunk's pages in a buffer: page p's bytes from {@code at[p]}, -1 for a zero page. */
     public record PagePlacement(int[] at) {
         public boolean nonZero(int page) {
             return at[page] >= 0;
+        }
+
+        /** Whether any page is not zero. */
+        public boolean any() {
+            for (int a : at) {
+                if (a >= 0) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         /** Calls {@code run} for each run of non-zero pages that lie one after another in the buffer too. */
@@ -213,30 +216,28 @@ public final class ChunkAccess {
 
         /**
          * Writes chunk {@code i}'s non-zero pages as the guest had them into {@code into} (a buffer of at least
-         * {@link #length} bytes from position 0): stored pages and copies of the pages references name; the bytes
-         * of its zero pages are left as they were. Returns which pages are not zero in the file (stored or
-         * references), bit p of word p/64 for page p. Throws a {@link SnapshotFormatException} naming the file,
+         * {@link #length} bytes from position 0), each at its place: stored pages and copies of the pages references
+         * name; the bytes of its zero pages are left as they were. Returns where the non-zero pages are (page p at
+         * p * 4096, or -1 where the file holds a zero page). Throws a {@link SnapshotFormatException} naming the file,
          * chunk, block and offset when the chunk is bad or the file changed size since it was opened.
          */
-        public long[] read(int i, ByteBuffer into) throws IOException {
+        public PagePlacement read(int i, ByteBuffer into) throws IOException {
             MemoryMap.Chunk chunk = chunks[i];
             byte[][] kept = keepsAsSource(i);
             ChunkDecoder.Decoded d = checked(i, () -> decoder.decode(chunk, blockIndex[i], offsets[i], lengths[i],
                     (gpa, length) -> into.duplicate().clear(), true, kept == null ? null : keep(kept))); // zero pages: not written, not copied
             kept(i, kept, d);
-            long[] nonZero = new long[(chunk.pages() + 63) / 64];
-            for (int p = 0; p < chunk.pages(); p++) {
-                if (d.stored(p)) {
-                    nonZero[p >>> 6] |= 1L << p;
-                }
+            int[] at = new int[chunk.pages()];
+            for (int p = 0; p < at.length; p++) {
+                at[p] = d.stored(p) ? p * Layout.PAGE_SIZE : -1;
             }
             String what = describeIfReferences(i, d);
             for (int k = 0; k < d.refPages().length; k++) {
                 int page = d.refPages()[k];
-                resolve(what, chunk, d, k, into, page * Layout.PAGE_SIZE);
-                nonZero[page >>> 6] |= 1L << page;
+                at[page] = page * Layout.PAGE_SIZE;
+                resolve(what, chunk, d, k, into, at[page]);
             }
-            return nonZero;
+            return new PagePlacement(at);
         }
 
         /**
@@ -263,10 +264,11 @@ public final class ChunkAccess {
             return new PagePlacement(at);
         }
 
-        /** A holder for chunk {@code i}'s stored pages when it is named as a source and not yet kept, else null. */
+        /** A holder for chunk {@code i}'s stored pages when it may be a source and is not yet kept, else null. */
         private byte[][] keepsAsSource(int i) {
             boolean[] named = sourceChunks;
-            return named != null && named[i] && sources.get(i) == null ? new byte[1][] : null;
+            boolean keep = named == KEEP_ALL || named != KEEP_NONE && named[i];
+            return keep && sources.get(i) == null ? new byte[1][] : null;
         }
 
         private void kept(int i, byte[][] kept, ChunkDecoder.Decoded d) {
@@ -304,14 +306,18 @@ public final class ChunkAccess {
          * Notes which chunks references read from, from the heads of every chunk's block (a few KiB each, no data
          * decoded): those a reader decodes then stay for the references (a lazy restore's fill decoded each of them
          * twice, or more, before: a tenth of its decoding). Unchecked, so only a hint; a head that does not parse is
-         * passed over here and refused when its chunk is read. Once per file: a second call waits for the first.
+         * passed over here and refused when its chunk is read. Meant to run beside the readers (the heads of 512 chunks
+         * took 1-15 ms here): meanwhile every chunk read is kept, and once the heads are read those no reference names
+         * are dropped again. Once per file: a later call returns at once.
          */
         public void findSources() {
-            synchronized (ChunkAccess.this) {
-                if (sourceChunks == null) {
-                    sourceChunks = referenced();
-                }
+            if (!headsTaken.compareAndSet(false, true)) {
+                return;
             }
+            sourceChunks = KEEP_ALL;
+            boolean[] named = referenced();
+            sourceChunks = named;
+            sources.retain(named);
         }
 
         private boolean[] referenced() {

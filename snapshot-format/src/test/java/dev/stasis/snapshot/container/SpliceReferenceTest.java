@@ -110,12 +110,13 @@ class SpliceReferenceTest {
                 for (int i = 0; i < into.capacity(); i++) {
                     into.put(i, (byte) 0);
                 }
-                long[] nonZero = reader.read(c, into);
+                ChunkAccess.PagePlacement placed = reader.read(c, into);
                 ByteBuffer want = ram.window(access.gpa(c), access.length(c));
                 assertEquals(-1, into.slice(0, access.length(c)).mismatch(want), "chunk " + c);
                 for (int p = 0; p < access.length(c) / 4096; p++) {
                     boolean zero = ZeroPage.isZero(want.slice(p * 4096, 4096));
-                    assertEquals(!zero, (nonZero[p >>> 6] & 1L << p) != 0, "chunk " + c + " page " + p);
+                    assertEquals(!zero, placed.nonZero(p), "chunk " + c + " page " + p);
+                    assertTrue(zero || placed.at()[p] == p * 4096, "chunk " + c + " page " + p + " at its place");
                 }
             }
         }
