@@ -210,8 +210,9 @@ public final class SnapshotBench {
                 // The saved guest stands still from here: its ticker (a line a millisecond) took a core from each restore,
                 // and a lazy one's fill runs at background priority (every page in took 2.2 s beside it, 0.4-0.5 s without).
                 m.vm().pauseAll();
-                eager = restoreRounds(file, RestoreMode.EAGER, rounds, false);
-                lazy = restoreRounds(file, RestoreMode.LAZY, rounds, false);
+                List<Rounds> both = restoreRounds(file, List.of(RestoreMode.EAGER, RestoreMode.LAZY), rounds, false);
+                eager = both.get(0);
+                lazy = both.get(1);
             }
             // The same pattern in a guest that halts (idle): a restored ticker's console, a line a millisecond, costs this
             // emulating KVM most of a core (~8 us an exit), which a lazy fill then shares; on hardware KVM it would not.
@@ -223,8 +224,8 @@ public final class SnapshotBench {
                 m.vm().pauseAll();
                 Checkpoint.save(m, idleFile, options);
             }
-            Rounds idleEager = restoreRounds(idleFile, RestoreMode.EAGER, rounds, false);
-            Rounds idleLazy = restoreRounds(idleFile, RestoreMode.LAZY, rounds, false);
+            List<Rounds> idle = restoreRounds(idleFile, List.of(RestoreMode.EAGER, RestoreMode.LAZY, RestoreMode.LAZY.copyingPages()), rounds, false);
+            Rounds idleEager = idle.get(0), idleLazy = idle.get(1), idleCopied = idle.get(2);
             // A process that restores this shape again keeps a VM built ahead (ReadyVms); each round finds one.
             Checkpoint.keepVmReadyFor(idleFile);
             Rounds readyLazy = restoreRounds(idleFile, RestoreMode.LAZY, rounds, true);
@@ -251,8 +252,10 @@ public final class SnapshotBench {
             row("  lazy, request to running guest, ms", idleLazy.started(), 2, "");
             row("  lazy, to the guest's first instruction, ms", idleLazy.entered(), 2, "<= 5");
             row("  lazy, request to every page in, ms", idleLazy.resident(), 0, "<= eager");
+            row("  lazy copying pages (kernels before 6.8), ms", idleCopied.resident(), 0, "");
             row("  RAM in huge pages then: eager, MiB", idleEager.hugeMib(), 0, "");
             row("    lazy, MiB", idleLazy.hugeMib(), 0, "");
+            row("    lazy copying pages, MiB", idleCopied.hugeMib(), 0, "");
             row("  lazy, a VM kept ready: to running guest, ms", readyLazy.started(), 2, "");
             row("    to the guest's first instruction, ms", readyLazy.entered(), 2, "<= 5");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
@@ -277,49 +280,59 @@ public final class SnapshotBench {
 
 
     /**
-     * {@link #WARMUP} and then {@code rounds} restores of {@code file} in this process, each guest run and stopped;
-     * {@code ready}: each waits first for the VM kept ready for it, and must have taken it.
+     * {@link #WARMUP} and then {@code rounds} restores of {@code file} in this process in each of {@code modes}, the
+     * modes taking turns round by round (so a slow minute of this shared host falls on all of them, not on one), each
+     * guest run and stopped; {@code ready}: each waits first for the VM kept ready for it, and must have taken it.
+     * One {@link Rounds} per mode, in their order.
      */
-    static Rounds restoreRounds(Path file, RestoreMode mode, int rounds, boolean ready) throws IOException, InterruptedException {
-        List<Double> started = new ArrayList<>();
-        List<Double> entered = new ArrayList<>();
-        List<Double> resident = new ArrayList<>();
-        List<Double> huge = new ArrayList<>();
-        double first = 0;
+    static List<Rounds> restoreRounds(Path file, List<RestoreMode> modes, int rounds, boolean ready) throws IOException, InterruptedException {
+        List<List<Sample>> samples = new ArrayList<>();
+        modes.forEach(m -> samples.add(new ArrayList<>()));
         for (int r = 0; r < rounds + WARMUP; r++) {
-            if (ready && !ReadyVms.awaitReady(Duration.ofSeconds(10))) {
-                throw new IllegalStateException("no VM was kept ready for " + file);
-            }
-            long taken = ReadyVms.taken();
-            long t0 = System.nanoTime();
-            Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY, mode, b -> { });
-            restored.start();
-            double start = (System.nanoTime() - t0) / 1e6;
-            double enter = (firstRun(restored) - t0) / 1e6;
-            if (ready && ReadyVms.taken() != taken + 1) {
-                throw new IllegalStateException("the restore did not take the VM kept ready");
-            }
-            restored.memory().awaitResident();
-            double in = (System.nanoTime() - t0) / 1e6;
-            long ramAt = Pointer.nativeValue(restored.memory().mapping(0).address());
-            double hugeMib = Smaps.hugePages(ramAt, ramAt + restored.memory().mapping(0).size()) / 1024.0;
-            if (mode.lazy() && (r == WARMUP || System.getenv("STASIS_BENCH_VERBOSE") != null)) {
-                LazyRam ram = restored.memory().lazyRestore();
-                System.out.printf("lazy: started %.2f ms, resident %.0f ms, %s%n", start, in, ram == null ? restored.notes() : ram.stats());
-            }
-            restored.vm().stop(VmExit.hostStop("bench"));
-            restored.close();
-            if (r == 0) {
-                first = start;
-            }
-            if (r >= WARMUP) {
-                started.add(start);
-                entered.add(enter);
-                resident.add(in);
-                huge.add(hugeMib);
+            for (int k = 0; k < modes.size(); k++) {
+                samples.get(k).add(restoreOnce(file, modes.get(k), ready, r == WARMUP));
             }
         }
-        return new Rounds(first, started, entered, resident, huge);
+        List<Rounds> out = new ArrayList<>();
+        for (List<Sample> s : samples) {
+            List<Sample> measured = s.subList(WARMUP, s.size());
+            out.add(new Rounds(s.get(0).started(), measured.stream().map(Sample::started).toList(), measured.stream().map(Sample::entered).toList(),
+                    measured.stream().map(Sample::resident).toList(), measured.stream().map(Sample::hugeMib).toList()));
+        }
+        return out;
+    }
+
+    static Rounds restoreRounds(Path file, RestoreMode mode, int rounds, boolean ready) throws IOException, InterruptedException {
+        return restoreRounds(file, List.of(mode), rounds, ready).get(0);
+    }
+
+    /** One restore's figures: ms to the started guest, to its first instruction, to every page in; RAM in huge pages then. */
+    record Sample(double started, double entered, double resident, double hugeMib) {}
+
+    static Sample restoreOnce(Path file, RestoreMode mode, boolean ready, boolean report) throws IOException, InterruptedException {
+        if (ready && !ReadyVms.awaitReady(Duration.ofSeconds(10))) {
+            throw new IllegalStateException("no VM was kept ready for " + file);
+        }
+        long taken = ReadyVms.taken();
+        long t0 = System.nanoTime();
+        Machine restored = Checkpoint.restore(file, OutputStream.nullOutputStream(), Checkpoint.Expect.ANY, mode, b -> { });
+        restored.start();
+        double start = (System.nanoTime() - t0) / 1e6;
+        double enter = (firstRun(restored) - t0) / 1e6;
+        if (ready && ReadyVms.taken() != taken + 1) {
+            throw new IllegalStateException("the restore did not take the VM kept ready");
+        }
+        restored.memory().awaitResident();
+        double in = (System.nanoTime() - t0) / 1e6;
+        long ramAt = Pointer.nativeValue(restored.memory().mapping(0).address());
+        double hugeMib = Smaps.hugePages(ramAt, ramAt + restored.memory().mapping(0).size()) / 1024.0;
+        if (mode.lazy() && (report || System.getenv("STASIS_BENCH_VERBOSE") != null)) {
+            LazyRam ram = restored.memory().lazyRestore();
+            System.out.printf("lazy: started %.2f ms, resident %.0f ms, %s%n", start, in, ram == null ? restored.notes() : ram.stats());
+        }
+        restored.vm().stop(VmExit.hostStop("bench"));
+        restored.close();
+        return new Sample(start, enter, in, hugeMib);
     }
 
     /** The first KVM_RUN of any of {@code m}'s vCPUs (System.nanoTime()), waiting for it up to 10 s. */
