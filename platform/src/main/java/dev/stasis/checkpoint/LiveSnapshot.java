@@ -6,6 +6,7 @@ import dev.stasis.memory.PointInTimeRam;
 import dev.stasis.os.Niceness;
 import dev.stasis.snapshot.container.WriteReport;
 import dev.stasis.snapshot.container.WriterOptions;
+import dev.stasis.snapshot.container.WriterWarmup;
 import dev.stasis.uffd.Userfaultfd;
 import dev.stasis.vm.Vm;
 import java.io.IOException;
@@ -70,10 +71,12 @@ public final class LiveSnapshot implements AutoCloseable {
 
     /**
      * Loads and runs the capture path once on a scratch machine of {@code cpu}'s model (what the first {@link #take}
-     * of a process otherwise does before its pause); for a VM that may be asked for a snapshot later. Never throws.
+     * of a process otherwise does before its pause), then the memory writer on made-up RAM ({@link WriterWarmup});
+     * for a VM that may be asked for a snapshot later. Never throws.
      */
     public static void warmUp(GuestCpu cpu) {
         CaptureWarmup.once(cpu);
+        WriterWarmup.once(WriterOptions.defaults());
     }
 
     /**
