@@ -256,6 +256,9 @@ public final class SnapshotBench {
             row("  RAM in huge pages then: eager, MiB", idleEager.hugeMib(), 0, "");
             row("    lazy, MiB", idleLazy.hugeMib(), 0, "");
             row("    lazy copying pages, MiB", idleCopied.hugeMib(), 0, "");
+            row("  then a live snapshot stops the guest: eager, ms", idleEager.livePauseMs(), 2, "<= 5");
+            row("    lazy, ms", idleLazy.livePauseMs(), 2, "<= 5");
+            row("    lazy copying pages, ms", idleCopied.livePauseMs(), 2, "<= 5");
             row("  lazy, a VM kept ready: to running guest, ms", readyLazy.started(), 2, "");
             row("    to the guest's first instruction, ms", readyLazy.entered(), 2, "<= 5");
             System.out.printf("%-44s %10.1f %10s %10s%n", "file size, MiB", fileBytes / 1048576.0, "", "");
@@ -276,7 +279,7 @@ public final class SnapshotBench {
      * Restore rounds of one file: each round's request to running guest (the call that started the vCPUs returned), to
      * the first vCPU's first KVM_RUN (the guest's first instruction), and to every page in (the same as started when eager).
      */
-    record Rounds(double firstMs, List<Double> started, List<Double> entered, List<Double> resident, List<Double> hugeMib) {}
+    record Rounds(double firstMs, List<Double> started, List<Double> entered, List<Double> resident, List<Double> hugeMib, List<Double> livePauseMs) {}
 
 
     /**
@@ -297,7 +300,8 @@ public final class SnapshotBench {
         for (List<Sample> s : samples) {
             List<Sample> measured = s.subList(WARMUP, s.size());
             out.add(new Rounds(s.get(0).started(), measured.stream().map(Sample::started).toList(), measured.stream().map(Sample::entered).toList(),
-                    measured.stream().map(Sample::resident).toList(), measured.stream().map(Sample::hugeMib).toList()));
+                    measured.stream().map(Sample::resident).toList(), measured.stream().map(Sample::hugeMib).toList(),
+                    measured.stream().map(Sample::livePauseMs).toList()));
         }
         return out;
     }
@@ -306,8 +310,11 @@ public final class SnapshotBench {
         return restoreRounds(file, List.of(mode), rounds, ready).get(0);
     }
 
-    /** One restore's figures: ms to the started guest, to its first instruction, to every page in; RAM in huge pages then. */
-    record Sample(double started, double entered, double resident, double hugeMib) {}
+    /**
+     * One restore's figures: ms to the started guest, to its first instruction, to every page in; RAM in huge pages then,
+     * and the pause of a live snapshot taken then (protecting RAM costs one entry per huge page, 512 per 2 MiB else).
+     */
+    record Sample(double started, double entered, double resident, double hugeMib, double livePauseMs) {}
 
     static Sample restoreOnce(Path file, RestoreMode mode, boolean ready, boolean report) throws IOException, InterruptedException {
         if (ready && !ReadyVms.awaitReady(Duration.ofSeconds(10))) {
@@ -326,13 +333,19 @@ public final class SnapshotBench {
         double in = (System.nanoTime() - t0) / 1e6;
         long ramAt = Pointer.nativeValue(restored.memory().mapping(0).address());
         double hugeMib = Smaps.hugePages(ramAt, ramAt + restored.memory().mapping(0).size()) / 1024.0;
+        double livePause = -1;
+        if (LiveSnapshot.unavailabilityCause() == null) {
+            try (LiveSnapshot live = LiveSnapshot.take(restored)) { // closed unwritten: only its pause counts here
+                livePause = live.paused().toNanos() / 1e6;
+            }
+        }
         if (mode.lazy() && (report || System.getenv("STASIS_BENCH_VERBOSE") != null)) {
             LazyRam ram = restored.memory().lazyRestore();
             System.out.printf("lazy: started %.2f ms, resident %.0f ms, %s%n", start, in, ram == null ? restored.notes() : ram.stats());
         }
         restored.vm().stop(VmExit.hostStop("bench"));
         restored.close();
-        return new Sample(start, enter, in, hugeMib);
+        return new Sample(start, enter, in, hugeMib, livePause);
     }
 
     /** The first KVM_RUN of any of {@code m}'s vCPUs (System.nanoTime()), waiting for it up to 10 s. */
