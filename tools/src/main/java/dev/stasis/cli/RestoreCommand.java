@@ -45,6 +45,11 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--eager", description = "read all guest memory before the guest starts (the default is lazy where userfaultfd works)")
     boolean eager;
 
+    @Option(names = "--copy-pages", description = {"lazy: copy the file's non-zero pages in, 4 KiB each, rather than move whole chunks in decoded in place",
+            "(the default where the kernel can, Linux 6.8: huge pages as --eager gets them, and its memory; copied, a guest holds only its",
+            "non-zero pages, but a live snapshot of it protects 512 entries per 2 MiB)"})
+    boolean copyPages;
+
     @Option(names = "--image-cache", paramLabel = "DIR", description = {"map guest memory copy-on-write from FILE's decoded image in DIR",
             "(made there once; every restore of the same file shares its pages: for many guests from one golden file)"})
     Path imageCache;
@@ -83,6 +88,9 @@ final class RestoreCommand implements Callable<Integer> {
         long start = System.nanoTime();
         Machine machine;
         Checkpoint.Expect expect = new Checkpoint.Expect(cpus, memory);
+        if (copyPages && (eager || imageCache != null)) {
+            throw new IllegalArgumentException("--copy-pages is how a lazy restore fills memory: not with --eager or --image-cache");
+        }
         if (eager && imageCache != null) {
             throw new IllegalArgumentException("--eager and --image-cache exclude each other: an image is mapped, not read");
         }
@@ -94,7 +102,8 @@ final class RestoreCommand implements Callable<Integer> {
                 machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.EAGER, progress, disks);
             }
         } else {
-            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, RestoreMode.LAZY.recordingOrder(), bytes -> { }, disks);
+            RestoreMode lazy = copyPages ? RestoreMode.LAZY.recordingOrder().copyingPages() : RestoreMode.LAZY.recordingOrder();
+            machine = Checkpoint.restore(file, new FileOutputStream(FileDescriptor.out), expect, lazy, bytes -> { }, disks);
         }
         LazyRam lazy = machine.memory().lazyRestore();
         System.err.printf("stasis: restored %s (%d vCPUs, %d MiB, CPU %s) in %.0f ms%s%n", file, machine.vm().config().vcpus(),
@@ -106,8 +115,8 @@ final class RestoreCommand implements Callable<Integer> {
             lazy.whenDone(() -> {
                 LazyRam.Stats s = lazy.stats();
                 if (lazy.failure() == null && s.residentNanos() >= 0) {
-                    System.err.printf("stasis: all guest memory in place %.0f ms after the restore began (%d chunks on fault, %d fetched ahead)%n",
-                            (System.nanoTime() - start) / 1e6, s.chunksOnFault(), s.chunksPrefetched());
+                    System.err.printf("stasis: all guest memory in place %.0f ms after the restore began (%d chunks on fault, %d fetched ahead, %d moved in)%n",
+                            (System.nanoTime() - start) / 1e6, s.chunksOnFault(), s.chunksPrefetched(), s.chunksMoved());
                 }
             });
         }
