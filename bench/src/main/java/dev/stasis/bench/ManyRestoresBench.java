@@ -10,8 +10,9 @@ import java.util.List;
 /**
  * The golden-image case: many guests restored at once from one file, each a fresh process, and the host memory they
  * use. The file is SnapshotCliBench's guest (the Multiboot test kernel, 1 GiB of RAM, the 256 MiB pattern at 256 MiB,
- * 128 MiB of it non-zero), saved once. Then {@code --guests} restores at once, each left running, three ways:
- * {@code stasis restore} (lazy: each fills its own RAM), {@code stasis restore --image-cache DIR} (one decoded image,
+ * 128 MiB of it non-zero), saved once. Then {@code --guests} restores at once, each left running, four ways:
+ * {@code stasis restore} (lazy: each fills its own RAM), the same {@code --copy-pages} (only the file's non-zero pages,
+ * where the default moves whole chunks in, zero pages and all), {@code stasis restore --image-cache DIR} (one decoded image,
  * mapped copy-on-write by all) and QEMU {@code -incoming "exec:cat FILE"} (where installed). For each: the resident
  * and proportional set sizes of the guests' RAM mappings (from /proc/PID/smaps, the mappings of 512 MiB or more) and
  * of the whole processes (smaps_rollup), summed over the guests.
@@ -52,6 +53,7 @@ public final class ManyRestoresBench {
         }
         Path cache = dir.resolve("images");
         Use lazy = run(guests, i -> Proc.start(STASIS.toString(), "restore", file.toString(), "--no-crash-dump"), "all guest memory in place");
+        Use copied = run(guests, i -> Proc.start(STASIS.toString(), "restore", "--copy-pages", file.toString(), "--no-crash-dump"), "all guest memory in place");
         Use shared = run(guests, i -> Proc.start(STASIS.toString(), "restore", "--image-cache", cache.toString(), file.toString(), "--no-crash-dump"), "stasis: restored");
         Use qemu = null;
         Path qemuState = dir.resolve("qemu.state");
@@ -67,7 +69,8 @@ public final class ManyRestoresBench {
         System.out.printf("%n%d guests restored at once from one file (the Multiboot test kernel, %s RAM, 128 MiB of it non-zero), each running;"
                 + " host memory summed over the guests, MiB%n", guests, MEM);
         System.out.printf("| | guest RAM, RSS | guest RAM, PSS | process RSS | process PSS |%n|---|---:|---:|---:|---:|%n");
-        row("stasis restore (lazy: RAM of its own)", lazy);
+        row("stasis restore (lazy: RAM of its own, chunks moved in as huge pages)", lazy);
+        row("stasis restore --copy-pages (lazy: only the file's non-zero pages)", copied);
         row("stasis restore --image-cache (one image, copy-on-write)", shared);
         if (qemu != null) {
             row("QEMU " + Qemu.version() + " -incoming exec:cat", qemu);
