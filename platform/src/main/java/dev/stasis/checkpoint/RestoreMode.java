@@ -12,9 +12,10 @@ import java.nio.file.Path;
  *                    something needs all RAM (a snapshot, a migration) — for tests that hold pages back
  * @param recordOrder with {@code lazy}: write that record beside the file if there is none (a user's restore of a
  *                    file kept; not the demo's or a benchmark's throwaway files)
- * @param copyPages   with {@code lazy}: copy each chunk's pages in (UFFDIO_COPY) even where the kernel could move
- *                    them decoded in place (UFFDIO_MOVE, Linux 6.8, the default there): what older kernels do, for
- *                    tests of that path and a benchmark's comparison
+ * @param copyPages   with {@code lazy}: copy each chunk's non-zero pages in (UFFDIO_COPY, 4 KiB pages) even where
+ *                    the kernel could move whole chunks in decoded in place (UFFDIO_MOVE, Linux 6.8, the default
+ *                    there: huge pages, zero pages and all): what older kernels do; RAM then holds only the file's
+ *                    non-zero pages ({@code restore --copy-pages})
  * @param imageCache  null, or a directory of decoded RAM images ({@link RamImageCache}): RAM is then mapped
  *                    copy-on-write from the file's image, made there once and shared by every restore of the
  *                    file (neither eager nor lazy: the page cache serves each page on first touch)
